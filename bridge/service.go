@@ -1,0 +1,46 @@
+package bridge
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Host is what the jetmq server gives the services that run inside it.
+type Host interface {
+	// Conn is the server's in-process connection in the jetmq account.
+	Conn() *nats.Conn
+	// JetStream is a JetStream context on Conn.
+	JetStream() jetstream.JetStream
+	// Mappings changes the subject mappings of the jetmq account on this
+	// node (every node's services apply the same ones).
+	Mappings() Mapper
+	// RunSingleton runs fn on exactly one live node of the cluster at a
+	// time: on this node fn starts when this node becomes the owner of name
+	// and its context is cancelled when it stops being one. It returns at
+	// once; the runner stops with ctx.
+	RunSingleton(ctx context.Context, name string, fn func(ctx context.Context))
+	// NodeName is this node's server name.
+	NodeName() string
+	Logger() *slog.Logger
+	Registerer() prometheus.Registerer
+}
+
+// Mapper changes account subject mappings on this node.
+type Mapper interface {
+	AddMapping(src, dest string) error
+	RemoveMapping(src string) bool
+}
+
+// Service is a broker-side service run by the server.
+type Service interface {
+	// Name names the service in logs and in /healthz.
+	Name() string
+	// Start starts the service and returns once it serves requests.
+	Start(ctx context.Context, h Host) error
+	// Stop stops intake, finishes in-flight work and returns.
+	Stop(ctx context.Context) error
+}

@@ -1,0 +1,15 @@
+package bridge
+
+import "github.com/jetmq/jetmq/semantics"
+
+// Settings is the part of the server configuration the services read.
+type Settings struct {
+	Topics       []semantics.TopicConfig
+	Groups       []semantics.GroupConfig
+	Transactions semantics.TxnConfig
+}
+
+// DefaultServices lists the services a jetmq server runs, in start order.
+func DefaultServices(s Settings) []Service {
+	return nil
+}

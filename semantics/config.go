@@ -1,0 +1,238 @@
+package semantics
+
+import (
+	"fmt"
+	"time"
+)
+
+// ConfigError names the configuration key that is wrong and what is wrong
+// with it; its Error is the one line the binary prints before exiting 2.
+type ConfigError struct {
+	Key     string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Key + ": " + e.Problem }
+
+func cfgErr(key, format string, args ...any) error {
+	return &ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}
+}
+
+// Limits and defaults of the topic model.
+const (
+	MaxPartitions          = 1024
+	DefaultPartitions      = 8
+	DefaultMaxDelay        = 30 * 24 * time.Hour
+	DefaultTopicMaxAge     = 168 * time.Hour
+	StorageFile            = "file"
+	StorageMemory          = "memory"
+	DefaultCheckImmunity   = 6 * time.Second
+	DefaultCheckInterval   = 30 * time.Second
+	DefaultCheckTimeout    = 3 * time.Second
+	DefaultMaxChecks       = 15
+	DefaultMaxReconsume    = 16
+	DefaultMemberTTL       = 30 * time.Second
+	DefaultSessionTimeout  = 3 * time.Second
+	MinSessionTimeout      = time.Second
+	DefaultSuspend         = time.Second
+	ModeClustering         = "clustering"
+	ModeBroadcasting       = "broadcasting"
+	StartNew               = "new"
+	StartAll               = "all"
+	StartLastPerKey        = "last_per_key"
+	defaultTopicReplicas   = 1
+	maxReplicas            = 5
+	maxRetryBackoffEntries = 64
+)
+
+// DefaultRetryBackoff is RocketMQ's reconsume ladder.
+var DefaultRetryBackoff = []time.Duration{
+	10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 3 * time.Minute,
+	4 * time.Minute, 5 * time.Minute, 6 * time.Minute, 7 * time.Minute, 8 * time.Minute,
+	9 * time.Minute, 10 * time.Minute, 20 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
+}
+
+// TopicConfig describes one topic: a JetStream stream of the same name whose
+// messages are spread over Partitions by sharding key.
+type TopicConfig struct {
+	Name       string        `mapstructure:"name" json:"name"`
+	Partitions int           `mapstructure:"partitions" json:"partitions"`
+	Replicas   int           `mapstructure:"replicas" json:"replicas"`
+	MaxAge     time.Duration `mapstructure:"max_age" json:"max_age"`
+	MaxBytes   int64         `mapstructure:"max_bytes" json:"max_bytes"`
+	Storage    string        `mapstructure:"storage" json:"storage"`
+	MaxDelay   time.Duration `mapstructure:"max_delay" json:"max_delay"`
+}
+
+// SetDefaults fills every zero field with its default.
+func (c *TopicConfig) SetDefaults() {
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if c.Replicas == 0 {
+		c.Replicas = defaultTopicReplicas
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultTopicMaxAge
+	}
+	if c.Storage == "" {
+		c.Storage = StorageFile
+	}
+	if c.MaxDelay == 0 {
+		c.MaxDelay = DefaultMaxDelay
+	}
+}
+
+// Validate checks a topic whose defaults are set; key prefixes error keys.
+func (c *TopicConfig) Validate(key string) error {
+	if err := ValidateTopicName(c.Name); err != nil {
+		return cfgErr(key+".name", "%v", err)
+	}
+	if c.Partitions < 1 || c.Partitions > MaxPartitions {
+		return cfgErr(key+".partitions", "%d is out of range 1-%d", c.Partitions, MaxPartitions)
+	}
+	if c.Replicas < 1 || c.Replicas > maxReplicas {
+		return cfgErr(key+".replicas", "%d is out of range 1-%d", c.Replicas, maxReplicas)
+	}
+	if c.MaxAge < 0 {
+		return cfgErr(key+".max_age", "negative duration %s", c.MaxAge)
+	}
+	if c.MaxBytes < 0 {
+		return cfgErr(key+".max_bytes", "negative size %d", c.MaxBytes)
+	}
+	if c.Storage != StorageFile && c.Storage != StorageMemory {
+		return cfgErr(key+".storage", "%q is not one of file, memory", c.Storage)
+	}
+	if c.MaxDelay < 0 {
+		return cfgErr(key+".max_delay", "negative duration %s", c.MaxDelay)
+	}
+	return nil
+}
+
+// TxnConfig holds the check-back timing of half messages.
+type TxnConfig struct {
+	CheckImmunity time.Duration `mapstructure:"check_immunity" json:"check_immunity"`
+	CheckInterval time.Duration `mapstructure:"check_interval" json:"check_interval"`
+	CheckTimeout  time.Duration `mapstructure:"check_timeout" json:"check_timeout"`
+	MaxChecks     int           `mapstructure:"max_checks" json:"max_checks"`
+}
+
+// SetDefaults fills every zero field with its default.
+func (c *TxnConfig) SetDefaults() {
+	if c.CheckImmunity == 0 {
+		c.CheckImmunity = DefaultCheckImmunity
+	}
+	if c.CheckInterval == 0 {
+		c.CheckInterval = DefaultCheckInterval
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if c.MaxChecks == 0 {
+		c.MaxChecks = DefaultMaxChecks
+	}
+}
+
+// Validate checks a transaction config whose defaults are set.
+func (c *TxnConfig) Validate(key string) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"check_immunity", c.CheckImmunity}, {"check_interval", c.CheckInterval}, {"check_timeout", c.CheckTimeout}} {
+		if d.v < 0 {
+			return cfgErr(key+"."+d.name, "negative duration %s", d.v)
+		}
+	}
+	if c.MaxChecks < 0 {
+		return cfgErr(key+".max_checks", "negative count %d", c.MaxChecks)
+	}
+	return nil
+}
+
+// GroupConfig describes a consumer group of a topic.
+type GroupConfig struct {
+	Name           string          `mapstructure:"name" json:"name"`
+	Topic          string          `mapstructure:"topic" json:"topic"`
+	Mode           string          `mapstructure:"mode" json:"mode"`
+	Ordered        bool            `mapstructure:"ordered" json:"ordered"`
+	Tags           []string        `mapstructure:"tags" json:"tags"`
+	MaxReconsume   int             `mapstructure:"max_reconsume" json:"max_reconsume"`
+	RetryBackoff   []time.Duration `mapstructure:"retry_backoff" json:"retry_backoff"`
+	Start          string          `mapstructure:"start" json:"start"`
+	MemberTTL      time.Duration   `mapstructure:"member_ttl" json:"member_ttl"`
+	SessionTimeout time.Duration   `mapstructure:"session_timeout" json:"session_timeout"`
+	Suspend        time.Duration   `mapstructure:"suspend" json:"suspend"`
+}
+
+// SetDefaults fills every zero field with its default.
+func (c *GroupConfig) SetDefaults() {
+	if c.Mode == "" {
+		c.Mode = ModeClustering
+	}
+	if c.MaxReconsume == 0 {
+		c.MaxReconsume = DefaultMaxReconsume
+	}
+	if c.RetryBackoff == nil {
+		c.RetryBackoff = append([]time.Duration(nil), DefaultRetryBackoff...)
+	}
+	if c.Start == "" {
+		c.Start = StartNew
+	}
+	if c.MemberTTL == 0 {
+		c.MemberTTL = DefaultMemberTTL
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.Suspend == 0 {
+		c.Suspend = DefaultSuspend
+	}
+}
+
+// Validate checks a group whose defaults are set.
+func (c *GroupConfig) Validate(key string) error {
+	if err := ValidateGroupName(c.Name); err != nil {
+		return cfgErr(key+".name", "%v", err)
+	}
+	if err := ValidateTopicName(c.Topic); err != nil {
+		return cfgErr(key+".topic", "%v", err)
+	}
+	if c.Mode != ModeClustering && c.Mode != ModeBroadcasting {
+		return cfgErr(key+".mode", "%q is not one of clustering, broadcasting", c.Mode)
+	}
+	for i, t := range c.Tags {
+		if err := ValidateToken("tag", t); err != nil {
+			return cfgErr(fmt.Sprintf("%s.tags[%d]", key, i), "%v", err)
+		}
+	}
+	if c.MaxReconsume < 1 {
+		return cfgErr(key+".max_reconsume", "%d must be at least 1", c.MaxReconsume)
+	}
+	if len(c.RetryBackoff) == 0 {
+		return cfgErr(key+".retry_backoff", "empty: give at least one duration")
+	}
+	if len(c.RetryBackoff) > maxRetryBackoffEntries {
+		return cfgErr(key+".retry_backoff", "%d entries, at most %d", len(c.RetryBackoff), maxRetryBackoffEntries)
+	}
+	for i, d := range c.RetryBackoff {
+		if d <= 0 {
+			return cfgErr(fmt.Sprintf("%s.retry_backoff[%d]", key, i), "%s is not positive", d)
+		}
+		if i > 0 && d <= c.RetryBackoff[i-1] {
+			return cfgErr(fmt.Sprintf("%s.retry_backoff[%d]", key, i), "%s is not greater than the entry before it (%s): the ladder must increase", d, c.RetryBackoff[i-1])
+		}
+	}
+	if c.Start != StartNew && c.Start != StartAll && c.Start != StartLastPerKey {
+		return cfgErr(key+".start", "%q is not one of new, all, last_per_key", c.Start)
+	}
+	if c.MemberTTL < 0 {
+		return cfgErr(key+".member_ttl", "negative duration %s", c.MemberTTL)
+	}
+	if c.SessionTimeout < MinSessionTimeout {
+		return cfgErr(key+".session_timeout", "%s is below the minimum %s", c.SessionTimeout, MinSessionTimeout)
+	}
+	if c.Suspend < 0 {
+		return cfgErr(key+".suspend", "negative duration %s", c.Suspend)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// startHTTP opens the one HTTP listener: NATS monitoring, /metrics, /healthz.
+func (s *Server) startHTTP() error {
+	addr := s.cfg.HTTPAddr()
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return cfgErr("http", "cannot listen on %s: %v", addr, errors.Unwrap(err))
+	}
+	s.httpAddr = ln.Addr().String()
+	s.http = &http.Server{Handler: s.httpHandler()}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (s *Server) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	ns := s.ns
+	for path, h := range map[string]http.HandlerFunc{
+		natsserver.VarzPath:         ns.HandleVarz,
+		natsserver.ConnzPath:        ns.HandleConnz,
+		natsserver.RoutezPath:       ns.HandleRoutez,
+		natsserver.GatewayzPath:     ns.HandleGatewayz,
+		natsserver.LeafzPath:        ns.HandleLeafz,
+		natsserver.SubszPath:        ns.HandleSubsz,
+		natsserver.StackszPath:      ns.HandleStacksz,
+		natsserver.AccountzPath:     ns.HandleAccountz,
+		natsserver.AccountStatzPath: ns.HandleAccountStatz,
+		natsserver.JszPath:          ns.HandleJsz,
+		natsserver.IPQueuesPath:     ns.HandleIPQueuesz,
+		natsserver.RaftzPath:        ns.HandleRaftz,
+		"/nats/healthz":             ns.HandleHealthz,
+	} {
+		mux.HandleFunc(path, h)
+	}
+	mux.HandleFunc("/healthz", s.handleHealthz)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/{$}", ns.HandleRoot)
+	return mux
+}
+
+// Health reports nil when NATS, JetStream and every jetmq service are
+// ready, else the reason.
+func (s *Server) Health() error {
+	s.mu.Lock()
+	reason := s.notReady
+	ns := s.ns
+	s.mu.Unlock()
+	if reason != "" {
+		return errors.New(reason)
+	}
+	if ns == nil || !ns.Running() {
+		return errors.New("nats server not running")
+	}
+	if st := ns.Healthz(&natsserver.HealthzOptions{JSEnabledOnly: true}); st.Status != "ok" {
+		return errors.New("jetstream: " + st.Error)
+	}
+	return nil
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := s.Health(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "reason": err.Error()})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+}

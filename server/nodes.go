@@ -1,0 +1,183 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// NodeHeartbeatSubject carries every jetmq node's liveness beacon.
+const NodeHeartbeatSubject = "$MQ.SYS.NODE.HB"
+
+type heartbeat struct {
+	Node string `json:"node"`
+}
+
+// nodes tracks which jetmq nodes are alive, from heartbeats each node sends
+// over core NATS every ttl/6, and runs singleton services on the owner that
+// ownerOf picks among them. Core heartbeats notice a dead node within ttl,
+// much faster than a JetStream RAFT election (4-9 s), so a singleton moves
+// within ttl plus a short grace.
+type nodes struct {
+	self      string
+	ttl       time.Duration
+	clustered bool
+	nc        *nats.Conn
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	seen    map[string]time.Time
+	settled time.Time // before this, a clustered node is still learning its peers
+	running map[string]bool
+	wg      sync.WaitGroup
+}
+
+func newNodes(self string, ttl time.Duration, clustered bool, nc *nats.Conn, log *slog.Logger) *nodes {
+	return &nodes{self: self, ttl: ttl, clustered: clustered, nc: nc, log: log,
+		seen: map[string]time.Time{}, running: map[string]bool{}}
+}
+
+func (n *nodes) interval() time.Duration { return n.ttl / 6 }
+
+func (n *nodes) start(ctx context.Context) error {
+	sub, err := n.nc.Subscribe(NodeHeartbeatSubject, func(m *nats.Msg) {
+		var hb heartbeat
+		if json.Unmarshal(m.Data, &hb) == nil && hb.Node != "" {
+			n.mu.Lock()
+			n.seen[hb.Node] = time.Now()
+			n.mu.Unlock()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	if n.clustered {
+		n.settled = time.Now().Add(n.ttl)
+	}
+	n.mu.Unlock()
+	beat, _ := json.Marshal(heartbeat{Node: n.self})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer sub.Unsubscribe()
+		t := time.NewTicker(n.interval())
+		defer t.Stop()
+		for {
+			_ = n.nc.Publish(NodeHeartbeatSubject, beat)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// live lists the nodes heard within ttl, this node included, sorted.
+func (n *nodes) live() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	out := []string{n.self}
+	for node, at := range n.seen {
+		if node != n.self && now.Sub(at) <= n.ttl {
+			out = append(out, node)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// owns reports whether this node should run singleton name now.
+func (n *nodes) owns(name string) bool {
+	n.mu.Lock()
+	learning := time.Now().Before(n.settled)
+	n.mu.Unlock()
+	return !learning && ownerOf(name, n.live()) == n.self
+}
+
+func (n *nodes) active(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.running[name]
+}
+
+// runSingleton starts fn while this node owns name. A node that becomes the
+// owner waits one grace period (two heartbeat intervals) so that a previous
+// owner that still sees itself as owner has stopped; a node that stops
+// owning cancels fn at once and waits for it to return.
+func (n *nodes) runSingleton(ctx context.Context, name string, fn func(ctx context.Context)) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		grace := 2 * n.interval()
+		t := time.NewTicker(n.interval())
+		defer t.Stop()
+		var (
+			ownSince time.Time
+			run      *singletonRun
+		)
+		stop := func() {
+			if run != nil {
+				run.stop()
+				run = nil
+				n.setRunning(name, false)
+				n.log.Info("singleton stopped", "singleton", name, "node", n.self)
+			}
+		}
+		defer stop()
+		for {
+			if n.owns(name) {
+				if ownSince.IsZero() {
+					ownSince = time.Now()
+				}
+				if run == nil && (time.Since(ownSince) >= grace || !n.clustered) {
+					n.setRunning(name, true)
+					n.log.Info("singleton started", "singleton", name, "node", n.self)
+					run = startSingletonRun(ctx, fn)
+				}
+			} else {
+				ownSince = time.Time{}
+				stop()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func (n *nodes) setRunning(name string, on bool) {
+	n.mu.Lock()
+	n.running[name] = on
+	n.mu.Unlock()
+}
+
+func (n *nodes) wait() { n.wg.Wait() }
+
+// singletonRun is one activation of a singleton on this node.
+type singletonRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startSingletonRun(ctx context.Context, fn func(ctx context.Context)) *singletonRun {
+	fctx, cancel := context.WithCancel(ctx)
+	r := &singletonRun{cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); fn(fctx) }()
+	return r
+}
+
+func (r *singletonRun) stop() {
+	r.cancel()
+	<-r.done
+}

@@ -1,0 +1,327 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/bridge"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// startTimeout bounds how long Start waits for the NATS listeners.
+const startTimeout = 10 * time.Second
+
+// Server is one jetmq node: an embedded nats-server with JetStream plus the
+// jetmq services. Create it with New, then Start, and Shutdown when done.
+type Server struct {
+	cfg      *Config
+	opts     *natsserver.Options
+	auth     internalAuth
+	log      *slog.Logger
+	nlog     *natsLogger
+	registry *prometheus.Registry
+	services []bridge.Service
+
+	mu       sync.Mutex
+	ns       *natsserver.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	acc      *natsserver.Account
+	nodes    *nodes
+	http     *http.Server
+	httpAddr string
+	started  []bridge.Service
+	ready    chan struct{}
+	notReady string
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// Option customises a Server beyond its Config.
+type Option func(*Server)
+
+// WithLogger sets the logger (default: text to stderr at cfg.Log.Level).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithServices replaces the jetmq services the server runs (default:
+// bridge.DefaultServices for the config).
+func WithServices(svcs ...bridge.Service) Option {
+	return func(s *Server) { s.services = svcs }
+}
+
+// New checks cfg (applying defaults) and prepares a server; it opens nothing.
+func New(cfg *Config, opts ...Option) (*Server, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, ready: make(chan struct{}), done: make(chan struct{}), notReady: "starting"}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.log == nil {
+		s.log = NewLogger(cfg.Log.Level)
+	}
+	if s.services == nil {
+		s.services = bridge.DefaultServices(bridge.Settings{Topics: cfg.Topics, Groups: cfg.Groups, Transactions: cfg.Transactions})
+	}
+	nopts, auth, err := natsOptions(cfg, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.opts, s.auth = nopts, auth
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s, nil
+}
+
+// Start starts NATS, JetStream, the HTTP listener and the jetmq services,
+// and returns once all of them serve; on error everything started is
+// stopped again.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.startNATS(); err != nil {
+		s.stopNATS()
+		return err
+	}
+	if err := s.startHTTP(); err != nil {
+		s.stopNATS()
+		return err
+	}
+	if err := s.startJetmq(ctx); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
+	s.mu.Lock()
+	s.notReady = ""
+	s.mu.Unlock()
+	close(s.ready)
+	s.log.Info("jetmq ready", "client", s.ClientURL(), "http", s.HTTPAddr(), "store_dir", s.opts.StoreDir, "server_name", s.ns.Name())
+	return nil
+}
+
+func (s *Server) startNATS() error {
+	ns, err := natsserver.NewServer(s.opts)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	s.nlog = newNATSLogger(s.log)
+	ns.SetLoggerV2(s.nlog, s.opts.Debug, s.opts.Trace, false)
+	s.mu.Lock()
+	s.ns = ns
+	s.mu.Unlock()
+	go ns.Start()
+	deadline := time.Now().Add(startTimeout)
+	for !ns.ReadyForConnections(50 * time.Millisecond) {
+		if err := s.nlog.fatalErr(); err != nil {
+			return listenError(err)
+		}
+		if time.Now().After(deadline) {
+			return errors.New("nats server did not become ready in time")
+		}
+	}
+	if err := s.nlog.fatalErr(); err != nil {
+		return listenError(err)
+	}
+	return nil
+}
+
+// listenError turns nats-server's fatal listener message into one line.
+func listenError(err error) error {
+	return fmt.Errorf("cannot start: %s", oneLine(err.Error()))
+}
+
+func (s *Server) startJetmq(ctx context.Context) error {
+	acc, err := s.ns.LookupAccount(accountName(s.auth.Account))
+	if err != nil {
+		return fmt.Errorf("account %q: %w", s.auth.Account, err)
+	}
+	s.acc = acc
+	if !acc.JetStreamEnabled() {
+		s.log.Info("enabling JetStream for the jetmq account", "account", acc.Name)
+		if err := acc.EnableJetStream(map[string]natsserver.JetStreamAccountLimits{
+			"": {MaxMemory: -1, MaxStore: -1, MaxStreams: -1, MaxConsumers: -1, MaxAckPending: -1},
+		}, nil); err != nil {
+			return fmt.Errorf("enable JetStream for account %q: %w", acc.Name, err)
+		}
+	}
+	nc, err := s.connectInternal()
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.nc, s.js = nc, js
+	s.mu.Unlock()
+	if err := s.waitJetStream(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.nodes = newNodes(s.ns.Name(), s.cfg.NATS.NodeTTL, s.isClustered(), nc, s.log)
+	if err := s.nodes.start(runCtx); err != nil {
+		return err
+	}
+	for _, svc := range s.services {
+		s.setNotReady("starting service " + svc.Name())
+		if err := svc.Start(runCtx, (*host)(s)); err != nil {
+			return fmt.Errorf("service %s: %w", svc.Name(), err)
+		}
+		s.mu.Lock()
+		s.started = append(s.started, svc)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Conns made by applications or tests go through ClientURL; jetmq's own
+// services use an in-process connection.
+func (s *Server) connectInternal() (*nats.Conn, error) {
+	opts := []nats.Option{nats.InProcessServer(s.ns), nats.Name("jetmq-internal"), nats.MaxReconnects(-1)}
+	if s.auth.User != "" {
+		opts = append(opts, nats.UserInfo(s.auth.User, s.auth.Password))
+	}
+	if s.auth.Token != "" {
+		opts = append(opts, nats.Token(s.auth.Token))
+	}
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("internal connection: %w", err)
+	}
+	return nc, nil
+}
+
+// waitJetStream waits until JetStream answers in the jetmq account; in a
+// cluster that means a meta leader has been elected.
+func (s *Server) waitJetStream(ctx context.Context) error {
+	s.setNotReady("waiting for JetStream")
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := s.js.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		s.log.Debug("JetStream not ready yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("JetStream not ready: %w", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) setNotReady(reason string) {
+	s.mu.Lock()
+	s.notReady = reason
+	s.mu.Unlock()
+}
+
+func accountName(a string) string {
+	if a == "" {
+		return natsserver.DEFAULT_GLOBAL_ACCOUNT
+	}
+	return a
+}
+
+func (s *Server) isClustered() bool { return s.opts.Cluster.Port != 0 }
+
+// Ready is closed once Start has completed.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// WaitReady waits until the server is ready or ctx ends.
+func (s *Server) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops the services (finishing in-flight work), closes the HTTP
+// listener and shuts NATS down, flushing JetStream. It is safe to call more
+// than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	started := s.started
+	s.started = nil
+	s.mu.Unlock()
+	var errs []error
+	for i := len(started) - 1; i >= 0; i-- {
+		if err := started[i].Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", started[i].Name(), err))
+		}
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.nodes != nil {
+		s.nodes.wait()
+	}
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.stopNATS()
+	return errors.Join(errs...)
+}
+
+func (s *Server) stopNATS() {
+	s.mu.Lock()
+	nc, ns := s.nc, s.ns
+	s.nc = nil
+	s.mu.Unlock()
+	if nc != nil {
+		nc.Close()
+	}
+	if ns != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}
+}
+
+// ClientURL is the URL clients connect to.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// HTTPAddr is the address the HTTP listener is bound to ("" if disabled).
+func (s *Server) HTTPAddr() string { return s.httpAddr }
+
+// NATS gives access to the embedded nats-server.
+func (s *Server) NATS() *natsserver.Server { return s.ns }
+
+// Name is this node's server name.
+func (s *Server) Name() string { return s.ns.Name() }
+
+// StoreDir is where JetStream keeps its data.
+func (s *Server) StoreDir() string { return s.opts.StoreDir }
+
+// Registry is the Prometheus registry served at /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// RunSingleton runs fn on exactly one live node of the cluster at a time
+// (see bridge.Host). It must be called after Start.
+func (s *Server) RunSingleton(ctx context.Context, name string, fn func(ctx context.Context)) {
+	s.nodes.runSingleton(ctx, name, fn)
+}
+
+// SingletonActive reports whether this node currently runs singleton name.
+func (s *Server) SingletonActive(name string) bool { return s.nodes.active(name) }
+
+// LiveNodes lists the jetmq nodes this node currently hears.
+func (s *Server) LiveNodes() []string { return s.nodes.live() }
