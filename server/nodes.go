@@ -34,6 +34,7 @@ type nodes struct {
 	seen    map[string]time.Time
 	settled time.Time // before this, a clustered node is still learning its peers
 	running map[string]bool
+	ctx     context.Context // ends when the server shuts down
 	wg      sync.WaitGroup
 }
 
@@ -57,6 +58,7 @@ func (n *nodes) start(ctx context.Context) error {
 		return err
 	}
 	n.mu.Lock()
+	n.ctx = ctx
 	if n.clustered {
 		n.settled = time.Now().Add(n.ttl)
 	}
@@ -114,9 +116,15 @@ func (n *nodes) active(name string) bool {
 // owner that still sees itself as owner has stopped; a node that stops
 // owning cancels fn at once and waits for it to return.
 func (n *nodes) runSingleton(ctx context.Context, name string, fn func(ctx context.Context)) {
+	n.mu.Lock()
+	ctx, cancel := context.WithCancel(ctx)
+	stopWithServer := context.AfterFunc(n.ctx, cancel)
+	n.mu.Unlock()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
+		defer cancel()
+		defer stopWithServer()
 		grace := 2 * n.interval()
 		t := time.NewTicker(n.interval())
 		defer t.Stop()

@@ -1,0 +1,77 @@
+package semantics
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+)
+
+// Partition returns the partition of key among n: FNV-1a-32(key) mod n, the
+// same value as the NATS subject-mapping function partition(n,1) computes
+// for that token, so brokers, clients and mappings all agree.
+func Partition(key string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// StoredSubject is the subject a message with key (and optional tag) is
+// stored on in topic: <topic>.<partition>.<key>[.<tag>].
+func StoredSubject(topic string, partition int, key, tag string) string {
+	s := topic + "." + strconv.Itoa(partition) + "." + key
+	if tag != "" {
+		s += "." + tag
+	}
+	return s
+}
+
+// InputSubject is the subject a producer publishes to: <topic>.<key>[.<tag>]
+// (or <topic> alone for a keyless message); the broker's mapping turns it
+// into the stored subject.
+func InputSubject(topic, key, tag string) string {
+	if key == "" {
+		return topic
+	}
+	if tag == "" {
+		return topic + "." + key
+	}
+	return topic + "." + key + "." + tag
+}
+
+// PartitionFilter is the one consumer filter subject that selects every
+// message of partition p of topic.
+func PartitionFilter(topic string, p int) string {
+	return topic + "." + strconv.Itoa(p) + ".>"
+}
+
+// TagFilter is the consumer filter subject that selects tag in topic.
+func TagFilter(topic, tag string) string { return topic + ".*.*." + tag }
+
+// StoredMessage is a stored subject taken apart.
+type StoredMessage struct {
+	Topic     string
+	Partition int
+	Key       string // KeylessKey for keyless messages
+	Tag       string
+}
+
+// ParseStoredSubject splits <topic>.<partition>.<key>[.<tag>].
+func ParseStoredSubject(subject string) (StoredMessage, error) {
+	toks := strings.Split(subject, ".")
+	if len(toks) != 3 && len(toks) != 4 {
+		return StoredMessage{}, fmt.Errorf("subject %q is not <topic>.<partition>.<key>[.<tag>]", subject)
+	}
+	p, err := strconv.Atoi(toks[1])
+	if err != nil || p < 0 {
+		return StoredMessage{}, fmt.Errorf("subject %q: partition %q is not a number", subject, toks[1])
+	}
+	m := StoredMessage{Topic: toks[0], Partition: p, Key: toks[2]}
+	if len(toks) == 4 {
+		m.Tag = toks[3]
+	}
+	return m, nil
+}
