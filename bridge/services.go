@@ -11,5 +11,6 @@ type Settings struct {
 
 // DefaultServices lists the services a jetmq server runs, in start order.
 func DefaultServices(s Settings) []Service {
-	return nil
+	topics := NewTopics(s.Topics)
+	return []Service{topics, NewDelay(topics)}
 }

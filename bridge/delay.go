@@ -1,0 +1,106 @@
+package bridge
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// Headers of NATS message schedules (ADR-51).
+const (
+	hdrSchedule       = "Nats-Schedule"
+	hdrScheduleTarget = "Nats-Schedule-Target"
+)
+
+// Delay serves $MQ.DELAY.<topic>.<key>[.<tag>]: it stores the message in the
+// topic's stream as a NATS message schedule on its own internal subject
+// $MQ.INT.<topic>.D.<id>, targeting the stored subject of its partition.
+// The schedule is a durable, replicated timer: the stream leader fires it
+// (after restarts and leader moves too), which stores the message on its
+// partition subject and purges the schedule.
+type Delay struct {
+	topics *Topics
+	js     jetstream.JetStream
+	log    *slog.Logger
+	sub    *nats.Subscription
+	now    func() time.Time
+}
+
+// DelayReply answers a delayed publish.
+type DelayReply struct {
+	Stream    string    `json:"stream"`
+	Seq       uint64    `json:"seq"`
+	Partition int       `json:"partition"`
+	DeliverAt time.Time `json:"deliver_at"`
+	Duplicate bool      `json:"duplicate,omitempty"`
+}
+
+// NewDelay returns the delayed-delivery service.
+func NewDelay(topics *Topics) *Delay { return &Delay{topics: topics, now: time.Now} }
+
+// Name implements Service.
+func (d *Delay) Name() string { return "delay" }
+
+// Start implements Service.
+func (d *Delay) Start(ctx context.Context, h Host) error {
+	d.js, d.log = h.JetStream(), h.Logger().With("service", "delay")
+	sub, err := h.Conn().QueueSubscribe(semantics.DelayPrefix+">", semantics.ServiceQueue, d.onDelay)
+	d.sub = sub
+	return err
+}
+
+// Stop implements Service.
+func (d *Delay) Stop(ctx context.Context) error {
+	if d.sub != nil {
+		return d.sub.Drain()
+	}
+	return nil
+}
+
+func (d *Delay) onDelay(m *nats.Msg) {
+	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.DelayPrefix), ".")
+	if len(toks) < 2 || len(toks) > 3 {
+		respondError(m, 400, "subject %q: want $MQ.DELAY.<topic>.<key>[.<tag>]", m.Subject)
+		return
+	}
+	topic, key, tag := toks[0], toks[1], ""
+	if len(toks) == 3 {
+		tag = toks[2]
+	}
+	ti, ok := d.topics.Lookup(topic)
+	if !ok {
+		respondError(m, 404, "topic %q not found", topic)
+		return
+	}
+	now := d.now()
+	at, err := semantics.DeliveryTime(m.Header.Get(semantics.HeaderDeliverAt), m.Header.Get(semantics.HeaderDelay), now, ti.MaxDelay)
+	if err != nil {
+		respondError(m, 400, "%v", err)
+		return
+	}
+	p := semantics.Partition(key, ti.Partitions)
+	out := nats.NewMsg(semantics.InternalPrefix + topic + ".D." + nuid.Next())
+	for k, v := range m.Header {
+		if k != semantics.HeaderDelay {
+			out.Header[k] = v
+		}
+	}
+	out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
+	out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
+	out.Header.Set(hdrScheduleTarget, semantics.StoredSubject(topic, p, key, tag))
+	out.Data = m.Data
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	ack, err := d.js.PublishMsg(ctx, out)
+	if err != nil {
+		respondError(m, 503, "store delayed message: %v", err)
+		return
+	}
+	respondJSON(m, DelayReply{Stream: ack.Stream, Seq: ack.Sequence, Partition: p, DeliverAt: at.UTC(), Duplicate: ack.Duplicate})
+}

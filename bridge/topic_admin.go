@@ -1,0 +1,355 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// apiTimeout bounds the JetStream work behind one admin request.
+const apiTimeout = 10 * time.Second
+
+// applyOpts says what apply may do.
+type applyOpts struct {
+	create bool // create the topic if it does not exist
+	update bool // change an existing topic to the given config
+	force  bool // raise partitions even while ordered groups have pending messages
+}
+
+// TopicStatus is the reply of TOPIC.INFO: the config plus live figures.
+type TopicStatus struct {
+	Config        TopicInfo        `json:"config"`
+	Messages      uint64           `json:"messages"` // visible messages, in <topic>.>
+	Bytes         uint64           `json:"bytes"`
+	FirstSeq      uint64           `json:"first_seq"`
+	LastSeq       uint64           `json:"last_seq"`
+	Consumers     int              `json:"consumers"`
+	Delayed       uint64           `json:"delayed"`
+	PartitionMsgs []PartitionCount `json:"partition_messages"`
+	Created       bool             `json:"created,omitempty"`
+}
+
+// PartitionCount is the number of stored messages of one partition.
+type PartitionCount struct {
+	Partition int    `json:"partition"`
+	Messages  uint64 `json:"messages"`
+}
+
+// apply creates or updates a topic and installs its mappings on this node
+// (the other nodes follow the stream advisory). Errors are *APIError.
+func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts) (created bool, err error) {
+	c.SetDefaults()
+	if err := c.Validate("topic"); err != nil {
+		return false, apiErr(400, "%v", err)
+	}
+	s, err := t.js.Stream(ctx, c.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if !o.create {
+			return false, apiErr(404, "topic %q not found", c.Name)
+		}
+		s, err = t.js.CreateStream(ctx, topicStreamConfig(c))
+		if err != nil {
+			return false, apiErr(500, "create stream %q: %v", c.Name, err)
+		}
+		t.install(c)
+		return true, nil
+	case err != nil:
+		return false, apiErr(503, "read stream %q: %v", c.Name, err)
+	}
+	cur, ok := topicFromStream(s.CachedInfo().Config)
+	if !ok {
+		return false, apiErr(409, "stream %q exists and is not a jetmq topic", c.Name)
+	}
+	if cur == c {
+		t.install(cur)
+		return false, nil
+	}
+	if !o.update {
+		return false, apiErr(409, "topic %q exists with a different config (%s); update it instead", c.Name, configDiff(cur, c))
+	}
+	if err := t.checkChange(ctx, cur, c, o.force); err != nil {
+		return false, err
+	}
+	sc := s.CachedInfo().Config
+	next := topicStreamConfig(c)
+	sc.Replicas, sc.MaxAge, sc.MaxBytes, sc.Metadata = next.Replicas, next.MaxAge, next.MaxBytes, next.Metadata
+	sc.Subjects, sc.AllowMsgSchedules, sc.AllowAtomicPublish = next.Subjects, true, true
+	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
+		return false, apiErr(500, "update stream %q: %v", c.Name, err)
+	}
+	t.install(c)
+	return false, nil
+}
+
+// checkChange refuses the changes that would lose order or data.
+func (t *Topics) checkChange(ctx context.Context, cur, next TopicInfo, force bool) error {
+	if next.Storage != cur.Storage {
+		return apiErr(409, "topic %q: storage cannot change from %s to %s", cur.Name, cur.Storage, next.Storage)
+	}
+	if next.Partitions < cur.Partitions {
+		return apiErr(409, "topic %q: lowering partitions from %d to %d is refused: it would remap keys and strand messages; create a new topic and move consumers instead (docs/TOPICS.md)", cur.Name, cur.Partitions, next.Partitions)
+	}
+	if next.Partitions == cur.Partitions || force {
+		return nil
+	}
+	pending, err := t.orderedPending(ctx, cur.Name)
+	if err != nil {
+		return apiErr(503, "topic %q: cannot check ordered groups before resizing: %v", cur.Name, err)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, g := range sortedKeys(pending) {
+		parts = append(parts, fmt.Sprintf("%s (%d pending)", g, pending[g]))
+	}
+	return apiErr(409, "topic %q: raising partitions from %d to %d remaps keys and would break per-key order while ordered groups have pending messages: %s; drain them first or force the change",
+		cur.Name, cur.Partitions, next.Partitions, strings.Join(parts, ", "))
+}
+
+// orderedPending sums, per ordered group of topic, the messages not yet
+// delivered or not yet acknowledged.
+func (t *Topics) orderedPending(ctx context.Context, topic string) (map[string]uint64, error) {
+	s, err := t.js.Stream(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	lister := s.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		if ci.Config.Metadata[semantics.MetaOrdered] != "true" {
+			continue
+		}
+		group := ci.Config.Metadata[semantics.MetaGroup]
+		if group == "" {
+			group = ci.Name
+		}
+		if n := ci.NumPending + uint64(ci.NumAckPending); n > 0 {
+			out[group] += n
+		}
+	}
+	return out, lister.Err()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func configDiff(a, b TopicInfo) string {
+	var d []string
+	add := func(k string, x, y any) {
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			d = append(d, fmt.Sprintf("%s %v -> %v", k, x, y))
+		}
+	}
+	add("partitions", a.Partitions, b.Partitions)
+	add("replicas", a.Replicas, b.Replicas)
+	add("max_age", a.MaxAge, b.MaxAge)
+	add("max_bytes", a.MaxBytes, b.MaxBytes)
+	add("storage", a.Storage, b.Storage)
+	add("max_delay", a.MaxDelay, b.MaxDelay)
+	return strings.Join(d, ", ")
+}
+
+// status reads a topic's live figures.
+func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) {
+	s, err := t.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, apiErr(404, "topic %q not found", name)
+	}
+	if err != nil {
+		return nil, apiErr(503, "read stream %q: %v", name, err)
+	}
+	ti, ok := topicFromStream(s.CachedInfo().Config)
+	if !ok {
+		return nil, apiErr(404, "topic %q not found (stream %q is not a jetmq topic)", name, name)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(name+".>"))
+	if err != nil {
+		return nil, apiErr(503, "stream info %q: %v", name, err)
+	}
+	st := &TopicStatus{Config: ti, Bytes: info.State.Bytes, FirstSeq: info.State.FirstSeq,
+		LastSeq: info.State.LastSeq, Consumers: info.State.Consumers}
+	counts := make([]uint64, ti.Partitions)
+	for subj, n := range info.State.Subjects {
+		if sm, err := semantics.ParseStoredSubject(subj); err == nil && sm.Partition < len(counts) {
+			counts[sm.Partition] += n
+		}
+	}
+	for p, n := range counts {
+		st.Messages += n
+		st.PartitionMsgs = append(st.PartitionMsgs, PartitionCount{Partition: p, Messages: n})
+	}
+	delayed, err := s.Info(ctx, jetstream.WithSubjectFilter(delayedFilter(name)))
+	if err == nil {
+		st.Delayed = uint64(len(delayed.State.Subjects))
+	}
+	return st, nil
+}
+
+func (t *Topics) onAPI(m *nats.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.APIPrefix+"TOPIC."), ".")
+	op, name := toks[0], ""
+	if len(toks) == 2 {
+		name = toks[1]
+	}
+	if (op == "LIST") != (len(toks) == 1) || len(toks) > 2 {
+		respondError(m, 400, "unknown topic API subject %q: want $MQ.API.TOPIC.CREATE|UPDATE|INFO|DELETE.<topic> or $MQ.API.TOPIC.LIST", m.Subject)
+		return
+	}
+	if name != "" {
+		if err := semantics.ValidateTopicName(name); err != nil {
+			respondError(m, 400, "%v", err)
+			return
+		}
+	}
+	switch op {
+	case "CREATE", "UPDATE":
+		t.handleApply(ctx, m, op, name)
+	case "INFO":
+		st, err := t.status(ctx, name)
+		if err != nil {
+			respondAPIError(m, err)
+			return
+		}
+		respondJSON(m, st)
+	case "DELETE":
+		t.handleDelete(ctx, m, name)
+	case "LIST":
+		t.handleList(ctx, m)
+	default:
+		respondError(m, 400, "unknown topic operation %q: want CREATE, UPDATE, INFO, DELETE or LIST", op)
+	}
+}
+
+// topicRequest is the body of CREATE and UPDATE: a topic config (fields
+// left out keep their current value on UPDATE, their default on CREATE)
+// plus force.
+type topicRequest struct {
+	Force bool `json:"force"`
+}
+
+func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) {
+	var c semantics.TopicConfig
+	var req topicRequest
+	if len(m.Data) > 0 {
+		if err := json.Unmarshal(m.Data, &c); err != nil {
+			respondError(m, 400, "bad topic config: %v", err)
+			return
+		}
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			respondError(m, 400, "bad topic request: %v", err)
+			return
+		}
+	}
+	if c.Name != "" && c.Name != name {
+		respondError(m, 400, "name %q in the body differs from %q in the subject", c.Name, name)
+		return
+	}
+	c.Name = name
+	o := applyOpts{create: op == "CREATE", update: op == "UPDATE", force: req.Force}
+	if op == "UPDATE" {
+		cur, err := t.status(ctx, name)
+		if err != nil {
+			respondAPIError(m, err)
+			return
+		}
+		c = mergeTopicConfig(cur.Config, c)
+	}
+	created, err := t.apply(ctx, c, o)
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	st, err := t.status(ctx, name)
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	st.Created = created
+	respondJSON(m, st)
+}
+
+// mergeTopicConfig overlays the fields set in change on cur.
+func mergeTopicConfig(cur, change TopicInfo) TopicInfo {
+	out := cur
+	if change.Partitions != 0 {
+		out.Partitions = change.Partitions
+	}
+	if change.Replicas != 0 {
+		out.Replicas = change.Replicas
+	}
+	if change.MaxAge != 0 {
+		out.MaxAge = change.MaxAge
+	}
+	if change.MaxBytes != 0 {
+		out.MaxBytes = change.MaxBytes
+	}
+	if change.Storage != "" {
+		out.Storage = change.Storage
+	}
+	if change.MaxDelay != 0 {
+		out.MaxDelay = change.MaxDelay
+	}
+	return out
+}
+
+func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
+	if _, err := t.status(ctx, name); err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	if err := t.js.DeleteStream(ctx, name); err != nil {
+		respondError(m, 500, "delete stream %q: %v", name, err)
+		return
+	}
+	t.uninstall(name)
+	respondJSON(m, map[string]any{"deleted": name})
+}
+
+// TopicList is the reply of TOPIC.LIST.
+type TopicList struct {
+	Topics []TopicSummary `json:"topics"`
+}
+
+// TopicSummary is one line of TOPIC.LIST.
+type TopicSummary struct {
+	Config   TopicInfo `json:"config"`
+	Messages uint64    `json:"messages"`
+	Bytes    uint64    `json:"bytes"`
+}
+
+func (t *Topics) handleList(ctx context.Context, m *nats.Msg) {
+	out := TopicList{Topics: []TopicSummary{}}
+	lister := t.js.ListStreams(ctx)
+	for si := range lister.Info() {
+		if ti, ok := topicFromStream(si.Config); ok {
+			out.Topics = append(out.Topics, TopicSummary{Config: ti, Messages: si.State.Msgs, Bytes: si.State.Bytes})
+		}
+	}
+	if err := lister.Err(); err != nil {
+		respondError(m, 503, "list streams: %v", err)
+		return
+	}
+	sort.Slice(out.Topics, func(i, j int) bool { return out.Topics[i].Config.Name < out.Topics[j].Config.Name })
+	respondJSON(m, out)
+}
+
+// delayedFilter selects the delayed messages of topic still waiting.
+func delayedFilter(topic string) string { return semantics.InternalPrefix + topic + ".D.>" }

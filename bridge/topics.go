@@ -1,0 +1,230 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// topicResync is how often every node re-reads all topics, in case it
+// missed a stream advisory.
+const topicResync = 5 * time.Second
+
+// streamAdvisories announce stream changes in the account; the last token
+// is the stream name.
+const streamAdvisories = "$JS.EVENT.ADVISORY.STREAM.*.*"
+
+// Topics is the topic registry of one node. The truth lives in JetStream
+// (each topic is a stream carrying jetmq metadata, replicated like any
+// stream); every node derives the same account mappings from it, so a
+// publish on any node lands in the right partition. It also serves the
+// topic admin API and rejects publishes that fit no topic form.
+type Topics struct {
+	cfg []semantics.TopicConfig
+	h   Host
+	js  jetstream.JetStream
+	log *slog.Logger
+
+	mu        sync.RWMutex
+	known     map[string]TopicInfo
+	installed map[string]int // topic -> partitions of the mappings in place
+	subs      []*nats.Subscription
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// NewTopics returns the registry; cfg are the topics of the config file,
+// created or updated at start.
+func NewTopics(cfg []semantics.TopicConfig) *Topics {
+	return &Topics{cfg: cfg, known: map[string]TopicInfo{}, installed: map[string]int{}}
+}
+
+// Name implements Service.
+func (t *Topics) Name() string { return "topics" }
+
+// Start creates or updates the configured topics, installs the mappings of
+// every topic and starts serving the admin API.
+func (t *Topics) Start(ctx context.Context, h Host) error {
+	t.h, t.js, t.log = h, h.JetStream(), h.Logger().With("service", "topics")
+	for i := range t.cfg {
+		c := t.cfg[i]
+		if _, err := t.apply(ctx, c, applyOpts{create: true, update: true}); err != nil {
+			return fmt.Errorf("topics[%d] %q: %w", i, c.Name, err)
+		}
+	}
+	if err := t.resync(ctx); err != nil {
+		return err
+	}
+	nc := h.Conn()
+	for subj, cb := range map[string]nats.MsgHandler{
+		streamAdvisories:                t.onAdvisory,
+		semantics.APIPrefix + "TOPIC.>": t.onAPI,
+		semantics.RejectPrefix + ">":    t.onReject,
+	} {
+		var sub *nats.Subscription
+		var err error
+		if subj == streamAdvisories {
+			sub, err = nc.Subscribe(subj, cb) // every node reacts
+		} else {
+			sub, err = nc.QueueSubscribe(subj, semantics.ServiceQueue, cb)
+		}
+		if err != nil {
+			return err
+		}
+		t.subs = append(t.subs, sub)
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	t.wg.Add(1)
+	go t.resyncLoop(lctx)
+	return nil
+}
+
+// Stop implements Service.
+func (t *Topics) Stop(ctx context.Context) error {
+	for _, s := range t.subs {
+		_ = s.Drain()
+	}
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.wg.Wait()
+	return nil
+}
+
+// Lookup returns a topic known to this node.
+func (t *Topics) Lookup(name string) (TopicInfo, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	ti, ok := t.known[name]
+	return ti, ok
+}
+
+// List returns the topics known to this node, sorted by name.
+func (t *Topics) List() []TopicInfo {
+	t.mu.RLock()
+	out := make([]TopicInfo, 0, len(t.known))
+	for _, ti := range t.known {
+		out = append(out, ti)
+	}
+	t.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (t *Topics) resyncLoop(ctx context.Context) {
+	defer t.wg.Done()
+	tick := time.NewTicker(topicResync)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			rctx, cancel := context.WithTimeout(ctx, topicResync)
+			if err := t.resync(rctx); err != nil && ctx.Err() == nil {
+				t.log.Warn("topic resync failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// resync reads every stream and makes the installed mappings match.
+func (t *Topics) resync(ctx context.Context) error {
+	seen := map[string]TopicInfo{}
+	lister := t.js.ListStreams(ctx)
+	for si := range lister.Info() {
+		if ti, ok := topicFromStream(si.Config); ok {
+			seen[ti.Name] = ti
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return err
+	}
+	t.mu.RLock()
+	var gone []string
+	for name := range t.known {
+		if _, ok := seen[name]; !ok {
+			gone = append(gone, name)
+		}
+	}
+	t.mu.RUnlock()
+	for _, ti := range seen {
+		t.install(ti)
+	}
+	for _, name := range gone {
+		t.uninstall(name)
+	}
+	return nil
+}
+
+// syncOne re-reads one stream after an advisory or a change of ours.
+func (t *Topics) syncOne(ctx context.Context, name string) {
+	s, err := t.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.uninstall(name)
+		return
+	}
+	if err != nil {
+		t.log.Warn("reading stream failed; the periodic resync will retry", "stream", name, "err", err)
+		return
+	}
+	if ti, ok := topicFromStream(s.CachedInfo().Config); ok {
+		t.install(ti)
+	}
+}
+
+// install records ti and puts its mappings in place on this node.
+func (t *Topics) install(ti TopicInfo) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.known[ti.Name] = ti
+	if t.installed[ti.Name] == ti.Partitions {
+		return
+	}
+	for src, dst := range topicMappings(ti.Name, ti.Partitions) {
+		if err := t.h.Mappings().AddMapping(src, dst); err != nil {
+			t.log.Error("installing topic mapping failed", "topic", ti.Name, "src", src, "dst", dst, "err", err)
+			return
+		}
+	}
+	t.installed[ti.Name] = ti.Partitions
+	t.log.Info("topic mappings installed", "topic", ti.Name, "partitions", ti.Partitions)
+}
+
+func (t *Topics) uninstall(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.known, name)
+	if _, ok := t.installed[name]; !ok {
+		return
+	}
+	for src := range topicMappings(name, 1) {
+		t.h.Mappings().RemoveMapping(src)
+	}
+	delete(t.installed, name)
+	t.log.Info("topic mappings removed", "topic", name)
+}
+
+func (t *Topics) onAdvisory(m *nats.Msg) {
+	i := strings.LastIndexByte(m.Subject, '.')
+	name := m.Subject[i+1:]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	t.syncOne(ctx, name)
+}
+
+func (t *Topics) onReject(m *nats.Msg) {
+	orig := strings.TrimPrefix(m.Subject, semantics.RejectPrefix)
+	respondError(m, 400, "subject %q fits no topic form: publish to <topic>, <topic>.<key> or <topic>.<key>.<tag>", orig)
+}

@@ -1,0 +1,48 @@
+package semantics
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DeliveryTime decides when a delayed message is due from its headers
+// Mq-Deliver-At (RFC 3339, nanoseconds allowed) or Mq-Delay (a Go duration):
+// exactly one must be set. A time in the past means now; a time beyond
+// now+maxDelay is refused. Pure: now is given.
+func DeliveryTime(deliverAt, delay string, now time.Time, maxDelay time.Duration) (time.Time, error) {
+	deliverAt, delay = strings.TrimSpace(deliverAt), strings.TrimSpace(delay)
+	var at time.Time
+	switch {
+	case deliverAt != "" && delay != "":
+		return time.Time{}, fmt.Errorf("set one of %s and %s, not both", HeaderDeliverAt, HeaderDelay)
+	case deliverAt != "":
+		t, err := time.Parse(time.RFC3339Nano, deliverAt)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time such as 2026-01-02T15:04:05.123Z", HeaderDeliverAt, deliverAt)
+		}
+		at = t
+	case delay != "":
+		d, err := time.ParseDuration(delay)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s %q is not a duration such as 90s or 1h30m", HeaderDelay, delay)
+		}
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%s %q is negative", HeaderDelay, delay)
+		}
+		at = now.Add(d)
+	default:
+		return time.Time{}, fmt.Errorf("a delayed message needs %s or %s", HeaderDeliverAt, HeaderDelay)
+	}
+	if at.Before(now) {
+		return now, nil
+	}
+	if maxDelay > 0 && at.Sub(now) > maxDelay {
+		return time.Time{}, fmt.Errorf("delivery at %s is %s away, beyond the topic's max_delay %s", at.UTC().Format(time.RFC3339Nano), at.Sub(now).Round(time.Second), maxDelay)
+	}
+	return at, nil
+}
+
+// ScheduleAt formats t for the Nats-Schedule header with full nanosecond
+// precision (nats.go's helper rounds to seconds and can fire early).
+func ScheduleAt(t time.Time) string { return "@at " + t.UTC().Format(time.RFC3339Nano) }
