@@ -39,7 +39,9 @@ type Mapper interface {
 type Service interface {
 	// Name names the service in logs and in /healthz.
 	Name() string
-	// Start starts the service and returns once it serves requests.
+	// Start starts the service and returns once it serves requests. ctx
+	// lives as long as the server runs (use it for background work); bound
+	// start-up waits yourself.
 	Start(ctx context.Context, h Host) error
 	// Stop stops intake, finishes in-flight work and returns.
 	Stop(ctx context.Context) error

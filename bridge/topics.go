@@ -19,6 +19,10 @@ import (
 // missed a stream advisory.
 const topicResync = 5 * time.Second
 
+// topicStartWait bounds how long start-up waits for JetStream to accept the
+// configured topics.
+const topicStartWait = time.Minute
+
 // streamAdvisories announce stream changes in the account; the last token
 // is the stream name.
 const streamAdvisories = "$JS.EVENT.ADVISORY.STREAM.*.*"
@@ -56,9 +60,8 @@ func (t *Topics) Name() string { return "topics" }
 func (t *Topics) Start(ctx context.Context, h Host) error {
 	t.h, t.js, t.log = h, h.JetStream(), h.Logger().With("service", "topics")
 	for i := range t.cfg {
-		c := t.cfg[i]
-		if _, err := t.apply(ctx, c, applyOpts{create: true, update: true}); err != nil {
-			return fmt.Errorf("topics[%d] %q: %w", i, c.Name, err)
+		if err := t.applyConfigured(ctx, t.cfg[i]); err != nil {
+			return fmt.Errorf("topics[%d] %q: %w", i, t.cfg[i].Name, err)
 		}
 	}
 	if err := t.resync(ctx); err != nil {
@@ -87,6 +90,27 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 	t.wg.Add(1)
 	go t.resyncLoop(lctx)
 	return nil
+}
+
+// applyConfigured creates or updates a topic of the config file, retrying
+// while JetStream is not available yet (a cluster that is still forming)
+// for up to topicStartWait.
+func (t *Topics) applyConfigured(ctx context.Context, c semantics.TopicConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, topicStartWait)
+	defer cancel()
+	for {
+		_, err := t.apply(ctx, c, applyOpts{create: true, update: true})
+		var ae *semantics.APIError
+		if err == nil || !errors.As(err, &ae) || ae.Code < 500 {
+			return err
+		}
+		t.log.Info("JetStream not ready for the configured topic yet; retrying", "topic", c.Name, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Stop implements Service.
