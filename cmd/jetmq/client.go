@@ -7,17 +7,22 @@ import (
 
 // connect opens a client connection to the server the global flags name.
 func (g *globalFlags) connect() (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name("jetmq-cli")}
+	return nats.Connect(g.server, append([]nats.Option{nats.Name("jetmq-cli")}, g.authOptions()...)...)
+}
+
+// authOptions are the credentials the global flags give.
+func (g *globalFlags) authOptions() []nats.Option {
+	var opts []nats.Option
 	if g.creds != "" {
 		opts = append(opts, nats.UserCredentials(g.creds))
 	}
 	if g.user != "" {
 		opts = append(opts, nats.UserInfo(g.user, g.password))
 	}
-	return nats.Connect(g.server, opts...)
+	return opts
 }
 
 // adminCommands lists the subcommands that administer a running server.
 func adminCommands(g *globalFlags) []*cobra.Command {
-	return nil
+	return []*cobra.Command{newTopicCmd(g)}
 }
