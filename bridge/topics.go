@@ -67,6 +67,9 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 	if err := t.resync(ctx); err != nil {
 		return err
 	}
+	if err := h.Registerer().Register(&topicCollector{t: t}); err != nil {
+		return err
+	}
 	nc := h.Conn()
 	for subj, cb := range map[string]nats.MsgHandler{
 		streamAdvisories:                t.onAdvisory,
