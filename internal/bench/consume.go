@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ConsumeBatch is how many messages the raw pull consumer asks for at a
+// time (nats.go refills when half are used).
+const ConsumeBatch = 1000
+
+// runRawConsume pre-fills a stream with env.Msgs messages (not timed), then
+// times one pull consumer with explicit acks draining all of them. Latency
+// is not meaningful for a backlog and is left at 0.
+func runRawConsume(ctx context.Context, env *Env) (Result, error) {
+	nc, js, err := env.JetStream()
+	if err != nil {
+		return Result{}, err
+	}
+	defer nc.Close()
+	stream := env.Name()
+	subj, err := createRawStream(ctx, js, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	defer deleteStream(js, stream)
+	filled, err := publishAsync(ctx, env, js, subj, env.Msgs, nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("fill: %w", err)
+	}
+	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("create consumer: %w", err)
+	}
+	start := time.Now()
+	got, err := consumeAcked(ctx, env, cons, filled, start)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := nc.Flush(); err != nil {
+		return Result{}, err
+	}
+	elapsed := time.Since(start)
+	if err := waitAcked(ctx, cons, got); err != nil {
+		return Result{}, err
+	}
+	r := NewResult(got, elapsed, nil)
+	r.Notes = fmt.Sprintf("one pull consumer, batch %d, explicit ack per message", ConsumeBatch)
+	return r, nil
+}
+
+// consumeAcked receives and acks messages until want arrived, the duration
+// bound passes or ctx ends, and returns how many it acked.
+func consumeAcked(ctx context.Context, env *Env, cons jetstream.Consumer, want int, start time.Time) (int, error) {
+	if want == 0 {
+		return 0, nil
+	}
+	done := make(chan struct{})
+	got := 0
+	var ackErr error
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if got >= want {
+			return
+		}
+		if err := m.Ack(); err != nil && ackErr == nil {
+			ackErr = err
+		}
+		got++
+		env.Progress(got, want)
+		if got == want || env.Expired(start) {
+			want = got
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(ConsumeBatch))
+	if err != nil {
+		return 0, fmt.Errorf("consume: %w", err)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	cc.Stop()
+	<-cc.Closed()
+	if ctx.Err() != nil {
+		return got, ctx.Err()
+	}
+	if ackErr != nil {
+		return got, fmt.Errorf("ack: %w", ackErr)
+	}
+	return got, nil
+}
+
+// waitAcked waits (untimed) until the server has processed the acks for
+// the first n messages, so that the count reported is what the server saw.
+func waitAcked(ctx context.Context, cons jetstream.Consumer, n int) error {
+	deadline := time.Now().Add(cleanupTimeout)
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.AckFloor.Consumer >= uint64(n) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("consumer ack floor %d after %s, %d messages were acked", info.AckFloor.Consumer, cleanupTimeout, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
