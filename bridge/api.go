@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -42,4 +43,22 @@ func respondJSON(m *nats.Msg, v any) {
 // apiErr builds an *APIError.
 func apiErr(code int, format string, args ...any) *semantics.APIError {
 	return &semantics.APIError{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// drainSub stops a subscription's intake and waits until the messages it
+// already received have been handled (or ctx ends).
+func drainSub(ctx context.Context, sub *nats.Subscription) error {
+	if sub == nil || !sub.IsValid() {
+		return nil
+	}
+	closed := sub.StatusChanged(nats.SubscriptionClosed)
+	if err := sub.Drain(); err != nil {
+		return err
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -25,12 +25,26 @@ const (
 // (after restarts and leader moves too), which stores the message on its
 // partition subject and purges the schedule.
 type Delay struct {
-	topics *Topics
-	js     jetstream.JetStream
-	log    *slog.Logger
-	sub    *nats.Subscription
-	now    func() time.Time
+	topics  *Topics
+	js      jetstream.JetStream
+	log     *slog.Logger
+	sub     *nats.Subscription
+	now     func() time.Time
+	pending chan delayedPublish // stored asynchronously, answered in order
+	done    chan struct{}
 }
+
+// delayedPublish is a delayed message being stored.
+type delayedPublish struct {
+	req *nats.Msg
+	ack jetstream.PubAckFuture
+	p   int
+	at  time.Time
+}
+
+// delayWindow bounds the delayed publishes stored concurrently; the request
+// handler blocks (and NATS buffers requests) while it is full.
+const delayWindow = 4096
 
 // DelayReply answers a delayed publish.
 type DelayReply struct {
@@ -49,18 +63,39 @@ func (d *Delay) Name() string { return "delay" }
 
 // Start implements Service.
 func (d *Delay) Start(ctx context.Context, h Host) error {
-	d.js, d.log = h.JetStream(), h.Logger().With("service", "delay")
+	js, err := jetstream.New(h.Conn(), jetstream.WithPublishAsyncMaxPending(delayWindow))
+	if err != nil {
+		return err
+	}
+	d.js, d.log = js, h.Logger().With("service", "delay")
+	d.pending, d.done = make(chan delayedPublish, delayWindow), make(chan struct{})
+	go d.answer()
 	sub, err := h.Conn().QueueSubscribe(semantics.DelayPrefix+">", semantics.ServiceQueue, d.onDelay)
 	d.sub = sub
 	return err
 }
 
-// Stop implements Service.
+// Stop implements Service: it stops intake and answers what is in flight.
 func (d *Delay) Stop(ctx context.Context) error {
-	if d.sub != nil {
-		return d.sub.Drain()
+	err := drainSub(ctx, d.sub)
+	if d.pending != nil {
+		close(d.pending)
+		<-d.done
 	}
-	return nil
+	return err
+}
+
+// answer replies to each delayed publish once JetStream acknowledged it.
+func (d *Delay) answer() {
+	defer close(d.done)
+	for p := range d.pending {
+		select {
+		case ack := <-p.ack.Ok():
+			respondJSON(p.req, DelayReply{Stream: ack.Stream, Seq: ack.Sequence, Partition: p.p, DeliverAt: p.at.UTC(), Duplicate: ack.Duplicate})
+		case err := <-p.ack.Err():
+			respondError(p.req, 503, "store delayed message: %v", err)
+		}
+	}
 }
 
 func (d *Delay) onDelay(m *nats.Msg) {
@@ -95,12 +130,10 @@ func (d *Delay) onDelay(m *nats.Msg) {
 	out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
 	out.Header.Set(hdrScheduleTarget, semantics.StoredSubject(topic, p, key, tag))
 	out.Data = m.Data
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
-	ack, err := d.js.PublishMsg(ctx, out)
+	ack, err := d.js.PublishMsgAsync(out)
 	if err != nil {
 		respondError(m, 503, "store delayed message: %v", err)
 		return
 	}
-	respondJSON(m, DelayReply{Stream: ack.Stream, Seq: ack.Sequence, Partition: p, DeliverAt: at.UTC(), Duplicate: ack.Duplicate})
+	d.pending <- delayedPublish{req: m, ack: ack, p: p, at: at}
 }

@@ -119,7 +119,7 @@ func (t *Topics) applyConfigured(ctx context.Context, c semantics.TopicConfig) e
 // Stop implements Service.
 func (t *Topics) Stop(ctx context.Context) error {
 	for _, s := range t.subs {
-		_ = s.Drain()
+		_ = drainSub(ctx, s)
 	}
 	if t.cancel != nil {
 		t.cancel()

@@ -35,7 +35,7 @@ func runRawPublishAsync(ctx context.Context, env *Env) (Result, error) {
 	}
 	defer deleteStream(js, stream)
 	start := time.Now()
-	acked, err := publishAsync(ctx, env, js, subj, env.Msgs, nil)
+	acked, err := publishAsync(ctx, env, js, fixedSubject(subj), env.Msgs, nil)
 	elapsed := time.Since(start)
 	if err != nil {
 		return Result{}, err
@@ -54,12 +54,15 @@ type pending struct {
 	at  time.Time
 }
 
-// publishAsync publishes up to n messages to subj with at most AsyncWindow
+// fixedSubject publishes every message to subj.
+func fixedSubject(subj string) func(int) string { return func(int) string { return subj } }
+
+// publishAsync publishes up to n messages to subjectOf(i) with at most AsyncWindow
 // outstanding, stopping early when env's duration bound ends the phase. It
 // returns how many were acknowledged; lat (optional) gets publish-to-ack
 // latencies. The buffered channel is the window: the publisher blocks on it
 // while AsyncWindow acks are outstanding.
-func publishAsync(ctx context.Context, env *Env, js jetstream.JetStream, subj string, n int, lat *Latencies) (int, error) {
+func publishAsync(ctx context.Context, env *Env, js jetstream.JetStream, subjectOf func(i int) string, n int, lat *Latencies) (int, error) {
 	window := make(chan pending, AsyncWindow)
 	type outcome struct {
 		acked int
@@ -79,7 +82,7 @@ func publishAsync(ctx context.Context, env *Env, js jetstream.JetStream, subj st
 			break
 		}
 		at := time.Now()
-		f, err := js.PublishAsync(subj, payload)
+		f, err := js.PublishAsync(subjectOf(i), payload)
 		if err != nil {
 			pubErr = fmt.Errorf("publish %d: %w", i+1, err)
 			break

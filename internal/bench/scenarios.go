@@ -15,5 +15,7 @@ func Scenarios() []Scenario {
 		{Name: RawPublishAsync, Description: "JetStream async publish, up to 4096 in flight, R1 file stream", Run: runRawPublishAsync},
 		{Name: RawPublishSync, Description: "JetStream publish, one in flight (msgs/4); p50/p99 per publish", Run: runRawPublishSync},
 		{Name: RawConsume, Description: "one pull consumer with explicit acks drains a pre-filled stream", Run: runRawConsume},
+		{Name: "keyed-publish", Baseline: RawPublishAsync, Description: "async publish to <topic>.<key> over 10,000 keys through the partition mapping (8 partitions)", Run: runKeyedPublish},
+		{Name: "delayed-publish", Baseline: RawPublishAsync, Description: "$MQ.DELAY requests, 256 in flight (msgs/4); p50/p99 per request", Run: runDelayedPublish},
 	}
 }

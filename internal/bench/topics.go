@@ -1,0 +1,148 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+)
+
+// benchPartitions is the partition count of the topics the topic scenarios
+// create.
+const benchPartitions = 8
+
+// benchKeys is how many distinct sharding keys keyed-publish cycles through.
+const benchKeys = 10000
+
+// createTopic creates a jetmq topic through the admin API, so the scenario
+// works against any jetmq server.
+func createTopic(ctx context.Context, nc *nats.Conn, name string, partitions int) error {
+	return apiCall(ctx, nc, semantics.APIPrefix+"TOPIC.CREATE."+name, fmt.Sprintf(`{"partitions":%d,"max_delay":"24h"}`, partitions))
+}
+
+// deleteTopic removes a topic a scenario created, on its own context so a
+// cancelled run still cleans up.
+func deleteTopic(nc *nats.Conn, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	_ = apiCall(ctx, nc, semantics.APIPrefix+"TOPIC.DELETE."+name, "")
+}
+
+func apiCall(ctx context.Context, nc *nats.Conn, subject, body string) error {
+	resp, err := nc.RequestWithContext(ctx, subject, []byte(body))
+	if err != nil {
+		return fmt.Errorf("%s: %w", subject, err)
+	}
+	return semantics.DecodeReply(resp.Data, nil)
+}
+
+// keySubjects returns the input subjects of benchKeys distinct keys.
+func keySubjects(topic string) []string {
+	subs := make([]string, benchKeys)
+	for i := range subs {
+		subs[i] = topic + ".user-" + strconv.Itoa(i)
+	}
+	return subs
+}
+
+// runKeyedPublish is raw-publish-async through a topic: every message has
+// one of benchKeys keys and goes through the broker's partition mapping.
+func runKeyedPublish(ctx context.Context, env *Env) (Result, error) {
+	nc, js, err := env.JetStream()
+	if err != nil {
+		return Result{}, err
+	}
+	defer nc.Close()
+	topic := env.Name()
+	if err := createTopic(ctx, nc, topic, benchPartitions); err != nil {
+		return Result{}, err
+	}
+	defer deleteTopic(nc, topic)
+	subs := keySubjects(topic)
+	start := time.Now()
+	acked, err := publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, env.Msgs, nil)
+	elapsed := time.Since(start)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkStored(ctx, js, topic, acked); err != nil {
+		return Result{}, err
+	}
+	r := NewResult(acked, elapsed, nil)
+	r.Notes = fmt.Sprintf("%d partitions, %d distinct keys, up to %d in flight", benchPartitions, benchKeys, AsyncWindow)
+	return r, nil
+}
+
+// runDelayedPublish measures delayed publishes ($MQ.DELAY requests), many in
+// flight, each delayed by an hour so that none fires during the run; p50 and
+// p99 are request-to-reply.
+func runDelayedPublish(ctx context.Context, env *Env) (Result, error) {
+	nc, err := env.Connect()
+	if err != nil {
+		return Result{}, err
+	}
+	defer nc.Close()
+	topic := env.Name()
+	if err := createTopic(ctx, nc, topic, benchPartitions); err != nil {
+		return Result{}, err
+	}
+	defer deleteTopic(nc, topic)
+	n := max(env.Msgs/SyncScale, 1)
+	lat := NewLatencies(n)
+	var mu sync.Mutex
+	payload := env.Payload()
+	const workers = 256
+	next := make(chan int, workers)
+	errs := make(chan error, workers)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				m := nats.NewMsg(semantics.DelayPrefix + topic + ".user-" + strconv.Itoa(i%benchKeys))
+				m.Header.Set(semantics.HeaderDelay, "1h")
+				m.Data = payload
+				at := time.Now()
+				resp, err := nc.RequestMsgWithContext(ctx, m)
+				if err == nil {
+					err = semantics.DecodeReply(resp.Data, nil)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("delayed publish %d: %w", i, err)
+					return
+				}
+				mu.Lock()
+				lat.Record(time.Since(at))
+				env.Progress(lat.Len(), n)
+				mu.Unlock()
+			}
+		}()
+	}
+	var runErr error
+feed:
+	for i := 0; i < n && !env.Expired(start); i++ {
+		select {
+		case next <- i:
+		case runErr = <-errs:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	runErr = errors.Join(runErr, <-errs)
+	if runErr != nil {
+		return Result{}, runErr
+	}
+	r := NewResult(lat.Len(), elapsed, lat)
+	r.Notes = fmt.Sprintf("%d $MQ.DELAY requests (msgs/%d), %d in flight, delay 1h", lat.Len(), SyncScale, workers)
+	return r, nil
+}
