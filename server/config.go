@@ -77,7 +77,8 @@ func (c *Config) HTTPAddr() string {
 
 // SetDefaults fills every unset field. Host, port and store dir are left
 // empty when a native config file is given, so that the file's values (or
-// nats-server's own defaults) apply unless jetmq keys name them.
+// nats-server's own defaults) apply unless jetmq keys name them; the store
+// dir then still defaults to ./data if the file names none either.
 func (c *Config) SetDefaults() {
 	n := &c.NATS
 	if n.ConfigFile == "" {
@@ -86,6 +87,9 @@ func (c *Config) SetDefaults() {
 		}
 		if n.Port == 0 {
 			n.Port = DefaultPort
+		}
+		if n.StoreDir == "" {
+			n.StoreDir = DefaultStoreDir
 		}
 	}
 	if n.Sync == "" {
@@ -180,6 +184,9 @@ func (c *Config) validateCluster() error {
 		}
 		if c.NATS.ServerName == "" {
 			return cfgErr("nats.server_name", "required in a cluster: every node needs a unique name")
+		}
+		if len(cl.Routes) == 0 {
+			return cfgErr("nats.cluster.routes", "required when nats.cluster is set: JetStream in a cluster needs routes to the other nodes")
 		}
 	}
 	return nil

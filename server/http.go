@@ -5,10 +5,15 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// httpReadHeaderTimeout bounds how long a client may take to send its
+// request headers.
+const httpReadHeaderTimeout = 10 * time.Second
 
 // startHTTP opens the one HTTP listener: NATS monitoring, /metrics, /healthz.
 func (s *Server) startHTTP() error {
@@ -18,10 +23,14 @@ func (s *Server) startHTTP() error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return cfgErr("http", "cannot listen on %s: %v", addr, errors.Unwrap(err))
+		return &StartError{Key: "http", Problem: "cannot start: " + oneLine(err.Error())}
 	}
+	s.mu.Lock()
 	s.httpAddr = ln.Addr().String()
-	s.http = &http.Server{Handler: s.httpHandler()}
+	s.mu.Unlock()
+	// ReadHeaderTimeout keeps a client that never finishes its request
+	// from holding a connection (and a graceful shutdown) open for long.
+	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: httpReadHeaderTimeout}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -40,7 +41,13 @@ func LoadConfig(configFile string, fs *pflag.FlagSet) (*Config, error) {
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
-			return nil, &semantics.ConfigError{Key: "config", Problem: oneLine(fmt.Sprintf("%s: %v", configFile, unwrapPathError(err)))}
+			return nil, configFileError(configFile, err)
+		}
+		// Decode the file on its own first: once environment variables
+		// are bound, viper builds maps from them that would hide a file
+		// value of the wrong shape (nats: [1, 2]).
+		if err := decodeExact(v, &Config{}); err != nil {
+			return nil, err
 		}
 	}
 	v.SetEnvPrefix(EnvPrefix)
@@ -60,18 +67,52 @@ func LoadConfig(configFile string, fs *pflag.FlagSet) (*Config, error) {
 		}
 	}
 	var cfg Config
-	err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
-		mapstructure.StringToSliceHookFunc(","),
-	)))
-	if err != nil {
-		return nil, decodeError(err)
+	if err := decodeExact(v, &cfg); err != nil {
+		return nil, err
+	}
+	if configFile != "" && v.InConfig("nats.config_file") && cfg.NATS.ConfigFile == v.GetString("nats.config_file") {
+		cfg.NATS.ConfigFile = relativeTo(configFile, cfg.NATS.ConfigFile)
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// relativeTo resolves a relative path written in configFile against the
+// directory of configFile, as nats-server does for its includes, so that a
+// jetmq.yaml next to its nats.conf works from any working directory.
+func relativeTo(configFile, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(filepath.Dir(configFile), path)
+}
+
+// configFileError explains a config file that cannot be read or parsed.
+func configFileError(file string, err error) error {
+	var pe *os.PathError
+	var unsupported viper.UnsupportedConfigError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &unsupported):
+		err = fmt.Errorf("unsupported file type %q: use .yaml, .yml, .toml or .json", filepath.Ext(file))
+	}
+	return &semantics.ConfigError{Key: "--config " + file, Problem: oneLine(err.Error())}
+}
+
+// decodeExact decodes v into cfg, refusing unknown keys.
+func decodeExact(v *viper.Viper, cfg *Config) error {
+	err := v.UnmarshalExact(cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+	if err != nil {
+		return decodeError(err)
+	}
+	return nil
 }
 
 // configKeys lists the dotted keys of the scalar (and scalar-list) fields of
@@ -158,5 +199,3 @@ func IsConfigError(err error) bool {
 	var ce *semantics.ConfigError
 	return errors.As(err, &ce)
 }
-
-var _ = os.Getenv

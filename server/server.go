@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // startTimeout bounds how long Start waits for the NATS listeners.
@@ -82,8 +82,7 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.opts, s.auth = nopts, auth
-	s.registry = prometheus.NewRegistry()
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry = s.newRegistry()
 	return s, nil
 }
 
@@ -114,7 +113,8 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) startNATS() error {
 	ns, err := natsserver.NewServer(s.opts)
 	if err != nil {
-		return fmt.Errorf("nats: %w", err)
+		// NewServer only validates options: a configuration problem.
+		return cfgErr("nats", "%s", oneLine(err.Error()))
 	}
 	s.nlog = newNATSLogger(s.log)
 	ns.SetLoggerV2(s.nlog, s.opts.Debug, s.opts.Trace, false)
@@ -137,10 +137,36 @@ func (s *Server) startNATS() error {
 	return nil
 }
 
-// listenError turns nats-server's fatal listener message into one line.
+// listenError turns nats-server's fatal listener message, such as
+// `Error listening on port: 127.0.0.1:4222, "listen tcp ...: bind: address
+// already in use"`, into one line that names the key to change.
 func listenError(err error) error {
-	return fmt.Errorf("cannot start: %s", oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	key := "nats"
+	switch {
+	case strings.HasPrefix(msg, "Error listening on port:"):
+		key = "nats.port"
+	case strings.HasPrefix(msg, "Error listening on router port:"):
+		key = "nats.cluster.listen"
+	case strings.HasPrefix(msg, "Error listening on leafnode port:"):
+		key = "leafnodes.port (nats config)"
+	case strings.HasPrefix(msg, "Error listening on gateway port:"):
+		key = "gateway.port (nats config)"
+	}
+	if i := strings.Index(msg, "listen tcp"); i >= 0 {
+		msg = strings.TrimSuffix(msg[i:], `"`)
+	}
+	return &StartError{Key: key, Problem: "cannot start: " + msg}
 }
+
+// StartError is a start-up failure that is not a configuration mistake,
+// such as a port already in use; the binary prints it and exits 1.
+type StartError struct {
+	Key     string
+	Problem string
+}
+
+func (e *StartError) Error() string { return e.Key + ": " + e.Problem }
 
 func (s *Server) startJetmq(ctx context.Context) error {
 	acc, err := s.ns.LookupAccount(accountName(s.auth.Account))
@@ -172,7 +198,9 @@ func (s *Server) startJetmq(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.mu.Lock() // /metrics may read s.nodes concurrently
 	s.nodes = newNodes(s.ns.Name(), s.cfg.NATS.NodeTTL, s.isClustered(), nc, s.log)
+	s.mu.Unlock()
 	if err := s.nodes.start(runCtx); err != nil {
 		return err
 	}
@@ -260,6 +288,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	started := s.started
 	s.started = nil
+	s.notReady = "shutting down"
 	s.mu.Unlock()
 	var errs []error
 	for i := len(started) - 1; i >= 0; i-- {
@@ -300,7 +329,11 @@ func (s *Server) stopNATS() {
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 
 // HTTPAddr is the address the HTTP listener is bound to ("" if disabled).
-func (s *Server) HTTPAddr() string { return s.httpAddr }
+func (s *Server) HTTPAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpAddr
+}
 
 // NATS gives access to the embedded nats-server.
 func (s *Server) NATS() *natsserver.Server { return s.ns }
@@ -315,13 +348,32 @@ func (s *Server) StoreDir() string { return s.opts.StoreDir }
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 // RunSingleton runs fn on exactly one live node of the cluster at a time
-// (see bridge.Host). It must be called after Start.
+// (see bridge.Host). It must be called after Start; before, it panics.
 func (s *Server) RunSingleton(ctx context.Context, name string, fn func(ctx context.Context)) {
-	s.nodes.runSingleton(ctx, name, fn)
+	nodes := s.liveness()
+	if nodes == nil {
+		panic("server: RunSingleton called before Start")
+	}
+	nodes.runSingleton(ctx, name, fn)
 }
 
 // SingletonActive reports whether this node currently runs singleton name.
-func (s *Server) SingletonActive(name string) bool { return s.nodes.active(name) }
+func (s *Server) SingletonActive(name string) bool {
+	nodes := s.liveness()
+	return nodes != nil && nodes.active(name)
+}
 
-// LiveNodes lists the jetmq nodes this node currently hears.
-func (s *Server) LiveNodes() []string { return s.nodes.live() }
+// LiveNodes lists the jetmq nodes this node currently hears (none before
+// Start).
+func (s *Server) LiveNodes() []string {
+	if nodes := s.liveness(); nodes != nil {
+		return nodes.live()
+	}
+	return nil
+}
+
+func (s *Server) liveness() *nodes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nodes
+}

@@ -339,3 +339,68 @@ func TestTopicResizeRefusedWhileOrderedGroupPending(t *testing.T) {
 		t.Fatalf("forced raise: %v", err)
 	}
 }
+
+func TestTopicMetrics(t *testing.T) {
+	s := testutil.StartServer(t, withTopics(semantics.TopicConfig{Name: "orders", Partitions: 2, MaxDelay: time.Hour}))
+	nc := testutil.Connect(t, s.ClientURL())
+	js := testutil.JetStream(t, nc)
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := js.Publish(context.Background(), "orders."+k, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := delayRequest(t, nc, "$MQ.DELAY.orders.d", map[string]string{semantics.HeaderDelay: "1h"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, body := getHTTP(t, s.HTTPAddr(), "/metrics")
+	p0 := 0
+	for _, k := range []string{"a", "b", "c"} {
+		if fnv1a32(k)%2 == 0 {
+			p0++
+		}
+	}
+	for _, want := range []string{
+		`jetmq_topic_messages{topic="orders"} 3`,
+		fmt.Sprintf(`jetmq_topic_partition_messages{partition="0",topic="orders"} %d`, p0),
+		fmt.Sprintf(`jetmq_topic_partition_messages{partition="1",topic="orders"} %d`, 3-p0),
+		`jetmq_topic_delayed_pending{topic="orders"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestTopicOnePartitionIsOneGlobalOrder(t *testing.T) {
+	s := testutil.StartServer(t, withTopics(semantics.TopicConfig{Name: "ledger", Partitions: 1}))
+	nc := testutil.Connect(t, s.ClientURL())
+	js := testutil.JetStream(t, nc)
+	ctx := context.Background()
+	for i := 0; i < 50; i++ {
+		subj := fmt.Sprintf("ledger.acct-%d", i)
+		if i%5 == 0 {
+			subj = "ledger"
+		}
+		if _, err := js.Publish(ctx, subj, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := js.OrderedConsumer(ctx, "ledger", jetstream.OrderedConsumerConfig{FilterSubjects: []string{semantics.PartitionFilter("ledger", 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.Fetch(50, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for m := range batch.Messages() {
+		if string(m.Data()) != fmt.Sprint(i) {
+			t.Fatalf("message %d of partition 0 is %q: not the publish order", i, m.Data())
+		}
+		i++
+	}
+	if i != 50 {
+		t.Fatalf("partition 0 holds %d of 50 messages", i)
+	}
+}

@@ -10,9 +10,6 @@ import (
 	"github.com/jetmq/jetmq/server"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version = "dev"
-
 // exitError carries a process exit status out of a command.
 type exitError struct {
 	code int

@@ -26,7 +26,13 @@ broadcasting consumer groups, retries with backoff, dead-letter queues and
 delayed delivery. Any NATS client can use it.
 
 Run with no subcommand (or "serve") to start a server; the other
-subcommands administer a running server given by -s/--server.`,
+subcommands administer a running server given by -s/--server.
+
+Configuration comes from flags, JETMQ_* environment variables (the config
+key path in upper case with "_": JETMQ_NATS_PORT=4333) and the -c file
+(YAML, TOML or JSON), in that precedence. A bad value exits with status 2
+and one line naming the key. --nats-config takes a native nats-server
+config file as the base (drop-in).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -41,6 +47,11 @@ subcommands administer a running server given by -s/--server.`,
 	pf.StringVar(&g.password, "password", "", "password")
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of tables")
 	addServeFlags(root, serveOpts)
+	// A flag that does not parse (--port abc) is a configuration error:
+	// exit status 2 like every other one.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: 2, err: err}
+	})
 	root.AddCommand(newServeCmd(), newVersionCmd(), newBenchCmd(g))
 	for _, c := range adminCommands(g) {
 		root.AddCommand(c)

@@ -72,19 +72,24 @@ func runServe(cmd *cobra.Command, o *serveFlags) error {
 		cancel()
 		<-startErr
 		fmt.Fprintf(os.Stderr, "jetmq: %s during start-up, stopping\n", sig)
-		return shutdown(srv, sigs)
+		return shutdown(srv.Shutdown, sigs)
 	}
-	<-sigs
-	return shutdown(srv, sigs)
+	sig := <-sigs
+	fmt.Fprintf(os.Stderr, "jetmq: %s: shutting down gracefully (signal again to force)\n", sig)
+	return shutdown(srv.Shutdown, sigs)
 }
 
-// shutdown stops srv gracefully; a second signal forces exit status 1.
-func shutdown(srv *server.Server, sigs <-chan os.Signal) error {
+// shutdownTimeout bounds a graceful shutdown.
+const shutdownTimeout = 30 * time.Second
+
+// shutdown runs stop (the server's graceful Shutdown); a second signal
+// forces exit status 1 without waiting for it.
+func shutdown(stop func(context.Context) error, sigs <-chan os.Signal) error {
 	done := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		done <- srv.Shutdown(ctx)
+		done <- stop(ctx)
 	}()
 	select {
 	case err := <-done:

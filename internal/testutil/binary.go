@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -60,10 +62,17 @@ type Process struct {
 // test ends if it is still running.
 func StartProcess(t testing.TB, dir string, args ...string) *Process {
 	t.Helper()
+	return StartProcessEnv(t, dir, nil, args...)
+}
+
+// StartProcessEnv is StartProcess with extra environment variables
+// ("KEY=value") on top of the test's environment.
+func StartProcessEnv(t testing.TB, dir string, env []string, args ...string) *Process {
+	t.Helper()
 	p := &Process{Cmd: exec.Command(Binary(t), args...), Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.Cmd.Dir = dir
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, p.Stderr
-	p.Cmd.Env = os.Environ()
+	p.Cmd.Env = append(os.Environ(), env...)
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +105,29 @@ func (p *Process) Wait(timeout time.Duration) int {
 		return p.Cmd.ProcessState.ExitCode()
 	case <-time.After(timeout):
 		return -1
+	}
+}
+
+// readyLine matches the log line the server writes once it serves.
+var readyLine = regexp.MustCompile(`msg="jetmq ready" client=(\S+) http=(\S*)`)
+
+// WaitReady waits until the process logs that it is ready and returns the
+// client URL and HTTP address it logged ("" when HTTP is disabled). It
+// fails the test if the process exits first or timeout passes.
+func (p *Process) WaitReady(t testing.TB, timeout time.Duration) (clientURL, httpAddr string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := readyLine.FindStringSubmatch(p.Stderr.String()); m != nil {
+			return m[1], strings.Trim(m[2], `"`)
+		}
+		if p.Exited() {
+			t.Fatalf("jetmq exited with status %d before it was ready:\n%s", p.Cmd.ProcessState.ExitCode(), p.Stderr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jetmq not ready after %s:\n%s", timeout, p.Stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
