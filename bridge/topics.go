@@ -102,7 +102,11 @@ func (t *Topics) applyConfigured(ctx context.Context, c semantics.TopicConfig) e
 	ctx, cancel := context.WithTimeout(ctx, topicStartWait)
 	defer cancel()
 	for {
-		_, err := t.apply(ctx, c, applyOpts{create: true, update: true})
+		// Each attempt gets its own short deadline: a JetStream request
+		// sent before the meta leader is elected gets no answer at all.
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := t.apply(actx, c, applyOpts{create: true, update: true})
+		acancel()
 		var ae *semantics.APIError
 		if err == nil || !errors.As(err, &ae) || ae.Code < 500 {
 			return err
