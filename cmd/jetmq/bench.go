@@ -23,6 +23,7 @@ type benchFlags struct {
 	msgs      int
 	size      int
 	duration  time.Duration
+	repeat    int
 	list      bool
 }
 
@@ -54,6 +55,7 @@ Scenarios:
 	f.IntVar(&o.msgs, "msgs", bench.DefaultMsgs, "messages per scenario (scenarios may scale it, e.g. raw-publish-sync runs msgs/4)")
 	f.IntVar(&o.size, "size", bench.DefaultSize, "message payload size in bytes")
 	f.DurationVar(&o.duration, "duration", 0, "stop each timed phase of a scenario after this long (0: no limit)")
+	f.IntVar(&o.repeat, "repeat", 1, "run everything this many times, interleaved, and report each scenario's median run")
 	f.BoolVar(&o.list, "list", false, "list the scenarios and exit")
 	return cmd
 }
@@ -76,8 +78,8 @@ func runBench(cmd *cobra.Command, g *globalFlags, o *benchFlags) error {
 		_, err := io.WriteString(out, scenarioHelp())
 		return err
 	}
-	if o.msgs < 1 || o.size < 0 || o.duration < 0 {
-		return fmt.Errorf("bench: --msgs must be at least 1, --size and --duration not negative")
+	if o.msgs < 1 || o.size < 0 || o.duration < 0 || o.repeat < 1 {
+		return fmt.Errorf("bench: --msgs and --repeat must be at least 1, --size and --duration not negative")
 	}
 	plan, err := bench.Select(bench.Scenarios(), o.scenarios)
 	if err != nil {
@@ -85,7 +87,7 @@ func runBench(cmd *cobra.Command, g *globalFlags, o *benchFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := bench.Options{Msgs: o.msgs, Size: o.size, Duration: o.duration}
+	opts := bench.Options{Msgs: o.msgs, Size: o.size, Duration: o.duration, Repeat: o.repeat}
 	if cmd.Flags().Changed("server") {
 		opts.URL, opts.ConnectOptions = g.server, g.authOptions()
 	} else {

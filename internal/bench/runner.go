@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +33,10 @@ type Options struct {
 	// no duration bound).
 	Msgs, Size int
 	Duration   time.Duration
+	// Repeat runs the whole plan this many times, interleaved, and reports
+	// each scenario's median run (0 or 1: once). On a noisy machine this
+	// keeps a ratio from hanging on one lucky or unlucky run.
+	Repeat int
 	// Progress shows progress; nil keeps the run quiet.
 	Progress Progress
 }
@@ -131,14 +137,31 @@ func Run(ctx context.Context, plan []Scenario, o Options) ([]Row, error) {
 	if o.Msgs < 0 || o.Size < 0 || o.Duration < 0 {
 		return nil, fmt.Errorf("msgs, size and duration must not be negative (got %d, %d, %s)", o.Msgs, o.Size, o.Duration)
 	}
+	rounds := max(o.Repeat, 1)
+	results := make(map[string][]Result, len(plan))
+	failed := map[string]error{}
+	for round := 0; round < rounds; round++ {
+		for _, s := range plan {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if failed[s.Name] != nil {
+				continue
+			}
+			res, err := runOne(ctx, s, o)
+			if err != nil {
+				failed[s.Name] = err
+				continue
+			}
+			results[s.Name] = append(results[s.Name], res)
+		}
+	}
 	rows := make([]Row, 0, len(plan))
 	byName := map[string]Row{}
 	var errs []error
 	for _, s := range plan {
-		if ctx.Err() != nil {
-			return rows, errors.Join(append(errs, ctx.Err())...)
-		}
-		res, err := runOne(ctx, s, o)
+		err := failed[s.Name]
+		res := medianResult(results[s.Name])
 		row := newRow(s, res, err)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
@@ -150,6 +173,21 @@ func Run(ctx context.Context, plan []Scenario, o Options) ([]Row, error) {
 		byName[s.Name] = row
 	}
 	return rows, errors.Join(errs...)
+}
+
+// medianResult picks the run with the median throughput and notes the
+// spread when there was more than one.
+func medianResult(runs []Result) Result {
+	if len(runs) == 0 {
+		return Result{}
+	}
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b Result) int { return cmp.Compare(a.MsgsPerSec, b.MsgsPerSec) })
+	med := sorted[len(sorted)/2]
+	if len(sorted) > 1 {
+		med.Notes = joinNotes(med.Notes, fmt.Sprintf("median of %d runs (%.0f..%.0f msgs/s)", len(sorted), sorted[0].MsgsPerSec, sorted[len(sorted)-1].MsgsPerSec))
+	}
+	return med
 }
 
 func runOne(ctx context.Context, s Scenario, o Options) (Result, error) {
