@@ -12,5 +12,8 @@ type Settings struct {
 // DefaultServices lists the services a jetmq server runs, in start order.
 func DefaultServices(s Settings) []Service {
 	topics := NewTopics(s.Topics)
-	return []Service{topics, NewDelay(topics)}
+	groups := NewGroupService(s.Groups, topics)
+	ordered := NewOrderedService(groups)
+	groups.SetOrdered(ordered)
+	return []Service{topics, NewDelay(topics), NewTxnService(s.Transactions, topics), groups, ordered}
 }

@@ -65,6 +65,14 @@ const (
 	TxnStateCheckPending = "CHECKING"
 )
 
+// Transaction headers (docs/PROTOCOL.md, "Transactions"): bookkeeping the
+// broker keeps on half messages, and who ended a transaction.
+const (
+	HeaderTxnChecks     = "Mq-Txn-Checks"
+	HeaderTxnPreparedAt = "Mq-Txn-Prepared-At"
+	HeaderTxnBy         = "Mq-Txn-By"
+)
+
 // Metadata keys jetmq sets on the JetStream streams and consumers it
 // manages. A stream is a jetmq topic when it carries MetaPartitions.
 const (

@@ -1,0 +1,271 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// groupBucket is the KV bucket that records every group's config under
+// the key <topic>.<group>; the consumers themselves live on the topic's
+// stream. Its stream is KV_jetmq_groups.
+const groupBucket = "jetmq_groups"
+
+// groupRequestSlots bounds concurrently served JOIN and admin requests.
+const groupRequestSlots = 32
+
+// OrderedGroups serves JOIN for ordered groups (built separately on top of
+// this service); without one, joining an ordered group answers 501.
+type OrderedGroups interface {
+	// Join admits a member speaking the ordered protocol and returns the
+	// reply to send (JSON-encoded by the caller).
+	Join(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (any, error)
+}
+
+// GroupService is the group coordinator: it keeps the group registry,
+// creates the JetStream consumers groups consist of, admits members
+// ($MQ.GROUP.JOIN), tracks their heartbeats, serves the group and DLQ admin
+// API, exports lag metrics and runs the dead-letter mover.
+type GroupService struct {
+	cfg    []semantics.GroupConfig
+	topics *Topics
+
+	h       Host
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	kv      jetstream.KeyValue
+	members *memberTable
+	slots   chan struct{}
+
+	mu      sync.Mutex
+	ordered OrderedGroups
+	subs    []*nats.Subscription
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewGroupService returns the group coordinator; groups are the groups of
+// the config file, created or updated at start; topics is the node's
+// topic registry (nil: topics are read from JetStream).
+func NewGroupService(groups []semantics.GroupConfig, topics *Topics) *GroupService {
+	return &GroupService{cfg: groups, topics: topics, members: newMemberTable(), slots: make(chan struct{}, groupRequestSlots)}
+}
+
+// SetOrdered installs the ordered-group coordinator.
+func (s *GroupService) SetOrdered(o OrderedGroups) {
+	s.mu.Lock()
+	s.ordered = o
+	s.mu.Unlock()
+}
+
+// Name implements Service.
+func (s *GroupService) Name() string { return "groups" }
+
+// Start implements Service: registry, configured groups, subscriptions,
+// metrics and the dead-letter mover.
+func (s *GroupService) Start(ctx context.Context, h Host) error {
+	s.h, s.nc, s.js, s.log = h, h.Conn(), h.JetStream(), h.Logger().With("service", "groups")
+	kv, err := s.openRegistry(ctx)
+	if err != nil {
+		return fmt.Errorf("group registry: %w", err)
+	}
+	s.kv = kv
+	for i, g := range s.cfg {
+		if _, _, err := s.apply(ctx, g, true); err != nil {
+			return fmt.Errorf("groups[%d] %q of topic %q: %w", i, g.Name, g.Topic, err)
+		}
+	}
+	if err := s.subscribe(); err != nil {
+		return err
+	}
+	if err := h.Registerer().Register(&groupCollector{s: s}); err != nil {
+		s.log.Warn("group metrics not registered", "err", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	h.RunSingleton(runCtx, "dlq-mover", s.runMover)
+	s.wg.Add(1)
+	go s.pruneMembers(runCtx)
+	return nil
+}
+
+func (s *GroupService) subscribe() error {
+	queued := map[string]nats.MsgHandler{
+		semantics.GroupJoinPrefix + "*.*": s.async(s.onJoin),
+		semantics.GroupAPIPrefix + ">":    s.async(s.onGroupAPI),
+		semantics.DLQAPIPrefix + ">":      s.async(s.onDLQAPI),
+	}
+	for subj, cb := range queued {
+		sub, err := s.nc.QueueSubscribe(subj, semantics.ServiceQueue, cb)
+		if err != nil {
+			return err
+		}
+		s.subs = append(s.subs, sub)
+	}
+	// Every node keeps the member table, so any node answers INFO.
+	for subj, cb := range map[string]nats.MsgHandler{
+		semantics.GroupHeartbeatPrefix + "*.*.*": s.onHeartbeat,
+		semantics.GroupLeavePrefix + "*.*.*":     s.onLeave,
+	} {
+		sub, err := s.nc.Subscribe(subj, cb)
+		if err != nil {
+			return err
+		}
+		s.subs = append(s.subs, sub)
+	}
+	return nil
+}
+
+// async serves a request in its own goroutine (bounded by slots), so a slow
+// JetStream call does not hold up the subscription.
+func (s *GroupService) async(f func(m *nats.Msg)) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		s.slots <- struct{}{}
+		s.wg.Add(1)
+		go func() {
+			defer func() { <-s.slots; s.wg.Done() }()
+			f(m)
+		}()
+	}
+}
+
+// Stop implements Service.
+func (s *GroupService) Stop(ctx context.Context) error {
+	for _, sub := range s.subs {
+		_ = sub.Drain()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// openRegistry opens or creates the group bucket, replicated three times
+// when the cluster allows it.
+func (s *GroupService) openRegistry(ctx context.Context) (jetstream.KeyValue, error) {
+	for {
+		kv, err := s.js.KeyValue(ctx, groupBucket)
+		if err == nil {
+			return kv, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, err
+		}
+		kv, err = createReplicated(func(r int) (jetstream.KeyValue, error) {
+			return s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: groupBucket, Description: "jetmq consumer groups", Replicas: r, History: 1})
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			continue // another node created it meanwhile
+		}
+		return kv, err
+	}
+}
+
+// createReplicated tries R3 and falls back to R1 where the cluster (or a
+// single node) cannot place three replicas.
+func createReplicated[T any](create func(replicas int) (T, error)) (T, error) {
+	v, err := create(3)
+	if err == nil {
+		return v, nil
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamNameInUse) {
+		return v, err
+	}
+	if v1, err1 := create(1); err1 == nil {
+		return v1, nil
+	}
+	return v, err
+}
+
+// loadGroup reads a group's config from the registry.
+func (s *GroupService) loadGroup(ctx context.Context, topic, group string) (semantics.GroupConfig, bool, error) {
+	e, err := s.kv.Get(ctx, semantics.GroupID(topic, group))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return semantics.GroupConfig{}, false, nil
+	}
+	if err != nil {
+		return semantics.GroupConfig{}, false, err
+	}
+	var g semantics.GroupConfig
+	if err := json.Unmarshal(e.Value(), &g); err != nil {
+		return semantics.GroupConfig{}, false, fmt.Errorf("registry entry %s: %w", e.Key(), err)
+	}
+	g.SetDefaults()
+	return g, true, nil
+}
+
+// listGroups reads every group of topic ("" for all topics).
+func (s *GroupService) listGroups(ctx context.Context, topic string) ([]semantics.GroupConfig, error) {
+	keys, err := s.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []semantics.GroupConfig
+	for _, k := range keys {
+		t, g, ok := semantics.SplitGroupID(k)
+		if !ok || (topic != "" && t != topic) {
+			continue
+		}
+		cfg, found, err := s.loadGroup(ctx, t, g)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, cfg)
+		}
+	}
+	return out, nil
+}
+
+// topicInfo finds a topic: in the node's registry, else in JetStream (a
+// topic created a moment ago on another node may not have reached it).
+func (s *GroupService) topicInfo(ctx context.Context, name string) (TopicInfo, bool, error) {
+	if s.topics != nil {
+		if ti, ok := s.topics.Lookup(name); ok {
+			return ti, true, nil
+		}
+	}
+	st, err := s.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return TopicInfo{}, false, nil
+	}
+	if err != nil {
+		return TopicInfo{}, false, err
+	}
+	ti, ok := topicFromStream(st.CachedInfo().Config)
+	return ti, ok, nil
+}
+
+func (s *GroupService) pruneMembers(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.members.prune(time.Now().Add(-10 * time.Minute))
+		}
+	}
+}

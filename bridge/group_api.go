@@ -1,0 +1,275 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// onGroupAPI serves $MQ.API.GROUP.<OP>.<topic>.<group> and
+// $MQ.API.GROUP.LIST[.<topic>].
+func (s *GroupService) onGroupAPI(m *nats.Msg) {
+	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupAPIPrefix), ".")
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	op := toks[0]
+	if op == "LIST" {
+		topic := ""
+		if len(toks) == 2 {
+			topic = toks[1]
+		} else if len(toks) != 1 {
+			respondError(m, 400, "want %sLIST[.<topic>]", semantics.GroupAPIPrefix)
+			return
+		}
+		v, err := s.apiList(ctx, topic)
+		reply(m, v, err)
+		return
+	}
+	if len(toks) != 3 {
+		respondError(m, 400, "want %s%s.<topic>.<group>", semantics.GroupAPIPrefix, op)
+		return
+	}
+	topic, group := toks[1], toks[2]
+	if err := validateGroupRef(topic, group); err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	var v any
+	var err error
+	switch op {
+	case "CREATE":
+		v, err = s.apiCreate(ctx, topic, group, m.Data)
+	case "INFO":
+		v, err = s.apiInfo(ctx, topic, group)
+	case "DELETE":
+		v, err = s.apiDelete(ctx, topic, group)
+	case "RESET":
+		v, err = s.apiReset(ctx, topic, group, m.Data)
+	default:
+		err = apiErr(400, "unknown group operation %q: want CREATE, INFO, LIST, DELETE or RESET", op)
+	}
+	reply(m, v, err)
+}
+
+// reply sends v, or err when the operation failed.
+func reply(m *nats.Msg, v any, err error) {
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	respondJSON(m, v)
+}
+
+func validateGroupRef(topic, group string) error {
+	if err := semantics.ValidateTopicName(topic); err != nil {
+		return apiErr(400, "%v", err)
+	}
+	if err := semantics.ValidateGroupName(group); err != nil {
+		return apiErr(400, "%v", err)
+	}
+	return nil
+}
+
+func (s *GroupService) apiCreate(ctx context.Context, topic, group string, body []byte) (any, error) {
+	var g semantics.GroupConfig
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &g); err != nil {
+			return nil, apiErr(400, "group config: %v", err)
+		}
+	}
+	if (g.Name != "" && g.Name != group) || (g.Topic != "" && g.Topic != topic) {
+		return nil, apiErr(400, "body names group %q of topic %q, subject names %q of %q", g.Name, g.Topic, group, topic)
+	}
+	g.Name, g.Topic = group, topic
+	g, created, err := s.apply(ctx, g, false)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.status(ctx, g)
+	if err != nil {
+		return nil, apiErr(503, "%v", err)
+	}
+	return struct {
+		semantics.GroupStatus
+		Created bool `json:"created"`
+	}{st, created}, nil
+}
+
+func (s *GroupService) apiInfo(ctx context.Context, topic, group string) (any, error) {
+	g, err := s.mustGroup(ctx, topic, group)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.status(ctx, g)
+	if err != nil {
+		return nil, apiErr(503, "%v", err)
+	}
+	return st, nil
+}
+
+func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
+	if topic != "" {
+		if _, ok, err := s.topicInfo(ctx, topic); err != nil {
+			return nil, apiErr(503, "%v", err)
+		} else if !ok {
+			return nil, apiErr(404, "topic %q not found", topic)
+		}
+	}
+	gs, err := s.listGroups(ctx, topic)
+	if err != nil {
+		return nil, apiErr(503, "read group registry: %v", err)
+	}
+	out := semantics.GroupList{Groups: []semantics.GroupStatus{}}
+	for _, g := range gs {
+		st, err := s.status(ctx, g)
+		if err != nil {
+			return nil, apiErr(503, "%v", err)
+		}
+		out.Groups = append(out.Groups, st)
+	}
+	return out, nil
+}
+
+// apiDelete removes the group and its consumers; its dead letters stay in
+// the DLQ until purged.
+func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any, error) {
+	if _, err := s.mustGroup(ctx, topic, group); err != nil {
+		return nil, err
+	}
+	if err := s.kv.Delete(ctx, semantics.GroupID(topic, group)); err != nil {
+		return nil, apiErr(503, "write group registry: %v", err)
+	}
+	out := semantics.DeleteReply{Deleted: true, Consumers: []string{}}
+	cis, err := s.groupConsumers(ctx, topic, group)
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, apiErr(503, "list consumers: %v", err)
+	}
+	for _, ci := range cis {
+		if err := s.js.DeleteConsumer(ctx, topic, ci.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, apiErr(503, "delete consumer %q: %v", ci.Name, err)
+		}
+		out.Consumers = append(out.Consumers, ci.Name)
+	}
+	return out, nil
+}
+
+// mustGroup loads a group or answers 404 for it (or its topic).
+func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (semantics.GroupConfig, error) {
+	g, ok, err := s.loadGroup(ctx, topic, group)
+	if err != nil {
+		return g, apiErr(503, "read group registry: %v", err)
+	}
+	if !ok {
+		if _, tok, _ := s.topicInfo(ctx, topic); !tok {
+			return g, apiErr(404, "topic %q not found", topic)
+		}
+		return g, apiErr(404, "group %q of topic %q not found", group, topic)
+	}
+	return g, nil
+}
+
+// apiReset moves the group (or one broadcasting member) to a sequence or
+// time.
+func (s *GroupService) apiReset(ctx context.Context, topic, group string, body []byte) (any, error) {
+	var req semantics.ResetRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, apiErr(400, "reset request: %v", err)
+	}
+	if (req.Seq == 0) == req.Time.IsZero() {
+		return nil, apiErr(400, "reset request: give exactly one of seq and time")
+	}
+	g, err := s.mustGroup(ctx, topic, group)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := s.resetTargets(ctx, g, req.Member)
+	if err != nil {
+		return nil, err
+	}
+	seq := req.Seq
+	if seq == 0 {
+		if seq, err = s.seqAtTime(ctx, topic, req.Time); err != nil {
+			return nil, apiErr(503, "find sequence at %s: %v", req.Time.Format(time.RFC3339Nano), err)
+		}
+	}
+	out := semantics.ResetReply{Seq: seq}
+	for _, name := range targets {
+		if _, err := s.js.ResetConsumerToSequence(ctx, topic, name, seq); err != nil {
+			if errors.Is(err, jetstream.ErrConsumerInvalidReset) {
+				return nil, apiErr(409, "consumer %q cannot be reset to %d: %v (a last_per_key start cannot be rewound)", name, seq, err)
+			}
+			return nil, apiErr(503, "reset consumer %q: %v", name, err)
+		}
+		out.Consumers = append(out.Consumers, name)
+	}
+	return out, nil
+}
+
+// resetTargets names the consumers a reset moves.
+func (s *GroupService) resetTargets(ctx context.Context, g semantics.GroupConfig, member string) ([]string, error) {
+	if member != "" {
+		if g.Mode != semantics.ModeBroadcasting {
+			return nil, apiErr(400, "group %q is %s: only broadcasting members have their own position", g.Name, g.Mode)
+		}
+		if err := semantics.ValidateMemberID(member); err != nil {
+			return nil, apiErr(400, "%v", err)
+		}
+	}
+	cis, err := s.groupConsumers(ctx, g.Topic, g.Name)
+	if err != nil {
+		return nil, apiErr(503, "list consumers: %v", err)
+	}
+	var out []string
+	for _, ci := range cis {
+		if member == "" || ci.Config.Metadata[semantics.MetaMember] == member {
+			out = append(out, ci.Name)
+		}
+	}
+	if len(out) == 0 {
+		if member != "" {
+			return nil, apiErr(404, "member %q of group %q not found", member, g.Name)
+		}
+		return nil, apiErr(404, "group %q of topic %q has no consumers yet", g.Name, g.Topic)
+	}
+	return out, nil
+}
+
+// seqAtTime is the sequence of the first message of topic stored at or
+// after t (past the end if there is none).
+func (s *GroupService) seqAtTime(ctx context.Context, topic string, t time.Time) (uint64, error) {
+	req, _ := json.Marshal(map[string]any{"start_time": t.UTC(), "next_by_subj": topic + ".>"})
+	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+topic, req)
+	if err != nil {
+		return 0, err
+	}
+	var resp struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *struct {
+			Code    int    `json:"code"`
+			ErrCode int    `json:"err_code"`
+			Desc    string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, err
+	}
+	if resp.Error != nil {
+		if resp.Error.Code == 404 {
+			si, err := s.js.Stream(ctx, topic)
+			if err != nil {
+				return 0, err
+			}
+			return si.CachedInfo().State.LastSeq + 1, nil
+		}
+		return 0, errors.New(resp.Error.Desc)
+	}
+	return resp.Message.Seq, nil
+}

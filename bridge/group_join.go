@@ -1,0 +1,190 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+)
+
+// onJoin admits a member: $MQ.GROUP.JOIN.<topic>.<group>.
+func (s *GroupService) onJoin(m *nats.Msg) {
+	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupJoinPrefix), ".")
+	if len(toks) != 2 {
+		respondError(m, 400, "want %s<topic>.<group>", semantics.GroupJoinPrefix)
+		return
+	}
+	var req semantics.JoinRequest
+	if len(m.Data) > 0 {
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			respondError(m, 400, "join request: %v", err)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	reply, err := s.join(ctx, toks[0], toks[1], req)
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	respondJSON(m, reply)
+}
+
+// join checks the group (creating it when the request asks to), then
+// hands the member the consumer to bind to.
+func (s *GroupService) join(ctx context.Context, topic, group string, req semantics.JoinRequest) (any, error) {
+	if err := semantics.ValidateTopicName(topic); err != nil {
+		return nil, apiErr(400, "%v", err)
+	}
+	if err := semantics.ValidateGroupName(group); err != nil {
+		return nil, apiErr(400, "%v", err)
+	}
+	if req.Member == "" {
+		req.Member = nuid.Next()
+	} else if err := semantics.ValidateMemberID(req.Member); err != nil {
+		return nil, apiErr(400, "%v", err)
+	}
+	g, err := s.groupForJoin(ctx, topic, group, req.Create)
+	if err != nil {
+		return nil, err
+	}
+	if g.Ordered {
+		return s.joinOrdered(ctx, g, req)
+	}
+	if !req.Speaks(semantics.ProtocolPull) {
+		return nil, apiErr(409, "group %q of topic %q is unordered: the member must speak protocol %q", group, topic, semantics.ProtocolPull)
+	}
+	consumer := semantics.ClusteringConsumer(g.Name)
+	if g.Mode == semantics.ModeBroadcasting {
+		consumer, err = s.ensureConsumer(ctx, g, req.Member)
+	} else {
+		// Recreate the durable if someone deleted it by hand.
+		err = s.ensureClusteringConsumer(ctx, g)
+	}
+	if err != nil {
+		return nil, apiErr(503, "consumer for member %q: %v", req.Member, err)
+	}
+	s.members.seen(semantics.GroupID(topic, group), req.Member, time.Now())
+	return semantics.NewJoinReply(g, req.Member, consumer), nil
+}
+
+// groupForJoin loads the group, or creates it from the member's config.
+func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, want *semantics.GroupConfig) (semantics.GroupConfig, error) {
+	g, ok, err := s.loadGroup(ctx, topic, group)
+	if err != nil {
+		return g, apiErr(503, "read group registry: %v", err)
+	}
+	if ok {
+		if want != nil {
+			if why := g.CompatibleWith(*want); why != "" {
+				return g, apiErr(409, "group %q of topic %q: %s", group, topic, why)
+			}
+		}
+		return g, nil
+	}
+	if want == nil {
+		return g, apiErr(404, "group %q of topic %q not found", group, topic)
+	}
+	c := *want
+	c.Name, c.Topic = group, topic
+	g, _, err = s.apply(ctx, c, false)
+	var ae *semantics.APIError
+	if errors.As(err, &ae) && ae.Code == 409 {
+		// Created concurrently by another member: join it if it fits.
+		return s.groupForJoin(ctx, topic, group, want)
+	}
+	return g, err
+}
+
+func (s *GroupService) joinOrdered(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (any, error) {
+	if !req.Speaks(semantics.ProtocolOrdered) {
+		return nil, apiErr(409, "group %q of topic %q is ordered: the member must speak protocol %q", g.Name, g.Topic, semantics.ProtocolOrdered)
+	}
+	s.mu.Lock()
+	o := s.ordered
+	s.mu.Unlock()
+	if o == nil {
+		return nil, apiErr(501, "ordered groups are not served by this broker")
+	}
+	return o.Join(ctx, g, req)
+}
+
+// onHeartbeat records a member's heartbeat: $MQ.GROUP.HB.<topic>.<group>.<member>.
+func (s *GroupService) onHeartbeat(m *nats.Msg) {
+	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupHeartbeatPrefix), ".")
+	if len(toks) == 3 {
+		s.members.seen(semantics.GroupID(toks[0], toks[1]), toks[2], time.Now())
+	}
+}
+
+// onLeave forgets a member: $MQ.GROUP.LEAVE.<topic>.<group>.<member>.
+func (s *GroupService) onLeave(m *nats.Msg) {
+	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupLeavePrefix), ".")
+	if len(toks) == 3 {
+		s.members.leave(semantics.GroupID(toks[0], toks[1]), toks[2])
+	}
+	if m.Reply != "" {
+		_ = m.Respond([]byte(`{"ok":true}`))
+	}
+}
+
+// memberTable is this node's view of who is a member of which group, from
+// JOINs and heartbeats.
+type memberTable struct {
+	mu     sync.Mutex
+	groups map[string]map[string]time.Time
+}
+
+func newMemberTable() *memberTable { return &memberTable{groups: map[string]map[string]time.Time{}} }
+
+func (t *memberTable) seen(group, member string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := t.groups[group]
+	if g == nil {
+		g = map[string]time.Time{}
+		t.groups[group] = g
+	}
+	g[member] = at
+}
+
+func (t *memberTable) leave(group, member string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.groups[group], member)
+}
+
+// list returns the members of group seen since after, sorted.
+func (t *memberTable) list(group string, after time.Time) map[string]time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]time.Time{}
+	for m, at := range t.groups[group] {
+		if at.After(after) {
+			out[m] = at
+		}
+	}
+	return out
+}
+
+func (t *memberTable) prune(before time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for g, ms := range t.groups {
+		for m, at := range ms {
+			if at.Before(before) {
+				delete(ms, m)
+			}
+		}
+		if len(ms) == 0 {
+			delete(t.groups, g)
+		}
+	}
+}

@@ -1,0 +1,250 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// orderedBucket is the KV bucket holding every ordered group's partition
+// leases under <topic>.<group> (stream KV_jetmq_ordered).
+const orderedBucket = "jetmq_ordered"
+
+// OrderedService serves ordered groups on top of the GroupService: it
+// answers their JOINs and runs one coordinator per ordered clustering
+// group as a cluster singleton (ordered.<topic>.<group>). Every node
+// watches the group registry so that whichever node wins a singleton
+// knows the group.
+type OrderedService struct {
+	groups  *GroupService
+	h       Host
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	kv      jetstream.KeyValue
+	metrics *orderedMetrics
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // group id -> singleton runner
+	coords  map[string]*coordinator       // coordinators active on this node
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewOrderedService returns the ordered-group service; it must start
+// after groups, and groups.SetOrdered must name it.
+func NewOrderedService(groups *GroupService) *OrderedService {
+	return &OrderedService{groups: groups, running: map[string]context.CancelFunc{}, coords: map[string]*coordinator{}}
+}
+
+// Name implements Service.
+func (s *OrderedService) Name() string { return "ordered-groups" }
+
+// Start implements Service.
+func (s *OrderedService) Start(ctx context.Context, h Host) error {
+	s.h, s.nc, s.js, s.log = h, h.Conn(), h.JetStream(), h.Logger().With("service", "ordered-groups")
+	if s.groups.kv == nil {
+		return errors.New("the group service must start before the ordered-group service")
+	}
+	kv, err := s.openState(ctx)
+	if err != nil {
+		return fmt.Errorf("ordered state bucket: %w", err)
+	}
+	s.kv = kv
+	s.metrics = newOrderedMetrics()
+	if err := h.Registerer().Register(s.metrics); err != nil {
+		s.log.Warn("ordered-group metrics not registered", "err", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	watcher, err := s.groups.kv.WatchAll(runCtx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("watch group registry: %w", err)
+	}
+	s.wg.Add(1)
+	go s.follow(runCtx, watcher)
+	return nil
+}
+
+// Stop implements Service.
+func (s *OrderedService) Stop(ctx context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *OrderedService) openState(ctx context.Context) (jetstream.KeyValue, error) {
+	for {
+		kv, err := s.js.KeyValue(ctx, orderedBucket)
+		if err == nil {
+			return kv, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, err
+		}
+		kv, err = createReplicated(func(r int) (jetstream.KeyValue, error) {
+			return s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: orderedBucket, Description: "jetmq ordered-group partition leases", Replicas: r, History: 1})
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			continue
+		}
+		return kv, err
+	}
+}
+
+// follow starts a singleton runner for every ordered clustering group in
+// the registry and stops it when the group is deleted.
+func (s *OrderedService) follow(ctx context.Context, w jetstream.KeyWatcher) {
+	defer s.wg.Done()
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				continue // initial values done
+			}
+			s.onRegistry(ctx, e)
+		}
+	}
+}
+
+func (s *OrderedService) onRegistry(ctx context.Context, e jetstream.KeyValueEntry) {
+	key := e.Key()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		if stop := s.running[key]; stop != nil {
+			stop()
+			delete(s.running, key)
+		}
+		_ = s.kv.Delete(context.Background(), key) // a re-created group starts fresh
+		return
+	}
+	var g semantics.GroupConfig
+	if err := json.Unmarshal(e.Value(), &g); err != nil {
+		return
+	}
+	g.SetDefaults()
+	if !g.Ordered || g.Mode != semantics.ModeClustering {
+		return
+	}
+	if stop := s.running[key]; stop != nil {
+		stop() // config changed: restart with it
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	s.running[key] = cancel
+	s.h.RunSingleton(gctx, "ordered."+g.Topic+"."+g.Name, func(c context.Context) { s.runCoordinator(c, g) })
+}
+
+// active records the coordinator running on this node for a group.
+func (s *OrderedService) active(key string, c *coordinator) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c == nil {
+		delete(s.coords, key)
+		return
+	}
+	s.coords[key] = c
+}
+
+// Join implements OrderedGroups: it makes sure the group's consumers
+// exist and tells the member where everything is. Ownership starts with
+// the member's first heartbeat, answered by the group's coordinator.
+func (s *OrderedService) Join(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (any, error) {
+	if req.Member == "" {
+		req.Member = nuid.Next()
+	}
+	ti, ok, err := s.groups.topicInfo(ctx, g.Topic)
+	if err != nil {
+		return nil, apiErr(503, "read topic %q: %v", g.Topic, err)
+	}
+	if !ok {
+		return nil, apiErr(404, "topic %q not found", g.Topic)
+	}
+	consumer := ""
+	if g.Mode == semantics.ModeBroadcasting {
+		if consumer, err = s.joinBroadcasting(ctx, g, req.Member); err != nil {
+			return nil, apiErr(503, "consumer for member %q: %v", req.Member, err)
+		}
+	} else if err := s.groups.ensureOrderedConsumers(ctx, g); err != nil {
+		return nil, apiErr(503, "partition consumers of %q: %v", g.Name, err)
+	}
+	s.groups.members.seen(semantics.GroupID(g.Topic, g.Name), req.Member, time.Now())
+	return newOrderedJoinReply(g, req.Member, consumer, ti.Partitions), nil
+}
+
+// joinBroadcasting gives a broadcasting member of an ordered group its
+// durable. A member coming back finds the messages it held unacked
+// pending; the consumer is reset to its ack floor so they come again in
+// order, ahead of everything after them.
+func (s *OrderedService) joinBroadcasting(ctx context.Context, g semantics.GroupConfig, member string) (string, error) {
+	name, err := s.groups.ensureConsumer(ctx, g, member)
+	if err != nil {
+		return "", err
+	}
+	c, err := s.js.Consumer(ctx, g.Topic, name)
+	if err != nil {
+		return "", err
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	if ci.NumAckPending > 0 {
+		if _, err := s.js.ResetConsumer(ctx, g.Topic, name); err != nil {
+			return "", fmt.Errorf("reset to the ack floor: %w", err)
+		}
+	}
+	return name, nil
+}
+
+func newOrderedJoinReply(g semantics.GroupConfig, member, consumer string, partitions int) semantics.OrderedJoinReply {
+	r := semantics.OrderedJoinReply{JoinReply: semantics.NewJoinReply(g, member, consumer), Partitions: partitions,
+		SessionTimeoutMs: g.SessionTimeout.Milliseconds(), SuspendMs: g.Suspend.Milliseconds(),
+		AssignSubject:  semantics.GroupAssignPrefix + g.Topic + "." + g.Name + "." + member,
+		ReleaseSubject: semantics.GroupReleasePrefix + g.Topic + "." + g.Name + "." + member}
+	r.Protocol = semantics.ProtocolOrdered
+	if g.Mode == semantics.ModeClustering {
+		r.Stream, r.Consumer = g.Topic, ""
+		r.FilterSubjects = nil
+		r.AckWaitMs = semantics.OrderedAckWait(g).Milliseconds()
+		r.MaxDeliver = -1
+		for p := 0; p < partitions; p++ {
+			r.Consumers = append(r.Consumers, semantics.OrderedConsumer(g.Name, p))
+		}
+	}
+	return r
+}
+
+// partitionStatus asks the group's coordinator for its leases.
+func (s *OrderedService) partitionStatus(ctx context.Context, g semantics.GroupConfig) ([]semantics.OrderedPartitionStatus, error) {
+	msg, err := s.nc.RequestWithContext(ctx, semantics.GroupOrderedStatusPrefix+g.Topic+"."+g.Name+".x", nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []semantics.OrderedPartitionStatus
+	return out, json.Unmarshal(msg.Data, &out)
+}

@@ -1,0 +1,123 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// orderedConsumerConfig is partition p's durable of ordered clustering
+// group g: one filter subject, explicit acks, a bounded number of
+// unacknowledged messages, and no max-deliver (a message leaves the
+// partition only when its owner acks it or copies it to the DLQ: giving
+// up silently would break the order).
+func orderedConsumerConfig(g semantics.GroupConfig, p int) jetstream.ConsumerConfig {
+	c := jetstream.ConsumerConfig{
+		Durable:       semantics.OrderedConsumer(g.Name, p),
+		Description:   fmt.Sprintf("jetmq ordered group %s of topic %s, partition %d", g.Name, g.Topic, p),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       semantics.OrderedAckWait(g),
+		MaxDeliver:    -1,
+		MaxAckPending: semantics.OrderedMaxAckPending,
+		Metadata: map[string]string{semantics.MetaGroup: g.Name, semantics.MetaMode: g.Mode,
+			semantics.MetaOrdered: "true", semantics.MetaPartition: strconv.Itoa(p)},
+	}
+	if g.Start == semantics.StartLastPerKey {
+		c.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
+	}
+	if f := semantics.OrderedPartitionFilters(g.Topic, p, g.Tags); len(f) == 1 {
+		c.FilterSubject = f[0]
+	} else {
+		c.FilterSubjects = f
+	}
+	return c
+}
+
+// ensureOrderedConsumers creates the partition consumers of ordered
+// clustering group g that do not exist yet (one per partition of the
+// topic, including partitions added by a resize).
+func (s *GroupService) ensureOrderedConsumers(ctx context.Context, g semantics.GroupConfig) error {
+	ti, ok, err := s.topicInfo(ctx, g.Topic)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("topic %q not found", g.Topic)
+	}
+	st, err := s.js.Stream(ctx, g.Topic)
+	if err != nil {
+		return err
+	}
+	for p := 0; p < ti.Partitions; p++ {
+		if err := s.ensureOrderedConsumer(ctx, st, g, p); err != nil {
+			return fmt.Errorf("partition %d: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func (s *GroupService) ensureOrderedConsumer(ctx context.Context, st jetstream.Stream, g semantics.GroupConfig, p int) error {
+	want := orderedConsumerConfig(g, p)
+	cur, err := st.Consumer(ctx, want.Durable)
+	if err == nil {
+		md := cur.CachedInfo().Config.Metadata
+		if md[semantics.MetaGroup] != g.Name || md[semantics.MetaOrdered] != "true" {
+			return fmt.Errorf("consumer %q exists and belongs to something else (metadata %v)", want.Durable, md)
+		}
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return err
+	}
+	c, err := st.CreateConsumer(ctx, want)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if g.Start == semantics.StartNew {
+		return s.startAtEnd(ctx, st, c)
+	}
+	return nil
+}
+
+// fencePartition makes partition p's consumer forget every delivery it
+// made: nothing stays pending with the previous owner, and the next pull
+// gets the partition's first unfinished message. nextSeq (0: unknown)
+// is where the previous owner says it stopped; the consumer's ack floor
+// is used when that is further.
+func (s *GroupService) fencePartition(ctx context.Context, g semantics.GroupConfig, p int, nextSeq uint64) error {
+	name := semantics.OrderedConsumer(g.Name, p)
+	if nextSeq > 0 {
+		c, err := s.js.Consumer(ctx, g.Topic, name)
+		if err != nil {
+			return err
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if nextSeq > ci.AckFloor.Stream+1 {
+			_, err = s.js.ResetConsumerToSequence(ctx, g.Topic, name, nextSeq)
+			if !errors.Is(err, jetstream.ErrConsumerInvalidReset) {
+				return err
+			}
+		}
+	}
+	// Back to the ack floor (allowed for every deliver policy).
+	_, err := s.js.ResetConsumer(ctx, g.Topic, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		st, serr := s.js.Stream(ctx, g.Topic)
+		if serr != nil {
+			return serr
+		}
+		return s.ensureOrderedConsumer(ctx, st, g, p)
+	}
+	return err
+}

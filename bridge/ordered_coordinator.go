@@ -1,0 +1,404 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// coordEvent is one input of a coordinator's loop.
+type coordEvent struct {
+	kind    string // hb | release | leave | status
+	member  string
+	msg     *nats.Msg
+	release semantics.ReleaseRequest
+	hb      heartbeatBody
+}
+
+// heartbeatBody is what an ordered member may say in its heartbeat.
+type heartbeatBody struct {
+	// Suspended lists the partitions whose head message is waiting to be
+	// retried after a handler error.
+	Suspended []int `json:"suspended,omitempty"`
+}
+
+// coordinator runs the ownership of one ordered clustering group on the
+// node that holds its singleton: it answers heartbeats with assignments,
+// takes releases and leaves, expires silent members, fences partitions
+// before granting them and persists every change with compare-and-set.
+type coordinator struct {
+	svc  *OrderedService
+	g    semantics.GroupConfig
+	key  string
+	log  *slog.Logger
+	own  *semantics.Ownership
+	rev  uint64
+	subs []*nats.Subscription
+
+	events    chan coordEvent
+	suspended map[string][]int  // member -> partitions it reports suspended
+	sent      map[string]string // member -> leases last pushed to it
+	nextSeq   map[int]uint64    // partition -> where its releasing owner stopped
+	answers   []coordEvent      // heartbeats of new members, answered after the rebalance
+	// revokes and rebalances already reported to the metrics
+	seenRevokes, seenRebalances uint64
+}
+
+func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupConfig) {
+	for ctx.Err() == nil {
+		c := &coordinator{svc: s, g: g, key: semantics.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
+			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{}}
+		err := c.run(ctx)
+		c.unsubscribe()
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("ordered coordinator restarting", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (c *coordinator) run(ctx context.Context) error {
+	if err := c.load(ctx); err != nil {
+		return err
+	}
+	if err := c.subscribe(); err != nil {
+		return err
+	}
+	c.svc.active(c.key, c)
+	defer c.svc.active(c.key, nil)
+	defer c.svc.metrics.forget(c.g)
+	c.log.Info("ordered coordinator started", "members", c.own.Members())
+	tick := time.NewTicker(max(c.g.SessionTimeout/20, 20*time.Millisecond))
+	defer tick.Stop()
+	resize := time.NewTicker(5 * time.Second)
+	defer resize.Stop()
+	for {
+		var changed bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-c.events:
+			changed = c.handle(ev)
+			// Take every queued event before acting on the change.
+			for more := true; more; {
+				select {
+				case ev := <-c.events:
+					changed = c.handle(ev) || changed
+				default:
+					more = false
+				}
+			}
+		case now := <-tick.C:
+			changed = c.own.Tick(now)
+		case <-resize.C:
+			if err := c.checkResize(ctx); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if changed {
+			if err := c.rebalance(ctx); err != nil {
+				return err
+			}
+			c.observe()
+		}
+	}
+}
+
+// load reads the durable state (or starts an empty one).
+func (c *coordinator) load(ctx context.Context) error {
+	ti, ok, err := c.svc.groups.topicInfo(ctx, c.g.Topic)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("topic %q not found", c.g.Topic)
+	}
+	if err := c.svc.groups.ensureOrderedConsumers(ctx, c.g); err != nil {
+		return fmt.Errorf("partition consumers: %w", err)
+	}
+	var st *semantics.OrderedState
+	e, err := c.svc.kv.Get(ctx, c.key)
+	switch {
+	case err == nil:
+		st = &semantics.OrderedState{}
+		if err := json.Unmarshal(e.Value(), st); err != nil {
+			return fmt.Errorf("ordered state %s: %w", c.key, err)
+		}
+		c.rev = e.Revision()
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		c.rev = 0
+	default:
+		return err
+	}
+	c.own = semantics.NewOwnership(st, ti.Partitions, c.g.SessionTimeout, time.Now())
+	return nil
+}
+
+// checkResize extends the ownership to partitions added to the topic.
+func (c *coordinator) checkResize(ctx context.Context) error {
+	ti, ok, err := c.svc.groups.topicInfo(ctx, c.g.Topic)
+	if err != nil || !ok || ti.Partitions <= len(c.own.State().Partitions) {
+		return nil
+	}
+	if err := c.svc.groups.ensureOrderedConsumers(ctx, c.g); err != nil {
+		return nil // retried at the next check
+	}
+	st := c.own.State()
+	fresh := semantics.NewOwnership(&st, ti.Partitions, c.g.SessionTimeout, time.Now())
+	for _, m := range c.own.Members() {
+		fresh.Heartbeat(m, time.Now())
+	}
+	c.own = fresh
+	return nil
+}
+
+func (c *coordinator) subscribe() error {
+	base := c.g.Topic + "." + c.g.Name + ".*"
+	for prefix, kind := range map[string]string{semantics.GroupHeartbeatPrefix: "hb", semantics.GroupReleasePrefix: "release",
+		semantics.GroupLeavePrefix: "leave", semantics.GroupOrderedStatusPrefix: "status"} {
+		kind := kind
+		prefix := prefix
+		sub, err := c.svc.nc.Subscribe(prefix+base, func(m *nats.Msg) {
+			ev := coordEvent{kind: kind, msg: m, member: m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]}
+			if len(m.Data) > 0 {
+				switch kind {
+				case "hb":
+					_ = json.Unmarshal(m.Data, &ev.hb)
+				case "release":
+					if err := json.Unmarshal(m.Data, &ev.release); err != nil {
+						respondError(m, 400, "release request: %v", err)
+						return
+					}
+				}
+			}
+			c.events <- ev
+		})
+		if err != nil {
+			return err
+		}
+		_ = sub.SetPendingLimits(-1, -1)
+		c.subs = append(c.subs, sub)
+	}
+	return nil
+}
+
+func (c *coordinator) unsubscribe() {
+	for _, s := range c.subs {
+		_ = s.Unsubscribe()
+	}
+	c.subs = nil
+}
+
+// handle applies one event; it reports whether a rebalance is due.
+func (c *coordinator) handle(ev coordEvent) bool {
+	now := time.Now()
+	switch ev.kind {
+	case "hb":
+		isNew := c.own.Heartbeat(ev.member, now)
+		changed := len(c.suspended[ev.member]) != len(ev.hb.Suspended)
+		c.suspended[ev.member] = ev.hb.Suspended
+		if changed {
+			c.observe()
+		}
+		if isNew {
+			// Answer after the rebalance, with the new member's share.
+			c.answers = append(c.answers, ev)
+		} else {
+			c.reply(ev.msg, ev.member)
+		}
+		return isNew
+	case "status":
+		respondJSON(ev.msg, c.status())
+		return false
+	case "release":
+		r := ev.release
+		l := c.own.Lease(min(max(r.Partition, 0), len(c.own.State().Partitions)-1))
+		ok := c.own.Release(ev.member, r.Partition, r.Epoch)
+		if ok {
+			c.nextSeq[r.Partition] = r.NextSeq
+			c.log.Debug("partition released", "partition", r.Partition, "member", ev.member, "epoch", r.Epoch, "refence", r.Refence)
+		}
+		respondJSON(ev.msg, semantics.ReleaseReply{Released: ok || l.Owner != ev.member || l.Epoch != r.Epoch})
+		return ok
+	case "leave":
+		delete(c.suspended, ev.member)
+		if ev.msg.Reply != "" {
+			_ = ev.msg.Respond([]byte(`{"ok":true}`))
+		}
+		return c.own.Leave(ev.member)
+	}
+	return false
+}
+
+// rebalance plans, revokes at once, fences and grants free partitions,
+// persists, and tells every member whose assignment changed.
+func (c *coordinator) rebalance(ctx context.Context) error {
+	steps := c.own.Plan(time.Now())
+	var grants []semantics.Step
+	for _, st := range steps {
+		if st.Kind == semantics.StepGrant {
+			grants = append(grants, st)
+		}
+	}
+	if len(grants) > 0 {
+		fenced := c.fence(ctx, grants)
+		for _, st := range grants {
+			if !fenced[st.Partition] {
+				continue // retried at the next tick
+			}
+			if _, ok := c.own.Granted(st.Partition, st.Member); ok {
+				c.svc.metrics.rebalanced(c.g, st.Partition)
+			}
+		}
+	}
+	if len(steps) > 0 {
+		if err := c.persist(ctx); err != nil {
+			return err
+		}
+	}
+	c.pushChanged()
+	for _, ev := range c.answers {
+		c.reply(ev.msg, ev.member)
+	}
+	c.answers = c.answers[:0]
+	return nil
+}
+
+// fence resets the consumers of the partitions about to be granted, in
+// parallel.
+func (c *coordinator) fence(ctx context.Context, grants []semantics.Step) map[int]bool {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	ok := map[int]bool{}
+	next := map[int]uint64{}
+	for _, st := range grants {
+		next[st.Partition] = c.nextSeq[st.Partition]
+		delete(c.nextSeq, st.Partition)
+	}
+	for _, st := range grants {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			err := c.svc.groups.fencePartition(fctx, c.g, p, next[p])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				c.log.Warn("fencing a partition failed; retrying", "partition", p, "err", err)
+				return
+			}
+			ok[p] = true
+		}(st.Partition)
+	}
+	wg.Wait()
+	for p, seq := range next {
+		if !ok[p] && seq > 0 {
+			c.nextSeq[p] = seq
+		}
+	}
+	return ok
+}
+
+// persist writes the state with compare-and-set: a coordinator that lost
+// the race to another one stops and restarts from the stored state.
+func (c *coordinator) persist(ctx context.Context) error {
+	b, _ := json.Marshal(c.own.State())
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var rev uint64
+	var err error
+	if c.rev == 0 {
+		rev, err = c.svc.kv.Create(pctx, c.key, b)
+	} else {
+		rev, err = c.svc.kv.Update(pctx, c.key, b, c.rev)
+	}
+	if err != nil {
+		return fmt.Errorf("persist ordered state: %w", err)
+	}
+	c.rev = rev
+	return nil
+}
+
+// observe reports the state to the metrics.
+func (c *coordinator) observe() {
+	suspended := 0
+	for _, st := range c.status() {
+		if st.Suspended {
+			suspended++
+		}
+	}
+	c.svc.metrics.observe(c.g, c.own.Counts(), suspended, c.own.Revokes-c.seenRevokes, c.own.Rebalances-c.seenRebalances)
+	c.seenRevokes, c.seenRebalances = c.own.Revokes, c.own.Rebalances
+}
+
+// assignment is what member is told now.
+func (c *coordinator) assignment(member string) semantics.Assignment {
+	a := semantics.Assignment{Member: member, Rev: c.rev, Leases: []semantics.MemberLease{}}
+	for _, l := range c.own.MemberLeases(member) {
+		state := semantics.LeaseStateOwned
+		if l.Revoking {
+			state = semantics.LeaseStateRevoking
+		}
+		a.Leases = append(a.Leases, semantics.MemberLease{Partition: l.Partition, Epoch: l.Epoch, State: state})
+	}
+	a.Standby = len(a.Leases) == 0
+	return a
+}
+
+func (c *coordinator) reply(m *nats.Msg, member string) {
+	if m.Reply == "" || !c.own.Live(member) {
+		return
+	}
+	respondJSON(m, c.assignment(member))
+}
+
+// pushChanged publishes the assignment of every member whose assignment
+// differs from the one last pushed to it.
+func (c *coordinator) pushChanged() {
+	for _, m := range c.own.Members() {
+		a := c.assignment(m)
+		key := fmt.Sprint(a.Leases)
+		if c.sent[m] == key {
+			continue
+		}
+		c.sent[m] = key
+		b, _ := json.Marshal(a)
+		_ = c.svc.nc.Publish(semantics.GroupAssignPrefix+c.g.Topic+"."+c.g.Name+"."+m, b)
+	}
+	for m := range c.sent {
+		if !c.own.Live(m) {
+			delete(c.sent, m)
+		}
+	}
+}
+
+// status describes every partition's lease (lag is added by the caller).
+func (c *coordinator) status() []semantics.OrderedPartitionStatus {
+	susp := map[int]bool{}
+	for m, ps := range c.suspended {
+		for _, p := range ps {
+			if p >= 0 && p < len(c.own.State().Partitions) && c.own.Lease(p).Owner == m {
+				susp[p] = true
+			}
+		}
+	}
+	var out []semantics.OrderedPartitionStatus
+	for _, l := range c.own.State().Partitions {
+		out = append(out, semantics.OrderedPartitionStatus{Partition: l.Partition, Owner: l.Owner, Epoch: l.Epoch, Revoking: l.Revoking, Suspended: susp[l.Partition]})
+	}
+	return out
+}

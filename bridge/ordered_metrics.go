@@ -1,0 +1,82 @@
+package bridge
+
+import (
+	"strconv"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// orderedMetrics are exported by the node that runs a group's
+// coordinator.
+type orderedMetrics struct {
+	owned      *prometheus.GaugeVec
+	suspended  *prometheus.GaugeVec
+	grants     *prometheus.CounterVec
+	revokes    *prometheus.CounterVec
+	rebalances *prometheus.CounterVec
+}
+
+func newOrderedMetrics() *orderedMetrics {
+	return &orderedMetrics{
+		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jetmq_ordered_owned_partitions",
+			Help: "Partitions of an ordered group each member owns (kept by the group's coordinator)."}, memberLabels),
+		suspended: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jetmq_ordered_suspended_partitions",
+			Help: "Partitions of an ordered group whose head message waits to be retried after a handler error."}, groupLabels),
+		grants: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetmq_ordered_grants_total",
+			Help: "Partitions fenced and granted to a member, per partition."}, append(groupLabels[:2:2], "partition")),
+		revokes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetmq_ordered_revokes_total",
+			Help: "Partitions an ordered group's coordinator asked their owner to release."}, groupLabels),
+		rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetmq_ordered_rebalances_total",
+			Help: "Rebalances of an ordered group that moved at least one partition."}, groupLabels),
+	}
+}
+
+func (m *orderedMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+func (m *orderedMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+}
+
+func (m *orderedMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.owned, m.suspended, m.grants, m.revokes, m.rebalances}
+}
+
+func (m *orderedMetrics) rebalanced(g semantics.GroupConfig, p int) {
+	if m == nil {
+		return
+	}
+	m.grants.WithLabelValues(g.Topic, g.Name, strconv.Itoa(p)).Inc()
+}
+
+// observe refreshes the gauges and counters from a coordinator's state
+// after a change; revokes and rebalances are the deltas since the last
+// observation.
+func (m *orderedMetrics) observe(g semantics.GroupConfig, counts map[string]int, suspended int, revokes, rebalances uint64) {
+	if m == nil {
+		return
+	}
+	m.owned.DeletePartialMatch(prometheus.Labels{"topic": g.Topic, "group": g.Name})
+	for member, n := range counts {
+		m.owned.WithLabelValues(g.Topic, g.Name, member).Set(float64(n))
+	}
+	m.suspended.WithLabelValues(g.Topic, g.Name).Set(float64(suspended))
+	m.revokes.WithLabelValues(g.Topic, g.Name).Add(float64(revokes))
+	m.rebalances.WithLabelValues(g.Topic, g.Name).Add(float64(rebalances))
+}
+
+// forget removes a group's gauges when its coordinator stops here.
+func (m *orderedMetrics) forget(g semantics.GroupConfig) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"topic": g.Topic, "group": g.Name}
+	m.owned.DeletePartialMatch(labels)
+	m.suspended.DeletePartialMatch(labels)
+}

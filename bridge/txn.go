@@ -1,0 +1,176 @@
+package bridge
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+)
+
+// txnMaxInFlight bounds the requests the coordinator works on at once per
+// node; beyond it, NATS buffers them in the subscription.
+const txnMaxInFlight = 2048
+
+// TxnService is the transaction coordinator: it stores half messages
+// (prepare), records ends and publishes committed messages (commit,
+// rollback), and on one node per topic drives the check-back of
+// transactions nobody ended (docs/PROTOCOL.md, "Transactions").
+//
+// Everything lives in the topic's stream, so it survives kill -9 and moves
+// with the stream: a half message is a repeating NATS message schedule on
+// $MQ.INT.<topic>.H.<txid>.<part> whose firing is the transaction's timer;
+// the end record on $MQ.INT.<topic>.E.<txid>.end is written once, guarded
+// by the transaction's last sequence; a committed message is published
+// guarded by its half message's sequence and purges it in the same write,
+// so it is stored exactly once however often a commit is retried.
+type TxnService struct {
+	cfg     semantics.TxnConfig
+	topics  *Topics
+	h       Host
+	nc      *nats.Conn
+	log     *slog.Logger
+	store   *txnStore
+	cache   *txnCache
+	metrics *txnMetrics
+
+	subs   []*nats.Subscription
+	sem    chan struct{}
+	work   sync.WaitGroup
+	cancel context.CancelFunc
+	loops  sync.WaitGroup
+	now    func() time.Time
+}
+
+// NewTxnService returns the transaction coordinator; cfg is the
+// transactions section of the configuration (defaults applied here).
+func NewTxnService(cfg semantics.TxnConfig, topics *Topics) *TxnService {
+	cfg.SetDefaults()
+	return &TxnService{cfg: cfg, topics: topics, cache: newTxnCache(), sem: make(chan struct{}, txnMaxInFlight), now: time.Now}
+}
+
+// Name implements Service.
+func (t *TxnService) Name() string { return "transactions" }
+
+// Start implements Service.
+func (t *TxnService) Start(ctx context.Context, h Host) error {
+	t.h, t.nc, t.log = h, h.Conn(), h.Logger().With("service", "transactions")
+	t.store = &txnStore{nc: t.nc, js: h.JetStream()}
+	m, err := newTxnMetrics(h.Registerer())
+	if err != nil {
+		return err
+	}
+	t.metrics = m
+	for subj, handler := range map[string]func(*nats.Msg){
+		semantics.TxnPrefix + "PREPARE.>":  t.onPrepare,
+		semantics.TxnPrefix + "COMMIT.>":   t.onEnd,
+		semantics.TxnPrefix + "ROLLBACK.>": t.onEnd,
+		semantics.TxnAPIPrefix + ">":       t.onAPI,
+	} {
+		sub, err := t.nc.QueueSubscribe(subj, semantics.ServiceQueue, t.async(handler))
+		if err != nil {
+			return err
+		}
+		_ = sub.SetPendingLimits(-1, -1)
+		t.subs = append(t.subs, sub)
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	t.loops.Add(2)
+	go t.superviseDrivers(lctx)
+	go t.sweepCache(lctx)
+	return nil
+}
+
+// Stop implements Service.
+func (t *TxnService) Stop(ctx context.Context) error {
+	for _, s := range t.subs {
+		_ = s.Drain()
+	}
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.loops.Wait()
+	done := make(chan struct{})
+	go func() { t.work.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// async runs handler on its own goroutine, so that a slow JetStream write
+// does not hold up the requests behind it, at most txnMaxInFlight at once.
+func (t *TxnService) async(handler func(*nats.Msg)) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		t.sem <- struct{}{}
+		t.work.Add(1)
+		go func() {
+			defer t.work.Done()
+			defer func() { <-t.sem }()
+			handler(m)
+		}()
+	}
+}
+
+// superviseDrivers keeps one check driver per topic running as a cluster
+// singleton, starting drivers for new topics and stopping those of deleted
+// ones.
+func (t *TxnService) superviseDrivers(ctx context.Context) {
+	defer t.loops.Done()
+	running := map[string]context.CancelFunc{}
+	defer func() {
+		for _, stop := range running {
+			stop()
+		}
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		seen := map[string]bool{}
+		for _, ti := range t.topics.List() {
+			seen[ti.Name] = true
+			if _, ok := running[ti.Name]; !ok {
+				dctx, stop := context.WithCancel(ctx)
+				running[ti.Name] = stop
+				topic := ti.Name
+				t.h.RunSingleton(dctx, "txn."+topic, func(ctx context.Context) { t.drive(ctx, topic) })
+			}
+		}
+		for name, stop := range running {
+			if !seen[name] {
+				stop()
+				delete(running, name)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *TxnService) sweepCache(ctx context.Context) {
+	defer t.loops.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.cache.sweep(t.now().Add(-cacheTTL(t.cfg)))
+		}
+	}
+}
+
+// cacheTTL keeps a prepared transaction in memory until its first check is
+// due: after that the check driver rewrites it and the copy is stale.
+func cacheTTL(cfg semantics.TxnConfig) time.Duration {
+	return min(max(cfg.CheckImmunity, time.Second), time.Minute)
+}

@@ -1,0 +1,162 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+)
+
+// txnListMax bounds the transactions one listing reads.
+const txnListMax = 1000
+
+// TxnListRequest is the optional body of $MQ.API.TXN.LIST.<topic>.
+type TxnListRequest struct {
+	Parked bool `json:"parked,omitempty"`
+	Limit  int  `json:"limit,omitempty"`
+}
+
+// TxnSummary is one open transaction in a listing.
+type TxnSummary struct {
+	TxnID      string    `json:"txid"`
+	State      string    `json:"state"`
+	Group      string    `json:"group"`
+	Messages   int       `json:"messages"`
+	Checks     int       `json:"checks"`
+	PreparedAt time.Time `json:"prepared_at"`
+}
+
+// TxnListReply answers $MQ.API.TXN.LIST.<topic>.
+type TxnListReply struct {
+	Topic        string       `json:"topic"`
+	Total        int          `json:"total"`
+	Truncated    bool         `json:"truncated,omitempty"`
+	Transactions []TxnSummary `json:"transactions"`
+}
+
+// TxnMessageInfo describes one message of a transaction.
+type TxnMessageInfo struct {
+	Part    string      `json:"part"`
+	Key     string      `json:"key,omitempty"`
+	Tag     string      `json:"tag,omitempty"`
+	Size    int         `json:"size"`
+	Headers nats.Header `json:"headers,omitempty"`
+}
+
+// TxnInfoReply answers $MQ.API.TXN.INFO.<topic>.<txid>.
+type TxnInfoReply struct {
+	Topic      string           `json:"topic"`
+	TxnID      string           `json:"txid"`
+	State      string           `json:"state"`
+	Group      string           `json:"group,omitempty"`
+	Checks     int              `json:"checks"`
+	PreparedAt *time.Time       `json:"prepared_at,omitempty"`
+	EndedBy    string           `json:"ended_by,omitempty"`
+	EndedAt    *time.Time       `json:"ended_at,omitempty"`
+	Messages   []TxnMessageInfo `json:"messages,omitempty"`
+}
+
+func (t *TxnService) onAPI(m *nats.Msg) {
+	rest := strings.TrimPrefix(m.Subject, semantics.TxnAPIPrefix)
+	toks := strings.Split(rest, ".")
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	switch {
+	case len(toks) == 2 && toks[0] == "LIST":
+		t.apiList(ctx, m, toks[1])
+	case len(toks) == 3 && toks[0] == "INFO":
+		t.apiInfo(ctx, m, toks[1], toks[2])
+	default:
+		respondError(m, 400, "unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, semantics.TxnAPIPrefix, semantics.TxnAPIPrefix)
+	}
+}
+
+func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
+	var req TxnListRequest
+	if len(strings.TrimSpace(string(m.Data))) > 0 {
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			respondError(m, 400, "request body: %v", err)
+			return
+		}
+	}
+	if req.Limit <= 0 || req.Limit > txnListMax {
+		req.Limit = txnListMax
+	}
+	if _, ok := t.topics.Lookup(topic); !ok {
+		respondError(m, 404, "topic %q not found", topic)
+		return
+	}
+	kind := semantics.TxnKindHalf
+	if req.Parked {
+		kind = semantics.TxnKindParked
+	}
+	ids, err := t.store.txnIDs(ctx, topic, kind)
+	if err != nil {
+		respondAPIError(m, storeError("list transactions", err))
+		return
+	}
+	reply := TxnListReply{Topic: topic, Total: len(ids), Transactions: []TxnSummary{}}
+	if len(ids) > req.Limit {
+		ids, reply.Truncated = ids[:req.Limit], true
+	}
+	for _, id := range ids {
+		rec, err := t.store.read(ctx, topic, id)
+		if err != nil {
+			respondAPIError(m, storeError("read transaction", err))
+			return
+		}
+		v := rec.view(t.cfg)
+		if len(rec.Halves) == 0 || (req.Parked && !v.Parked) {
+			continue // ended since the subjects were listed
+		}
+		reply.Transactions = append(reply.Transactions, TxnSummary{
+			TxnID: id, State: v.State(), Group: rec.Halves[0].Header.Get(semantics.HeaderProducerGroup),
+			Messages: len(rec.Halves), Checks: v.Checks, PreparedAt: v.PreparedAt,
+		})
+	}
+	respondJSON(m, reply)
+}
+
+func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid string) {
+	if err := semantics.ValidateTxnID(txid); err != nil {
+		respondError(m, 400, "%v", err)
+		return
+	}
+	if _, ok := t.topics.Lookup(topic); !ok {
+		respondError(m, 404, "topic %q not found", topic)
+		return
+	}
+	rec, err := t.store.read(ctx, topic, txid)
+	if err != nil {
+		respondAPIError(m, storeError("read transaction", err))
+		return
+	}
+	v := rec.view(t.cfg)
+	if v.State() == "" {
+		respondError(m, 404, "transaction %q of topic %q not found", txid, topic)
+		return
+	}
+	reply := TxnInfoReply{Topic: topic, TxnID: txid, State: v.State(), Checks: v.Checks}
+	if rec.End != nil {
+		var e txnEnd
+		if json.Unmarshal(rec.End.Data, &e) == nil {
+			reply.EndedBy, reply.EndedAt = e.By, &e.At
+		}
+		reply.Group = rec.End.Header.Get(semantics.HeaderProducerGroup)
+	}
+	for _, h := range rec.Halves {
+		_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)
+		reply.Group = h.Header.Get(semantics.HeaderProducerGroup)
+		reply.Messages = append(reply.Messages, TxnMessageInfo{
+			Part: part, Key: h.Header.Get(semantics.HeaderKey), Tag: h.Header.Get(semantics.HeaderTag),
+			Size: len(h.Data), Headers: userHeaders(h.Header, halfOnlyHeaders...),
+		})
+	}
+	if !v.PreparedAt.IsZero() {
+		reply.PreparedAt = &v.PreparedAt
+	}
+	respondJSON(m, reply)
+}

@@ -1,0 +1,290 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	// TxnCheckConsumer is the durable consumer on each topic's stream that
+	// the check driver reads check notices with (a reserved name).
+	TxnCheckConsumer = "jetmq_txn_check"
+	// txnChecksInFlight bounds the checks one driver runs at once.
+	txnChecksInFlight = 512
+	// txnGaugeEvery is how often the driver recounts pending and parked
+	// transactions.
+	txnGaugeEvery = 2 * time.Second
+)
+
+// checkDriver drives the check-back of one topic on the one node that owns
+// the topic's singleton. Timers are the half messages' schedules: each
+// firing stores a notice on $MQ.INT.<topic>.C.<txid>, which the driver
+// reads from a durable consumer, so a notice outlives the driver that was
+// meant to handle it and the next owner picks it up.
+type checkDriver struct {
+	t     *TxnService
+	topic string
+	log   interface {
+		Warn(string, ...any)
+		Info(string, ...any)
+	}
+
+	mu       sync.Mutex
+	inFlight map[string]bool
+	sem      chan struct{}
+	wg       sync.WaitGroup
+}
+
+// drive runs the check driver of topic until ctx ends.
+func (t *TxnService) drive(ctx context.Context, topic string) {
+	d := &checkDriver{t: t, topic: topic, log: t.log.With("topic", topic), inFlight: map[string]bool{}, sem: make(chan struct{}, txnChecksInFlight)}
+	defer t.metrics.pending.DeleteLabelValues(topic)
+	defer t.metrics.parked.DeleteLabelValues(topic)
+	var cc jetstream.ConsumeContext
+	for cc == nil {
+		var err error
+		if cc, err = d.consume(ctx); err != nil {
+			d.log.Warn("cannot read check notices yet; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	d.log.Info("driving transaction checks")
+	tick := time.NewTicker(txnGaugeEvery)
+	defer tick.Stop()
+	for {
+		d.updateGauges(ctx)
+		select {
+		case <-ctx.Done():
+			cc.Stop()
+			<-cc.Closed()
+			d.wg.Wait()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *checkDriver) consume(ctx context.Context) (jetstream.ConsumeContext, error) {
+	cfg := d.t.cfg
+	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	cons, err := d.t.h.JetStream().CreateOrUpdateConsumer(cctx, d.topic, jetstream.ConsumerConfig{
+		Durable:       TxnCheckConsumer,
+		Description:   "jetmq: check-back notices of half messages",
+		FilterSubject: semantics.TxnKindFilter(d.topic, semantics.TxnKindNotice),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       2*cfg.CheckTimeout + 5*time.Second,
+		MaxAckPending: 4 * txnChecksInFlight,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Metadata:      map[string]string{"jetmq.service": "transactions"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cons.Consume(func(m jetstream.Msg) {
+		d.sem <- struct{}{}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			defer func() { <-d.sem }()
+			d.handle(ctx, m)
+		}()
+	}, jetstream.PullMaxMessages(txnChecksInFlight))
+}
+
+func (d *checkDriver) begin(txid string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inFlight[txid] {
+		return false
+	}
+	d.inFlight[txid] = true
+	return true
+}
+
+func (d *checkDriver) done(txid string) {
+	d.mu.Lock()
+	delete(d.inFlight, txid)
+	d.mu.Unlock()
+}
+
+// handle processes one check notice: decide (semantics.PlanCheck), act,
+// then remove the notice.
+func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
+	_, txid, _, ok := semantics.ParseTxnSubject(d.topic, m.Subject())
+	if !ok || !d.begin(txid) {
+		d.discard(ctx, m)
+		return
+	}
+	defer d.done(txid)
+	t := d.t
+	ti, ok := t.topics.Lookup(d.topic)
+	if !ok {
+		_ = m.Nak()
+		return
+	}
+	rec, err := t.store.read(ctx, d.topic, txid)
+	if err != nil {
+		d.log.Warn("reading transaction for its check failed", "txid", txid, "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	v := rec.view(t.cfg)
+	plan := semantics.PlanCheck(v, t.now(), t.cfg)
+	switch plan.Action {
+	case semantics.CheckWait:
+		_ = m.NakWithDelay(plan.Wait)
+		return
+	case semantics.CheckFinish:
+		if err := t.finish(ctx, ti, rec, v.Parked); err != nil {
+			d.log.Warn("finishing ended transaction failed", "txid", txid, "err", err)
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+	case semantics.CheckPark:
+		if err := d.park(ctx, rec, v.Checks); err != nil && !isWrongLast(err) {
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+	case semantics.CheckSend:
+		if !d.check(ctx, ti, rec, plan.Attempt) {
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+	}
+	d.discard(ctx, m)
+}
+
+// discard removes a handled notice from the stream and acknowledges it.
+func (d *checkDriver) discard(ctx context.Context, m jetstream.Msg) {
+	if md, err := m.Metadata(); err == nil {
+		_ = d.t.store.deleteMsg(ctx, d.topic, md.Sequence.Stream)
+	}
+	_ = m.Ack()
+}
+
+// check counts check number attempt in the half messages (which re-arms
+// their timers for check_interval), asks the producer group, and acts on
+// the answer. It returns false when the notice should come back.
+func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, attempt int) bool {
+	t := d.t
+	rec, err := d.rewrite(ctx, rec, attempt, false, t.cfg.CheckInterval)
+	if isWrongLast(err) {
+		return false // the transaction changed meanwhile: look again
+	}
+	if err != nil {
+		d.log.Warn("counting a check failed", "txid", rec.ID, "err", err)
+		return false
+	}
+	answer, result := d.ask(ctx, rec, attempt)
+	t.metrics.checks.WithLabelValues(d.topic, result).Inc()
+	switch semantics.AfterCheck(answer, attempt, t.cfg) {
+	case semantics.OutcomeCommit, semantics.OutcomeRollback:
+		if _, err := t.end(ctx, ti, rec.ID, answer, semantics.TxnByCheck, rec); err != nil {
+			// A conflict means someone ended it first; anything else is
+			// retried by the next timer firing.
+			d.log.Info("ending transaction after its check failed", "txid", rec.ID, "answer", answer, "err", err)
+		}
+	case semantics.OutcomePark:
+		if err := d.park(ctx, rec, attempt); err != nil && !isWrongLast(err) {
+			d.log.Warn("parking transaction failed", "txid", rec.ID, "err", err)
+			return false
+		}
+	}
+	return true
+}
+
+// ask sends the check request and returns the answer (COMMIT, ROLLBACK or
+// UNKNOWN) and the result label for metrics.
+func (d *checkDriver) ask(ctx context.Context, rec *txnRecord, attempt int) (string, string) {
+	actx, cancel := context.WithTimeout(ctx, d.t.cfg.CheckTimeout)
+	defer cancel()
+	resp, err := d.t.nc.RequestMsgWithContext(actx, checkMsg(rec, attempt))
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return semantics.TxnStateUnknown, "no_responders"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return semantics.TxnStateUnknown, "timeout"
+	case err != nil:
+		return semantics.TxnStateUnknown, "error"
+	}
+	state, ok := semantics.ParseCheckAnswer(resp.Header, resp.Data)
+	if !ok {
+		d.log.Warn("malformed check answer treated as UNKNOWN", "txid", rec.ID, "header", resp.Header.Get(semantics.HeaderTxnState), "body", truncateBytes(resp.Data, 64))
+		return state, "malformed"
+	}
+	return state, strings.ToLower(state)
+}
+
+// park stops checking rec: its half messages keep waiting (their timers
+// set beyond any topic's retention) until an operator ends it.
+func (d *checkDriver) park(ctx context.Context, rec *txnRecord, checks int) error {
+	rec, err := d.rewrite(ctx, rec, checks, true, semantics.TxnParkPeriod)
+	if err != nil {
+		return err
+	}
+	marker := nats.NewMsg(semantics.TxnParkedSubject(d.topic, rec.ID))
+	marker.Header.Set(semantics.HeaderTxnID, rec.ID)
+	marker.Header.Set(semantics.HeaderProducerGroup, rec.Halves[0].Header.Get(semantics.HeaderProducerGroup))
+	marker.Header.Set(hdrRollup, "sub")
+	if _, err := d.t.store.publish(ctx, marker); err != nil {
+		return err
+	}
+	d.log.Warn("transaction parked: no answer after max_checks checks; end it with jetmq txn commit|rollback", "txid", rec.ID, "checks", checks)
+	return nil
+}
+
+// rewrite stores every half message of rec again with new bookkeeping,
+// each write guarded by the transaction's last sequence, and returns the
+// record as it now is.
+func (d *checkDriver) rewrite(ctx context.Context, rec *txnRecord, checks int, parked bool, period time.Duration) (*txnRecord, error) {
+	out := *rec
+	out.Halves = make([]txnMsg, 0, len(rec.Halves))
+	last := rec.Last
+	for _, h := range rec.Halves {
+		m := rewrittenHalf(d.topic, rec.ID, h, checks, parked, period)
+		guard(m, d.topic, rec.ID, last)
+		ack, err := d.t.store.publish(ctx, m)
+		if err != nil {
+			return rec, err
+		}
+		last = ack.Sequence
+		out.Halves = append(out.Halves, txnMsg{Subject: m.Subject, Seq: ack.Sequence, Header: m.Header, Data: m.Data})
+	}
+	out.Last = last
+	return &out, nil
+}
+
+// updateGauges recounts the open and parked transactions of the topic.
+func (d *checkDriver) updateGauges(ctx context.Context) {
+	gctx, cancel := context.WithTimeout(ctx, txnGaugeEvery)
+	defer cancel()
+	pending, err := d.t.store.countTxns(gctx, d.topic, semantics.TxnKindHalf)
+	if err != nil {
+		return
+	}
+	parked, err := d.t.store.countTxns(gctx, d.topic, semantics.TxnKindParked)
+	if err != nil {
+		return
+	}
+	d.t.metrics.pending.WithLabelValues(d.topic).Set(float64(pending))
+	d.t.metrics.parked.WithLabelValues(d.topic).Set(float64(parked))
+}
+
+func truncateBytes(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

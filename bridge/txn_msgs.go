@@ -1,0 +1,169 @@
+package bridge
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+)
+
+// Broker bookkeeping headers that never leave a half message.
+var halfOnlyHeaders = []string{
+	semantics.HeaderTxnChecks, semantics.HeaderTxnPreparedAt, semantics.HeaderTxnState,
+	semantics.HeaderCheckImmunity, semantics.HeaderDelay, semantics.HeaderDeliverAt,
+	semantics.HeaderKey, semantics.HeaderTag, semantics.HeaderTopic,
+}
+
+// userHeaders copies h without JetStream's headers (Nats-*, including
+// those a direct get adds) and without the names in drop.
+func userHeaders(h nats.Header, drop ...string) nats.Header {
+	out := nats.Header{}
+	for k, v := range h {
+		if strings.HasPrefix(strings.ToLower(k), "nats-") || k == "Status" || k == "Description" {
+			continue
+		}
+		out[k] = append([]string(nil), v...)
+	}
+	for _, k := range drop {
+		out.Del(k)
+	}
+	return out
+}
+
+// halfMsg is the half message of a prepare: the client's message plus the
+// broker's bookkeeping, stored as a repeating schedule whose firing (a
+// notice on the transaction's notice subject) is the check-back timer.
+func halfMsg(req semantics.PrepareRequest, in *nats.Msg, now time.Time, immunity time.Duration) *nats.Msg {
+	out := nats.NewMsg(semantics.TxnHalfSubject(req.Topic, req.TxnID, req.Part))
+	out.Header = userHeaders(in.Header)
+	out.Header.Set(semantics.HeaderTopic, req.Topic)
+	out.Header.Set(semantics.HeaderTxnID, req.TxnID)
+	out.Header.Set(semantics.HeaderProducerGroup, req.Group)
+	if req.Key != "" {
+		out.Header.Set(semantics.HeaderKey, req.Key)
+	}
+	if req.Tag != "" {
+		out.Header.Set(semantics.HeaderTag, req.Tag)
+	}
+	out.Header.Set(semantics.HeaderTxnPreparedAt, now.UTC().Format(time.RFC3339Nano))
+	out.Header.Set(semantics.HeaderTxnChecks, "0")
+	setTimer(out, req.Topic, req.TxnID, immunity)
+	out.Data = in.Data
+	return out
+}
+
+// setTimer makes half message m fire a check notice every period.
+func setTimer(m *nats.Msg, topic, txid string, period time.Duration) {
+	m.Header.Set(hdrSchedule, semantics.TimerPattern(period))
+	m.Header.Set(hdrScheduleTarget, semantics.TxnNoticeSubject(topic, txid))
+	m.Header.Set(hdrScheduleRollup, "sub")
+}
+
+// rewrittenHalf is half h again with new bookkeeping: checks sent so far,
+// parked or not, and the timer's next period.
+func rewrittenHalf(topic, txid string, h txnMsg, checks int, parked bool, period time.Duration) *nats.Msg {
+	out := nats.NewMsg(h.Subject)
+	out.Header = userHeaders(h.Header, semantics.HeaderTxnState)
+	out.Header.Set(semantics.HeaderTxnChecks, strconv.Itoa(checks))
+	if parked {
+		out.Header.Set(semantics.HeaderTxnState, semantics.TxnStateParked)
+	}
+	setTimer(out, topic, txid, period)
+	out.Data = h.Data
+	return out
+}
+
+// realMsg is the committed form of half h: published on the topic's input
+// subject (the account mapping stores it on its partition) or, when it
+// carries a delay counted from the commit at now, as a schedule that
+// targets its stored subject. Either way it is guarded by h's sequence and
+// purges h in the same write, so it is stored at most once.
+func realMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, error) {
+	key, tag := h.Header.Get(semantics.HeaderKey), h.Header.Get(semantics.HeaderTag)
+	deliverAt, delay := h.Header.Get(semantics.HeaderDeliverAt), h.Header.Get(semantics.HeaderDelay)
+	out := nats.NewMsg(semantics.InputSubject(ti.Name, key, tag))
+	out.Header = userHeaders(h.Header, halfOnlyHeaders...)
+	out.Header.Set(semantics.HeaderTxnID, txid)
+	out.Data = h.Data
+	if deliverAt != "" || delay != "" {
+		at, err := semantics.DeliveryTime(deliverAt, delay, now, ti.MaxDelay)
+		if err != nil {
+			return nil, err
+		}
+		_, _, part, _ := semantics.ParseTxnSubject(ti.Name, h.Subject)
+		p, k := 0, key
+		if key == "" {
+			p, k = rand.IntN(max(ti.Partitions, 1)), semantics.KeylessKey
+		} else {
+			p = semantics.Partition(key, ti.Partitions)
+		}
+		out.Subject = semantics.TxnDelayedSubject(ti.Name, txid, part)
+		out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
+		out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
+		out.Header.Set(hdrScheduleTarget, semantics.StoredSubject(ti.Name, p, k, tag))
+	}
+	out.Header.Set(hdrExpectedLastSubjSeq, strconv.FormatUint(h.Seq, 10))
+	out.Header.Set(hdrExpectedLastSubjSeqSubj, h.Subject)
+	out.Header.Set(hdrScheduler, h.Subject)
+	out.Header.Set(hdrScheduleNext, "purge")
+	return out, nil
+}
+
+// txnEnd is the body of an end record.
+type txnEnd struct {
+	State    string    `json:"state"`
+	By       string    `json:"by"`
+	At       time.Time `json:"at"`
+	Messages int       `json:"messages"`
+}
+
+// endMsg records the end of rec, guarded by the transaction's last
+// sequence so that exactly one end is ever recorded. A rollback purges the
+// first half message in the same write.
+func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
+	m := nats.NewMsg(semantics.TxnEndSubject(rec.Topic, rec.ID))
+	m.Header.Set(semantics.HeaderTopic, rec.Topic)
+	m.Header.Set(semantics.HeaderTxnID, rec.ID)
+	m.Header.Set(semantics.HeaderTxnState, state)
+	m.Header.Set(semantics.HeaderTxnBy, by)
+	if len(rec.Halves) > 0 {
+		m.Header.Set(semantics.HeaderProducerGroup, rec.Halves[0].Header.Get(semantics.HeaderProducerGroup))
+		if state == semantics.TxnStateRollback {
+			m.Header.Set(hdrScheduler, rec.Halves[0].Subject)
+			m.Header.Set(hdrScheduleNext, "purge")
+		}
+	}
+	m.Data, _ = json.Marshal(txnEnd{State: state, By: by, At: now.UTC(), Messages: len(rec.Halves)})
+	guard(m, rec.Topic, rec.ID, rec.Last)
+	return m
+}
+
+// checkMsg is the check request for rec: its first half message as the
+// producer sent it, plus Mq-Txn-Id, Mq-Topic, Mq-Producer-Group and the
+// attempt number.
+func checkMsg(rec *txnRecord, attempt int) *nats.Msg {
+	h := rec.Halves[0]
+	group := h.Header.Get(semantics.HeaderProducerGroup)
+	m := nats.NewMsg(semantics.TxnCheckSubject(group))
+	m.Header = userHeaders(h.Header, semantics.HeaderTxnChecks, semantics.HeaderTxnPreparedAt, semantics.HeaderTxnState)
+	m.Header.Set(semantics.HeaderTxnID, rec.ID)
+	m.Header.Set(semantics.HeaderTopic, rec.Topic)
+	m.Header.Set(semantics.HeaderAttempt, strconv.Itoa(attempt))
+	m.Data = h.Data
+	return m
+}
+
+// headerSize estimates the wire size of h.
+func headerSize(h nats.Header) int {
+	n := 12
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}

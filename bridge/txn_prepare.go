@@ -1,0 +1,124 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// casRetries bounds how often a write guarded by the transaction's last
+// sequence is retried after reading what changed.
+const casRetries = 6
+
+// PrepareReply answers a prepare: the half message is stored.
+type PrepareReply struct {
+	Stream    string `json:"stream"`
+	Seq       uint64 `json:"seq"`
+	TxnID     string `json:"txid"`
+	Part      string `json:"part"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+func (t *TxnService) onPrepare(m *nats.Msg) {
+	req, aerr := semantics.ParsePrepare(m.Subject, m.Header, m.Data)
+	if aerr != nil {
+		respondError(m, aerr.Code, "%s", aerr.Description)
+		return
+	}
+	ti, ok := t.topics.Lookup(req.Topic)
+	if !ok {
+		respondError(m, 404, "topic %q not found", req.Topic)
+		return
+	}
+	now := t.now()
+	if d, at := m.Header.Get(semantics.HeaderDelay), m.Header.Get(semantics.HeaderDeliverAt); d != "" || at != "" {
+		if _, err := semantics.DeliveryTime(at, d, now, ti.MaxDelay); err != nil {
+			respondError(m, 400, "%v", err)
+			return
+		}
+	}
+	if size := len(m.Data) + headerSize(m.Header) + 1024; int64(size) > t.nc.MaxPayload() {
+		respondError(m, 413, "message of %d bytes (with headers) is too large: a transactional message may have at most %d bytes, %d less than the server's max_payload for the broker's headers", len(m.Data)+headerSize(m.Header), t.nc.MaxPayload()-1024, 1024)
+		return
+	}
+	immunity := t.cfg.CheckImmunity
+	if req.HasImmunity {
+		immunity = req.Immunity
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	reply, err := t.prepare(ctx, req, halfMsg(req, m, now, immunity))
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	respondJSON(m, reply)
+}
+
+// prepare stores half (a fresh half message of req) unless the transaction
+// has ended or already holds this part.
+func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, half *nats.Msg) (PrepareReply, error) {
+	rec := t.cache.get(req.Topic, req.TxnID)
+	for range casRetries {
+		var last uint64
+		if rec != nil {
+			if rec.End != nil {
+				return PrepareReply{}, apiErr(409, "transaction %q of topic %q is already %s", req.TxnID, req.Topic, rec.End.Header.Get(semantics.HeaderTxnState))
+			}
+			if h, ok := rec.half(req.Part); ok {
+				return PrepareReply{Stream: req.Topic, Seq: h.Seq, TxnID: req.TxnID, Part: req.Part, Duplicate: true}, nil
+			}
+			if len(rec.Halves) >= semantics.MaxTxnMessages {
+				return PrepareReply{}, apiErr(400, "transaction %q already holds %d messages, the most one transaction may have", req.TxnID, semantics.MaxTxnMessages)
+			}
+			if len(rec.Halves) > 0 {
+				if g := rec.Halves[0].Header.Get(semantics.HeaderProducerGroup); g != req.Group {
+					return PrepareReply{}, apiErr(409, "transaction %q belongs to producer group %q, not %q", req.TxnID, g, req.Group)
+				}
+			}
+			last = rec.Last
+		}
+		guard(half, req.Topic, req.TxnID, last)
+		ack, err := t.store.publish(ctx, half)
+		if err == nil {
+			t.cache.put(withHalf(rec, req, half, ack.Sequence), t.now())
+			return PrepareReply{Stream: ack.Stream, Seq: ack.Sequence, TxnID: req.TxnID, Part: req.Part}, nil
+		}
+		if !isWrongLast(err) {
+			return PrepareReply{}, storeError("store half message", err)
+		}
+		if rec, err = t.store.read(ctx, req.Topic, req.TxnID); err != nil {
+			return PrepareReply{}, storeError("read transaction", err)
+		}
+		t.cache.put(rec, t.now())
+	}
+	return PrepareReply{}, apiErr(503, "transaction %q changed %d times during the prepare; try again", req.TxnID, casRetries)
+}
+
+// withHalf is rec (nil for a new transaction) plus the stored half.
+func withHalf(rec *txnRecord, req semantics.PrepareRequest, half *nats.Msg, seq uint64) *txnRecord {
+	out := &txnRecord{Topic: req.Topic, ID: req.TxnID}
+	if rec != nil {
+		out.Halves = append(out.Halves, rec.Halves...)
+	}
+	out.Halves = append(out.Halves, txnMsg{Subject: half.Subject, Seq: seq, Header: half.Header, Data: half.Data})
+	out.Last = seq
+	return out
+}
+
+// storeError turns a JetStream failure into an API error.
+func storeError(what string, err error) error {
+	var ae *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload), errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum,
+		err != nil && strings.Contains(err.Error(), "maximum payload"):
+		return apiErr(413, "%s: %v", what, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders):
+		return apiErr(503, "%s: %v", what, err)
+	}
+	return apiErr(500, "%s: %v", what, err)
+}

@@ -1,0 +1,352 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// JetStream headers the transaction coordinator writes.
+const (
+	hdrExpectedLastSubjSeq     = "Nats-Expected-Last-Subject-Sequence"
+	hdrExpectedLastSubjSeqSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
+	hdrScheduler               = "Nats-Scheduler"
+	hdrScheduleNext            = "Nats-Schedule-Next"
+	hdrScheduleRollup          = "Nats-Schedule-Rollup"
+	hdrRollup                  = "Nats-Rollup"
+	hdrBatchID                 = "Nats-Batch-Id"
+	hdrBatchSeq                = "Nats-Batch-Sequence"
+	hdrBatchCommit             = "Nats-Batch-Commit"
+)
+
+// txnMsg is one stored message of a transaction.
+type txnMsg struct {
+	Subject string
+	Seq     uint64
+	Header  nats.Header
+	Data    []byte
+	Time    time.Time
+}
+
+// txnRecord is a transaction as read from (or, for the cache, written to)
+// its topic's stream.
+type txnRecord struct {
+	Topic, ID string
+	Halves    []txnMsg // by sequence
+	End       *txnMsg
+	Delayed   int    // committed parts still waiting for their delay
+	Last      uint64 // last sequence over semantics.TxnFilter
+}
+
+// view reduces the record to what the state machine needs.
+func (r *txnRecord) view(cfg semantics.TxnConfig) semantics.TxnView {
+	v := semantics.TxnView{Halves: len(r.Halves)}
+	if r.End != nil {
+		v.End = r.End.Header.Get(semantics.HeaderTxnState)
+	}
+	if len(r.Halves) > 0 {
+		h := r.Halves[0].Header
+		v.Parked = h.Get(semantics.HeaderTxnState) == semantics.TxnStateParked
+		v.Checks, _ = strconv.Atoi(h.Get(semantics.HeaderTxnChecks))
+		v.PreparedAt, _ = time.Parse(time.RFC3339Nano, h.Get(semantics.HeaderTxnPreparedAt))
+		v.Immunity = halfImmunity(h, cfg)
+	}
+	return v
+}
+
+func halfImmunity(h nats.Header, cfg semantics.TxnConfig) time.Duration {
+	if v := h.Get(semantics.HeaderCheckImmunity); v != "" {
+		if d, err := semantics.ParseCheckImmunity(v); err == nil {
+			return d
+		}
+	}
+	return cfg.CheckImmunity
+}
+
+func (r *txnRecord) half(part string) (txnMsg, bool) {
+	for _, h := range r.Halves {
+		if strings.HasSuffix(h.Subject, "."+part) {
+			return h, true
+		}
+	}
+	return txnMsg{}, false
+}
+
+// txnStore reads and writes transactions in topic streams.
+type txnStore struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+// read loads every half, end and delayed message of txid with one direct
+// multi-last get. A stream replica may lag behind its leader, so an empty
+// answer is confirmed with the leader before it is believed.
+func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, error) {
+	filter := semantics.TxnFilter(topic, txid)
+	msgs, err := s.directLast(ctx, topic, filter)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 {
+		if last, err := s.leaderLast(ctx, topic, filter); err != nil {
+			return nil, err
+		} else if last != nil {
+			msgs, err = s.leaderAll(ctx, topic, filter)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	r := &txnRecord{Topic: topic, ID: txid}
+	for _, m := range msgs {
+		r.Last = max(r.Last, m.Seq)
+		kind, _, _, ok := semantics.ParseTxnSubject(topic, m.Subject)
+		if !ok {
+			continue
+		}
+		switch kind {
+		case semantics.TxnKindHalf:
+			r.Halves = append(r.Halves, m)
+		case semantics.TxnKindEnd:
+			e := m
+			r.End = &e
+		case semantics.TxnKindDelayed:
+			r.Delayed++
+		}
+	}
+	sort.Slice(r.Halves, func(i, j int) bool { return r.Halves[i].Seq < r.Halves[j].Seq })
+	return r, nil
+}
+
+type msgGetRequest struct {
+	MultiLast []string `json:"multi_last,omitempty"`
+	LastBy    string   `json:"last_by_subj,omitempty"`
+	NextBy    string   `json:"next_by_subj,omitempty"`
+	Seq       uint64   `json:"seq,omitempty"`
+	Batch     int      `json:"batch,omitempty"`
+}
+
+// directLast returns the last message of every subject matching filter.
+func (s *txnStore) directLast(ctx context.Context, stream, filter string) ([]txnMsg, error) {
+	req, _ := json.Marshal(msgGetRequest{MultiLast: []string{filter}, Batch: semantics.MaxTxnMessages * 3})
+	inbox := s.nc.NewInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+stream, inbox, req); err != nil {
+		return nil, err
+	}
+	var out []txnMsg
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read transaction: %w", err)
+		}
+		switch m.Header.Get("Status") {
+		case "204":
+			return out, nil
+		case "404":
+			return out, nil
+		case "":
+		default:
+			return nil, fmt.Errorf("read transaction: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+		}
+		seq, _ := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+		ts, _ := time.Parse(time.RFC3339Nano, m.Header.Get("Nats-Time-Stamp"))
+		out = append(out, txnMsg{Subject: m.Header.Get("Nats-Subject"), Seq: seq, Header: m.Header, Data: m.Data, Time: ts})
+	}
+}
+
+type storedMsg struct {
+	Subject string    `json:"subject"`
+	Seq     uint64    `json:"seq"`
+	Header  []byte    `json:"hdrs"`
+	Data    []byte    `json:"data"`
+	Time    time.Time `json:"time"`
+}
+
+type msgGetResponse struct {
+	Message *storedMsg `json:"message"`
+	Error   *struct {
+		Code    int    `json:"code"`
+		ErrCode int    `json:"err_code"`
+		Desc    string `json:"description"`
+	} `json:"error"`
+}
+
+// leaderGet asks the stream leader (not a replica) for one message.
+func (s *txnStore) leaderGet(ctx context.Context, stream string, req msgGetRequest) (*txnMsg, error) {
+	b, _ := json.Marshal(req)
+	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, b)
+	if err != nil {
+		return nil, fmt.Errorf("read transaction: %w", err)
+	}
+	var r msgGetResponse
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return nil, fmt.Errorf("read transaction: %w", err)
+	}
+	if r.Error != nil {
+		if r.Error.Code == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read transaction: %s (%d)", r.Error.Desc, r.Error.ErrCode)
+	}
+	m := r.Message
+	out := &txnMsg{Subject: m.Subject, Seq: m.Seq, Data: m.Data, Time: m.Time, Header: nats.Header{}}
+	if len(m.Header) > 0 {
+		if h, err := decodeHeaders(m.Header); err == nil {
+			out.Header = h
+		}
+	}
+	return out, nil
+}
+
+func (s *txnStore) leaderLast(ctx context.Context, stream, filter string) (*txnMsg, error) {
+	return s.leaderGet(ctx, stream, msgGetRequest{LastBy: filter})
+}
+
+// leaderAll walks every message matching filter on the leader; with rollups
+// that is one per subject.
+func (s *txnStore) leaderAll(ctx context.Context, stream, filter string) ([]txnMsg, error) {
+	var out []txnMsg
+	seq := uint64(1)
+	for range semantics.MaxTxnMessages * 3 {
+		m, err := s.leaderGet(ctx, stream, msgGetRequest{NextBy: filter, Seq: seq})
+		if err != nil || m == nil {
+			return out, err
+		}
+		out = append(out, *m)
+		seq = m.Seq + 1
+	}
+	return out, nil
+}
+
+// decodeHeaders parses a NATS header block ("NATS/1.0\r\nK: V\r\n\r\n").
+func decodeHeaders(b []byte) (nats.Header, error) {
+	lines := strings.Split(string(b), "\r\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "NATS/1.0") {
+		return nil, errors.New("not a header block")
+	}
+	h := nats.Header{}
+	for _, l := range lines[1:] {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	return h, nil
+}
+
+// guard makes m conditional on the transaction's last sequence being last.
+func guard(m *nats.Msg, topic, txid string, last uint64) {
+	m.Header.Set(hdrExpectedLastSubjSeq, strconv.FormatUint(last, 10))
+	m.Header.Set(hdrExpectedLastSubjSeqSubj, semantics.TxnFilter(topic, txid))
+}
+
+// isWrongLast reports a failed expected-last-sequence guard: someone else
+// wrote to the transaction (or the half message is gone) in between. A
+// replicated stream answers a guard that races another with its
+// "constant" variant.
+func isWrongLast(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// publish stores m and waits for the acknowledgement.
+func (s *txnStore) publish(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
+	return s.js.PublishMsg(ctx, m)
+}
+
+// publishBatch stores msgs atomically (JetStream atomic batch publish):
+// all of them or none.
+func (s *txnStore) publishBatch(ctx context.Context, id string, msgs []*nats.Msg) error {
+	for i, m := range msgs {
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := s.nc.PublishMsg(m); err != nil {
+				return err
+			}
+		}
+	}
+	last := msgs[len(msgs)-1]
+	last.Header.Set(hdrBatchCommit, "1")
+	resp, err := s.nc.RequestMsgWithContext(ctx, last)
+	if err != nil {
+		return err
+	}
+	var ack struct {
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return fmt.Errorf("batch ack: %w", err)
+	}
+	if ack.Error != nil {
+		return ack.Error
+	}
+	return nil
+}
+
+// purgeSubject removes every message on subject.
+func (s *txnStore) purgeSubject(ctx context.Context, stream, subject string) error {
+	b, _ := json.Marshal(map[string]string{"filter": subject})
+	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+stream, b)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Error *jetstream.APIError `json:"error"`
+	}
+	if json.Unmarshal(resp.Data, &r) == nil && r.Error != nil {
+		return r.Error
+	}
+	return nil
+}
+
+// deleteMsg removes one message (a handled check notice).
+func (s *txnStore) deleteMsg(ctx context.Context, stream string, seq uint64) error {
+	b, _ := json.Marshal(map[string]any{"seq": seq, "no_erase": true})
+	_, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+stream, b)
+	return err
+}
+
+// txnIDs lists the transactions that have a subject of kind (half
+// messages: open transactions; parked markers: parked ones), sorted.
+func (s *txnStore) txnIDs(ctx context.Context, topic, kind string) ([]string, error) {
+	st, err := s.js.Stream(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(semantics.TxnKindFilter(topic, kind)))
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for subj := range info.State.Subjects {
+		if _, id, _, ok := semantics.ParseTxnSubject(topic, subj); ok {
+			seen[id] = true
+		}
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+func (s *txnStore) countTxns(ctx context.Context, topic, kind string) (int, error) {
+	ids, err := s.txnIDs(ctx, topic, kind)
+	return len(ids), err
+}

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// txnWorkers is how many transactions the txn scenario keeps in flight.
+const txnWorkers = 512
+
+// txnOnce prepares one message in transaction txid and commits it,
+// returning when the commit is acknowledged.
+func txnOnce(ctx context.Context, nc *nats.Conn, topic, txid, key string, payload []byte) error {
+	m := nats.NewMsg(semantics.TxnPrepareSubject(topic, key, ""))
+	m.Header.Set(semantics.HeaderTxnID, txid)
+	m.Header.Set(semantics.HeaderProducerGroup, "bench")
+	m.Data = payload
+	resp, err := nc.RequestMsgWithContext(ctx, m)
+	if err == nil {
+		err = semantics.DecodeReply(resp.Data, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("prepare %s: %w", txid, err)
+	}
+	resp, err = nc.RequestWithContext(ctx, semantics.TxnCommitSubject(topic, txid), nil)
+	if err == nil {
+		err = semantics.DecodeReply(resp.Data, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", txid, err)
+	}
+	return nil
+}
+
+// runTxn measures transactions of one message each, prepare then commit,
+// txnWorkers of them in flight; msgs/s counts committed transactions.
+func runTxn(ctx context.Context, env *Env) (Result, error) {
+	return runTxnWith(ctx, env, env.Msgs, txnWorkers)
+}
+
+// runTxnLatency measures one transaction in flight (msgs/4 of them); p50
+// and p99 are prepare-sent to commit-acknowledged.
+func runTxnLatency(ctx context.Context, env *Env) (Result, error) {
+	return runTxnWith(ctx, env, max(env.Msgs/SyncScale, 1), 1)
+}
+
+func runTxnWith(ctx context.Context, env *Env, n, workers int) (Result, error) {
+	nc, err := env.Connect()
+	if err != nil {
+		return Result{}, err
+	}
+	defer nc.Close()
+	topic := env.Name()
+	if err := createTopic(ctx, nc, topic, benchPartitions); err != nil {
+		return Result{}, err
+	}
+	defer deleteTopic(nc, topic)
+	lat := NewLatencies(n)
+	var mu sync.Mutex
+	payload := env.Payload()
+	next := make(chan int, workers)
+	errs := make(chan error, workers)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				at := time.Now()
+				if err := txnOnce(ctx, nc, topic, "tx"+strconv.Itoa(i), "user-"+strconv.Itoa(i%benchKeys), payload); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				lat.Record(time.Since(at))
+				env.Progress(lat.Len(), n)
+				mu.Unlock()
+			}
+		}()
+	}
+	var runErr error
+feed:
+	for i := 0; i < n && !env.Expired(start); i++ {
+		select {
+		case next <- i:
+		case runErr = <-errs:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if runErr = errors.Join(runErr, <-errs); runErr != nil {
+		return Result{}, runErr
+	}
+	if err := checkCommitted(ctx, nc, topic, lat.Len()); err != nil {
+		return Result{}, err
+	}
+	r := NewResult(lat.Len(), elapsed, lat)
+	if workers == 1 {
+		r.Notes = fmt.Sprintf("%d transactions (msgs/%d), one in flight; latency = prepare sent to commit acknowledged", lat.Len(), SyncScale)
+	} else {
+		r.P50Micros, r.P99Micros = 0, 0
+		r.Notes = fmt.Sprintf("1-message transactions, prepare + commit, %d in flight", workers)
+	}
+	return r, nil
+}
+
+// checkCommitted verifies that topic.> holds exactly want messages: every
+// acknowledged commit stored its message once.
+func checkCommitted(ctx context.Context, nc *nats.Conn, topic string, want int) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	s, err := js.Stream(ctx, topic)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(topic+".>"))
+	if err != nil {
+		return err
+	}
+	got := uint64(0)
+	for _, n := range info.State.Subjects {
+		got += n
+	}
+	if got != uint64(want) {
+		return fmt.Errorf("topic %s holds %d committed messages, %d commits were acknowledged", topic, got, want)
+	}
+	return nil
+}

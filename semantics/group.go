@@ -1,0 +1,223 @@
+package semantics
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Group membership subjects (see docs/PROTOCOL.md, "Consumer groups").
+const (
+	// GroupJoinPrefix: request on $MQ.GROUP.JOIN.<topic>.<group>.
+	GroupJoinPrefix = GroupPrefix + "JOIN."
+	// GroupHeartbeatPrefix: members publish $MQ.GROUP.HB.<topic>.<group>.<member>.
+	GroupHeartbeatPrefix = GroupPrefix + "HB."
+	// GroupLeavePrefix: publish or request $MQ.GROUP.LEAVE.<topic>.<group>.<member>.
+	GroupLeavePrefix = GroupPrefix + "LEAVE."
+	// GroupAPIPrefix: $MQ.API.GROUP.CREATE|INFO|LIST|DELETE|RESET.<topic>[.<group>].
+	GroupAPIPrefix = APIPrefix + "GROUP."
+	// DLQAPIPrefix: $MQ.API.DLQ.LIST|SHOW|REPLAY|PURGE.<topic>.<group>.
+	DLQAPIPrefix = APIPrefix + "DLQ."
+
+	// ProtocolPull: bind a pull consumer to the consumer the JOIN reply
+	// names and pull, ack, nak with delay and dead-letter as documented.
+	ProtocolPull = "pull"
+	// ProtocolOrdered is the ordered-group protocol (partition ownership
+	// with fencing); a member that speaks it lists it in its JOIN request.
+	ProtocolOrdered = "ordered"
+
+	// MetaMember is the consumer metadata key naming a broadcasting member.
+	MetaMember = "jetmq.member"
+	// broadcastSep joins group and member in a broadcasting member's
+	// durable name; the consumer's metadata is the authority.
+	broadcastSep = "__"
+)
+
+var memberIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidateMemberID reports whether id is a legal member id.
+func ValidateMemberID(id string) error {
+	if !memberIDRE.MatchString(id) {
+		return fmt.Errorf("invalid member id %q: want 1-64 of [A-Za-z0-9_-]", id)
+	}
+	return nil
+}
+
+// ClusteringConsumer is the durable a clustering (not ordered) group is.
+func ClusteringConsumer(group string) string { return group }
+
+// BroadcastConsumer is the durable that holds one broadcasting member's
+// position: <group>__<member>.
+func BroadcastConsumer(group, member string) string { return group + broadcastSep + member }
+
+// GroupFilters are the filter subjects of a group's consumers: the whole
+// topic (<topic>.>, never unfiltered: the stream also holds internal
+// subjects), or one filter per tag. One tag or none is one filter subject;
+// several tags make a multi-filter consumer, which JetStream serves far
+// more slowly.
+func GroupFilters(topic string, tags []string) []string {
+	if len(tags) == 0 {
+		return []string{topic + ".>"}
+	}
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = TagFilter(topic, t)
+	}
+	return out
+}
+
+// GroupID is "<topic>.<group>", the key of a group in the registry.
+func GroupID(topic, group string) string { return topic + "." + group }
+
+// SplitGroupID splits a GroupID.
+func SplitGroupID(id string) (topic, group string, ok bool) {
+	return strings.Cut(id, ".")
+}
+
+// HeartbeatInterval is how often a member of g announces itself.
+func HeartbeatInterval(g GroupConfig) time.Duration {
+	d := g.SessionTimeout / 3
+	if g.Mode == ModeBroadcasting && g.MemberTTL > 0 && g.MemberTTL/3 < d {
+		d = g.MemberTTL / 3
+	}
+	if d < 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	return d
+}
+
+// GroupAckWait is how long a delivered message may stay unacknowledged
+// before JetStream gives it to another member: the group's
+// session_timeout, so a member that dies without a goodbye loses its
+// messages to the others that quickly. Live members keep the messages they
+// hold with progress acks (the Go helper sends one every third of it).
+func GroupAckWait(g GroupConfig) time.Duration { return g.SessionTimeout }
+
+// JoinRequest is the body of a request on $MQ.GROUP.JOIN.<topic>.<group>.
+type JoinRequest struct {
+	// Member identifies the member; required for broadcasting members that
+	// want to resume (empty: the broker picks a fresh id).
+	Member string `json:"member,omitempty"`
+	// Protocols the member speaks; empty means ["pull"].
+	Protocols []string `json:"protocols,omitempty"`
+	// Create, when set, creates the group if it does not exist; if it
+	// exists, its mode, ordered flag and tags must match.
+	Create *GroupConfig `json:"create,omitempty"`
+}
+
+// Speaks reports whether the request lists protocol p.
+func (r JoinRequest) Speaks(p string) bool {
+	if len(r.Protocols) == 0 {
+		return p == ProtocolPull
+	}
+	for _, q := range r.Protocols {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// JoinReply tells a member how to consume.
+type JoinReply struct {
+	Protocol string `json:"protocol"` // "pull" (ordered groups: "ordered")
+	Topic    string `json:"topic"`
+	Group    string `json:"group"`
+	Member   string `json:"member"`
+	Mode     string `json:"mode"`
+	Ordered  bool   `json:"ordered"`
+	// Stream and Consumer name the JetStream consumer to bind to and pull
+	// from (protocol "pull").
+	Stream         string   `json:"stream"`
+	Consumer       string   `json:"consumer"`
+	FilterSubjects []string `json:"filter_subjects"`
+	AckWaitMs      int64    `json:"ack_wait_ms"`
+	MaxReconsume   int      `json:"max_reconsume"`
+	MaxDeliver     int      `json:"max_deliver"`
+	RetryBackoffMs []int64  `json:"retry_backoff_ms"`
+	// DLQStream and DLQSubject: where dead letters go.
+	DLQStream  string `json:"dlq_stream"`
+	DLQSubject string `json:"dlq_subject"`
+	// HeartbeatSubject: publish here every HeartbeatMs (any body) while a
+	// member; LeaveSubject: publish here when leaving.
+	HeartbeatSubject string `json:"heartbeat_subject"`
+	HeartbeatMs      int64  `json:"heartbeat_ms"`
+	LeaveSubject     string `json:"leave_subject"`
+}
+
+// Policy is the retry policy the reply announces.
+func (r JoinReply) Policy() RetryPolicy {
+	p := RetryPolicy{MaxReconsume: r.MaxReconsume}
+	for _, ms := range r.RetryBackoffMs {
+		p.Backoff = append(p.Backoff, time.Duration(ms)*time.Millisecond)
+	}
+	return p
+}
+
+// NewJoinReply fills the parts of a pull-protocol reply that follow from
+// the group config, member and consumer.
+func NewJoinReply(g GroupConfig, member, consumer string) JoinReply {
+	r := JoinReply{Protocol: ProtocolPull, Topic: g.Topic, Group: g.Name, Member: member, Mode: g.Mode, Ordered: g.Ordered,
+		Stream: g.Topic, Consumer: consumer, FilterSubjects: GroupFilters(g.Topic, g.Tags),
+		AckWaitMs: GroupAckWait(g).Milliseconds(), MaxReconsume: g.MaxReconsume, MaxDeliver: PolicyOf(g).MaxDeliver(),
+		DLQStream: DLQStream(g.Topic), DLQSubject: DLQSubject(g.Topic, g.Name),
+		HeartbeatSubject: GroupHeartbeatPrefix + g.Topic + "." + g.Name + "." + member,
+		HeartbeatMs:      HeartbeatInterval(g).Milliseconds(),
+		LeaveSubject:     GroupLeavePrefix + g.Topic + "." + g.Name + "." + member}
+	for _, d := range g.RetryBackoff {
+		r.RetryBackoffMs = append(r.RetryBackoffMs, d.Milliseconds())
+	}
+	return r
+}
+
+// CompatibleWith reports why an existing group g does not fit the config
+// a joining member asked for ("" if it does): ordered must match; mode,
+// tags and retry settings must match where the member gave them (an empty
+// mode, nil tags and zero retry settings mean "whatever the group has").
+func (g GroupConfig) CompatibleWith(want GroupConfig) string {
+	if want.Mode != "" && want.Mode != g.Mode {
+		return fmt.Sprintf("mode is %s, member asked for %s", g.Mode, want.Mode)
+	}
+	if want.Ordered != g.Ordered {
+		return fmt.Sprintf("ordered is %v, member asked for %v", g.Ordered, want.Ordered)
+	}
+	if want.Tags != nil && !sameSet(want.Tags, g.Tags) {
+		return fmt.Sprintf("tags are %v, member asked for %v", g.Tags, want.Tags)
+	}
+	if want.MaxReconsume != 0 && want.MaxReconsume != g.MaxReconsume {
+		return fmt.Sprintf("max_reconsume is %d, member asked for %d", g.MaxReconsume, want.MaxReconsume)
+	}
+	if want.RetryBackoff != nil && !sameDurations(want.RetryBackoff, g.RetryBackoff) {
+		return fmt.Sprintf("retry_backoff is %v, member asked for %v", g.RetryBackoff, want.RetryBackoff)
+	}
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]bool{}
+	for _, s := range a {
+		m[s] = true
+	}
+	for _, s := range b {
+		if !m[s] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,102 @@
+package semantics
+
+import "time"
+
+// GroupStatus is the reply of $MQ.API.GROUP.INFO and one entry of LIST:
+// the group's config and its lag.
+type GroupStatus struct {
+	Config GroupConfig `json:"config"`
+	// Consumer is the clustering durable (empty for broadcasting groups).
+	Consumer string `json:"consumer,omitempty"`
+	// Pending: messages not yet delivered; AckPending: delivered, not yet
+	// acked; Redelivered: delivered more than once and not yet acked.
+	// For broadcasting groups these are summed over the members.
+	Pending     uint64 `json:"pending"`
+	AckPending  int    `json:"ack_pending"`
+	Redelivered int    `json:"redelivered"`
+	// WaitingPulls counts open pull requests on the clustering durable,
+	// which includes members that bound to it without joining.
+	WaitingPulls int `json:"waiting_pulls,omitempty"`
+	// DLQ is the number of the group's messages in the dead-letter queue.
+	DLQ     uint64         `json:"dlq"`
+	Members []MemberStatus `json:"members"`
+}
+
+// MemberStatus is one member of a group. Clustering members are the ones
+// that joined and sent heartbeats; broadcasting members are their durables
+// with their own lag.
+type MemberStatus struct {
+	Member      string    `json:"member"`
+	Consumer    string    `json:"consumer,omitempty"`
+	Live        bool      `json:"live"`
+	LastSeen    time.Time `json:"last_seen,omitempty"`
+	Pending     uint64    `json:"pending"`
+	AckPending  int       `json:"ack_pending"`
+	Redelivered int       `json:"redelivered"`
+	// AckFloor is the stream sequence up to which the member acked all.
+	AckFloor uint64 `json:"ack_floor"`
+}
+
+// GroupList is the reply of $MQ.API.GROUP.LIST[.<topic>].
+type GroupList struct {
+	Groups []GroupStatus `json:"groups"`
+}
+
+// ResetRequest is the body of $MQ.API.GROUP.RESET.<topic>.<group>: move
+// the group (or one broadcasting member) to a stream sequence or to the
+// first message at or after a time. Exactly one of Seq and Time.
+type ResetRequest struct {
+	Seq    uint64    `json:"seq,omitempty"`
+	Time   time.Time `json:"time,omitempty"`
+	Member string    `json:"member,omitempty"`
+}
+
+// ResetReply says where consumers now start.
+type ResetReply struct {
+	Seq       uint64   `json:"seq"`
+	Consumers []string `json:"consumers"`
+}
+
+// DeleteReply is the reply of $MQ.API.GROUP.DELETE.
+type DeleteReply struct {
+	Deleted   bool     `json:"deleted"`
+	Consumers []string `json:"consumers"`
+}
+
+// DLQListRequest pages through a group's dead letters: from DLQ sequence
+// From (0 = the first), at most Limit (default 100).
+type DLQListRequest struct {
+	From  uint64 `json:"from,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// DLQList is the reply of $MQ.API.DLQ.LIST: dead letters without bodies.
+type DLQList struct {
+	Total    uint64       `json:"total"`
+	Messages []DeadLetter `json:"messages"`
+	// Next is the DLQ sequence to continue from; 0 when done.
+	Next uint64 `json:"next,omitempty"`
+}
+
+// DLQShowRequest selects one dead letter by its DLQ sequence.
+type DLQShowRequest struct {
+	Seq uint64 `json:"seq"`
+}
+
+// DLQReplayRequest replays up to Limit (default 1000) of a group's dead
+// letters, oldest first, or only the one at Seq.
+type DLQReplayRequest struct {
+	Seq   uint64 `json:"seq,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// DLQReplayReply says how many were replayed and how many remain.
+type DLQReplayReply struct {
+	Replayed  int    `json:"replayed"`
+	Remaining uint64 `json:"remaining"`
+}
+
+// DLQPurgeReply says how many dead letters were removed.
+type DLQPurgeReply struct {
+	Purged uint64 `json:"purged"`
+}

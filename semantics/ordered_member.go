@@ -1,0 +1,432 @@
+package semantics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// orderedMember is the client side of the ordered protocol behind
+// Subscribe(…, Ordered()): it joins, heartbeats (each heartbeat is a
+// request the coordinator answers with the member's assignment, which
+// renews its leases), starts a partitionRunner for every partition it is
+// granted, stops one gracefully and releases it when revoked, and drops
+// one at once when its lease runs out. Broadcasting ordered members
+// consume their own durable and keep each partition in order (see
+// orderedBroadcast).
+type orderedMember struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	topic   string
+	group   string
+	handler Handler
+	cfg     subscribeConfig
+	log     *slog.Logger
+	join    OrderedJoinReply
+	session time.Duration
+	suspend time.Duration
+	// margin is taken off every lease so the member stops before the
+	// coordinator (counting from when it received the heartbeat) frees the
+	// partition.
+	margin time.Duration
+
+	mu         sync.Mutex
+	runners    map[int]*partitionRunner
+	released   map[int]uint64 // partition -> highest epoch given up
+	leaseUntil map[int]time.Time
+	lastRenew  time.Time // send time of the last answered heartbeat
+	maxRev     uint64
+	stopping   bool
+	suspended  map[int]bool
+
+	broadcast *orderedBroadcast
+	hctx      context.Context
+	hcancel   context.CancelFunc
+	assignSub *nats.Subscription
+	quit      chan struct{}
+	loops     sync.WaitGroup
+	releases  sync.WaitGroup
+}
+
+// subscribeOrdered joins an ordered group and starts consuming.
+func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, topic, group string, h Handler, cfg subscribeConfig) (*orderedMember, error) {
+	m := &orderedMember{nc: nc, js: js, topic: topic, group: group, handler: h, cfg: cfg, log: cfg.logger,
+		runners: map[int]*partitionRunner{}, released: map[int]uint64{}, leaseUntil: map[int]time.Time{},
+		suspended: map[int]bool{}, quit: make(chan struct{})}
+	m.hctx, m.hcancel = context.WithCancel(context.Background())
+	if err := m.requestJoin(ctx); err != nil {
+		m.hcancel()
+		return nil, err
+	}
+	if m.join.Mode == ModeBroadcasting {
+		b, err := startOrderedBroadcast(ctx, m)
+		if err != nil {
+			m.hcancel()
+			return nil, err
+		}
+		m.broadcast = b
+		m.loops.Add(1)
+		go m.plainHeartbeats()
+		return m, nil
+	}
+	sub, err := nc.Subscribe(m.join.AssignSubject, m.onAssign)
+	if err != nil {
+		m.hcancel()
+		return nil, err
+	}
+	m.assignSub = sub
+	m.loops.Add(2)
+	go m.heartbeatLoop()
+	go m.watchdog()
+	return m, nil
+}
+
+func (m *orderedMember) requestJoin(ctx context.Context) error {
+	req := JoinRequest{Member: m.cfg.member, Protocols: []string{ProtocolOrdered}}
+	if m.cfg.create {
+		want := m.cfg.want
+		req.Create = &want
+	}
+	body, _ := json.Marshal(req)
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.joinTimeout)
+	defer cancel()
+	msg, err := m.nc.RequestWithContext(ctx, GroupJoinPrefix+m.topic+"."+m.group, body)
+	if err != nil {
+		return fmt.Errorf("jetmq: join %s/%s: %w", m.topic, m.group, err)
+	}
+	var jr OrderedJoinReply
+	if err := DecodeReply(msg.Data, &jr); err != nil {
+		return err
+	}
+	if jr.Protocol != ProtocolOrdered {
+		return fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, want %q", m.topic, m.group, jr.Protocol, ProtocolOrdered)
+	}
+	m.join = jr
+	m.session = time.Duration(jr.SessionTimeoutMs) * time.Millisecond
+	m.suspend = time.Duration(jr.SuspendMs) * time.Millisecond
+	m.margin = m.session / 10
+	return nil
+}
+
+// heartbeatInterval: three heartbeats per session_timeout.
+func (m *orderedMember) heartbeatInterval() time.Duration {
+	return max(m.session/3, 100*time.Millisecond)
+}
+
+// heartbeatLoop sends a heartbeat request at once and then every third
+// of the session timeout; every answer renews the leases it lists.
+func (m *orderedMember) heartbeatLoop() {
+	defer m.loops.Done()
+	t := time.NewTicker(m.heartbeatInterval())
+	defer t.Stop()
+	for {
+		m.heartbeat()
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *orderedMember) heartbeat() {
+	m.mu.Lock()
+	body, _ := json.Marshal(struct {
+		Suspended []int `json:"suspended,omitempty"`
+	}{sortedTrue(m.suspended)})
+	m.mu.Unlock()
+	sent := time.Now()
+	msg, err := m.nc.Request(m.join.HeartbeatSubject, body, m.heartbeatInterval())
+	if err != nil {
+		return // no coordinator answer: the leases are not renewed
+	}
+	var a Assignment
+	if err := DecodeReply(msg.Data, &a); err != nil {
+		return
+	}
+	m.apply(a, sent)
+}
+
+// onAssign takes an assignment the coordinator pushed.
+func (m *orderedMember) onAssign(msg *nats.Msg) {
+	var a Assignment
+	if json.Unmarshal(msg.Data, &a) == nil {
+		m.apply(a, time.Time{})
+	}
+}
+
+// apply makes the member's runners match assignment a. renewedAt is when
+// the heartbeat a answers was sent (zero for a push, which grants but
+// does not renew).
+func (m *orderedMember) apply(a Assignment, renewedAt time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a.Rev < m.maxRev {
+		return // older than what we acted on
+	}
+	m.maxRev = a.Rev
+	if !renewedAt.IsZero() && renewedAt.After(m.lastRenew) {
+		m.lastRenew = renewedAt
+	}
+	listed := map[int]bool{}
+	for _, l := range a.Leases {
+		listed[l.Partition] = true
+		m.applyLease(l, renewedAt)
+	}
+	for p, r := range m.runners {
+		if !listed[p] {
+			// Not ours any more (the coordinator expired us): stop now.
+			m.dropLocked(p, r)
+		}
+	}
+}
+
+func (m *orderedMember) applyLease(l MemberLease, renewedAt time.Time) {
+	p := l.Partition
+	r := m.runners[p]
+	if l.Epoch <= m.released[p] || m.stopping {
+		if r == nil || r.epoch < l.Epoch {
+			m.releaseLocked(p, l.Epoch, 0, false) // already given up: say so again
+		}
+		if m.stopping && r != nil && r.epoch == l.Epoch {
+			return // being released by Stop
+		}
+		return
+	}
+	if r != nil && r.epoch != l.Epoch {
+		m.dropLocked(p, r)
+		r = nil
+	}
+	if l.State == LeaseStateRevoking {
+		if r != nil {
+			m.revokeLocked(p, r)
+		} else {
+			m.releaseLocked(p, l.Epoch, 0, false)
+		}
+		return
+	}
+	if r == nil {
+		r = newPartitionRunner(m, p, l.Epoch)
+		m.runners[p] = r
+		m.leaseUntil[p] = m.lastRenew.Add(m.session - m.margin)
+		r.start()
+	}
+	if !renewedAt.IsZero() {
+		m.leaseUntil[p] = renewedAt.Add(m.session - m.margin)
+	}
+}
+
+// leaseValid reports whether the runner of p at epoch may hand out a
+// message now.
+func (m *orderedMember) leaseValid(p int, epoch uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.runners[p]
+	return r != nil && r.epoch == epoch && !r.revoked && time.Now().Before(m.leaseUntil[p])
+}
+
+// watchdog drops partitions whose lease ran out (no coordinator answer
+// for session_timeout): they stop pulling, and are released if the
+// coordinator still lists them later.
+func (m *orderedMember) watchdog() {
+	defer m.loops.Done()
+	t := time.NewTicker(max(m.session/20, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case now := <-t.C:
+			m.mu.Lock()
+			for p, r := range m.runners {
+				if !r.revoked && !now.Before(m.leaseUntil[p]) {
+					m.log.Debug("jetmq: ordered lease ran out", "topic", m.topic, "group", m.group, "partition", p, "epoch", r.epoch)
+					m.released[p] = max(m.released[p], r.epoch)
+					m.dropLocked(p, r)
+				}
+			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// dropLocked abandons a runner at once: it stops pulling and its handler
+// context is cancelled; unacked messages come back through the fence.
+func (m *orderedMember) dropLocked(p int, r *partitionRunner) {
+	delete(m.runners, p)
+	delete(m.suspended, p)
+	go r.abandon()
+}
+
+// revokeLocked stops a runner gracefully and releases its partition.
+func (m *orderedMember) revokeLocked(p int, r *partitionRunner) {
+	if r.revoked {
+		return
+	}
+	r.revoked = true
+	m.released[p] = max(m.released[p], r.epoch)
+	m.releases.Add(1)
+	go func() {
+		defer m.releases.Done()
+		next, gap := r.finish()
+		m.mu.Lock()
+		if m.runners[p] == r {
+			delete(m.runners, p)
+			delete(m.suspended, p)
+		}
+		m.mu.Unlock()
+		m.sendRelease(p, r.epoch, next, gap)
+	}()
+}
+
+// releaseLocked tells the coordinator (in the background) that p at
+// epoch is given up.
+func (m *orderedMember) releaseLocked(p int, epoch, next uint64, refence bool) {
+	m.released[p] = max(m.released[p], epoch)
+	m.releases.Add(1)
+	go func() {
+		defer m.releases.Done()
+		m.sendRelease(p, epoch, next, refence)
+	}()
+}
+
+// sendRelease requests RELEASE until the coordinator confirms or the
+// member's connection is gone.
+func (m *orderedMember) sendRelease(p int, epoch, next uint64, refence bool) {
+	body, _ := json.Marshal(ReleaseRequest{Partition: p, Epoch: epoch, NextSeq: next, Refence: refence})
+	for attempt := 0; attempt < 20; attempt++ {
+		msg, err := m.nc.Request(m.join.ReleaseSubject, body, m.heartbeatInterval())
+		if err == nil {
+			var rr ReleaseReply
+			if DecodeReply(msg.Data, &rr) == nil {
+				return
+			}
+		}
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return
+		}
+	}
+}
+
+func (m *orderedMember) setSuspended(p int, on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if on {
+		m.suspended[p] = true
+	} else {
+		delete(m.suspended, p)
+	}
+}
+
+// call runs the handler, turning a panic into an error.
+func (m *orderedMember) call(ctx context.Context, d *Delivery) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panic: %v", r)
+		}
+	}()
+	return m.handler(ctx, d)
+}
+
+// deadLetter copies msg to the group's DLQ and then terminates it; it
+// reports false when the copy failed (the message is retried in place).
+func (m *orderedMember) deadLetter(msg jetstream.Msg, md *jetstream.MsgMetadata, attempts int, reason string) bool {
+	member := ""
+	if m.join.Mode == ModeBroadcasting {
+		member = m.join.Member
+	}
+	dl, err := NewDeadLetter(m.group, member, msg.Subject(), md.Sequence.Stream, attempts, reason, msg.Headers(), msg.Data(), time.Now())
+	if err != nil {
+		_ = msg.TermWithReason("not a topic subject")
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dlqPublishTimeout)
+	defer cancel()
+	if _, err := m.js.PublishMsg(ctx, dl.Msg()); err != nil {
+		m.log.Warn("jetmq: dead-letter copy failed; retrying in place", "subject", msg.Subject(), "seq", md.Sequence.Stream, "err", err)
+		return false
+	}
+	_ = msg.TermWithReason("dead-lettered to " + m.join.DLQStream)
+	return true
+}
+
+// stop releases every partition after its in-flight message, leaves the
+// group and returns; if ctx ends first, handlers' contexts are cancelled.
+func (m *orderedMember) stop(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		if m.broadcast != nil {
+			m.broadcast.stop()
+		} else {
+			m.mu.Lock()
+			m.stopping = true
+			for p, r := range m.runners {
+				m.revokeLocked(p, r)
+			}
+			m.mu.Unlock()
+			m.releases.Wait()
+		}
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		m.hcancel()
+		<-done
+	}
+	close(m.quit)
+	m.loops.Wait()
+	m.hcancel()
+	if m.assignSub != nil {
+		_ = m.assignSub.Unsubscribe()
+	}
+	_ = m.nc.Publish(m.join.LeaveSubject, nil)
+	if ferr := m.nc.FlushTimeout(5 * time.Second); ferr != nil && err == nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
+		err = ferr
+	}
+	return err
+}
+
+// plainHeartbeats keeps a broadcasting member known to the broker.
+func (m *orderedMember) plainHeartbeats() {
+	defer m.loops.Done()
+	t := time.NewTicker(time.Duration(max(m.join.HeartbeatMs, 100)) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+			_ = m.nc.Publish(m.join.HeartbeatSubject, nil)
+		}
+	}
+}
+
+func sortedTrue(set map[int]bool) []int {
+	out := make([]int, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// subscribeOrderedGroup is Subscribe for Ordered() members.
+func subscribeOrderedGroup(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, topic, group string, h Handler, cfg subscribeConfig) (*Subscription, error) {
+	m, err := subscribeOrdered(ctx, nc, js, topic, group, h, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Subscription{ordered: m, nc: nc, js: js, topic: topic, group: group, handler: h, cfg: cfg, log: cfg.logger,
+		join: m.join.JoinReply, policy: m.join.Policy()}, nil
+}

@@ -1,0 +1,287 @@
+package semantics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Handler processes one delivered message. Returning nil acks it;
+// returning an error retries it after the group's backoff, and after
+// max_reconsume attempts moves it to the group's dead-letter queue with
+// the error's text. ctx is cancelled when Stop gives up waiting.
+type Handler func(ctx context.Context, d *Delivery) error
+
+// Delivery is a message handed to a group member.
+type Delivery struct {
+	Topic     string
+	Group     string
+	Member    string
+	Subject   string // stored subject <topic>.<partition>.<key>[.<tag>]
+	Key       string // KeylessKey for keyless messages
+	Tag       string
+	Partition int
+	// Attempt counts deliveries to this group (member), from 1.
+	Attempt   int
+	Seq       uint64 // stream sequence
+	Published time.Time
+	Headers   nats.Header
+	Data      []byte
+}
+
+// fetchWait bounds one pull: an idle member asks again this often, and
+// Stop waits at most this long for the pull in progress.
+const fetchWait = time.Second
+
+// Subscription is a running group member; Stop ends it.
+type Subscription struct {
+	ordered *orderedMember // set for Ordered() members
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	topic   string
+	group   string
+	handler Handler
+	cfg     subscribeConfig
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	join   JoinReply
+	policy RetryPolicy
+	cons   jetstream.Consumer
+
+	held    *heldSet // every message received and not yet acked/nak'd
+	queue   chan jetstream.Msg
+	hctx    context.Context // handed to handlers
+	hcancel context.CancelFunc
+
+	stopping chan struct{}
+	loops    sync.WaitGroup // fetch and heartbeat loops
+	workers  sync.WaitGroup
+	drained  chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Subscribe makes the caller a member of group on topic and hands every
+// message the group gives it to h until Stop. It joins through
+// $MQ.GROUP.JOIN.<topic>.<group> (creating the group from the options if
+// it does not exist, unless WithoutCreate), binds to the consumer the
+// broker names and pulls with explicit acks, retries and dead letters as
+// docs/PROTOCOL.md describes. It returns once the member has joined.
+//
+// The member holds at most the prefetch count of messages (queued or in a
+// handler) and keeps every one of them alive with progress acks, so slow
+// handlers never cause redeliveries; a member that dies loses its
+// messages to the others after the group's session_timeout.
+func Subscribe(ctx context.Context, nc *nats.Conn, topic, group string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
+	if err := ValidateTopicName(topic); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrTopicNotFound, err)
+	}
+	if err := ValidateGroupName(group); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, errors.New("jetmq: nil handler")
+	}
+	cfg := defaultSubscribeConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("jetmq: subscribe option: %w", err)
+		}
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ordered {
+		return subscribeOrderedGroup(ctx, nc, js, topic, group, h, cfg)
+	}
+	s := &Subscription{nc: nc, js: js, topic: topic, group: group, handler: h, cfg: cfg, log: cfg.logger,
+		held: newHeldSet(), queue: make(chan jetstream.Msg, cfg.prefetch),
+		stopping: make(chan struct{}), drained: make(chan struct{})}
+	s.hctx, s.hcancel = context.WithCancel(context.Background())
+	if err := s.bind(ctx); err != nil {
+		s.hcancel()
+		return nil, err
+	}
+	for i := range cfg.concurrency {
+		s.workers.Add(1)
+		go s.worker(i)
+	}
+	s.loops.Add(2)
+	go s.fetchLoop()
+	go s.heartbeatLoop()
+	go s.progressLoop()
+	return s, nil
+}
+
+// Member is the member id (chosen by the broker if not given).
+func (s *Subscription) Member() string { return s.JoinReply().Member }
+
+// JoinReply is what the broker answered the last JOIN with.
+func (s *Subscription) JoinReply() JoinReply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.join
+}
+
+// requestJoin asks the broker for membership.
+func (s *Subscription) requestJoin(ctx context.Context) (JoinReply, error) {
+	req := JoinRequest{Member: s.cfg.member, Protocols: []string{ProtocolPull}}
+	if cur := s.JoinReply().Member; cur != "" {
+		req.Member = cur // keep the id across re-joins
+	}
+	if s.cfg.create {
+		want := s.cfg.want
+		req.Create = &want
+	}
+	body, _ := json.Marshal(req)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.joinTimeout)
+	defer cancel()
+	msg, err := s.nc.RequestWithContext(ctx, GroupJoinPrefix+s.topic+"."+s.group, body)
+	if err != nil {
+		return JoinReply{}, fmt.Errorf("jetmq: join %s/%s: %w", s.topic, s.group, err)
+	}
+	var jr JoinReply
+	if err := DecodeReply(msg.Data, &jr); err != nil {
+		return JoinReply{}, err
+	}
+	if jr.Protocol != ProtocolPull {
+		return JoinReply{}, fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, this helper speaks %q", s.topic, s.group, jr.Protocol, ProtocolPull)
+	}
+	return jr, nil
+}
+
+// bind joins and binds to the consumer the broker names.
+func (s *Subscription) bind(ctx context.Context) error {
+	jr, err := s.requestJoin(ctx)
+	if err != nil {
+		return err
+	}
+	cons, err := s.js.Consumer(ctx, jr.Stream, jr.Consumer)
+	if err != nil {
+		return fmt.Errorf("jetmq: bind to consumer %s on %s: %w", jr.Consumer, jr.Stream, err)
+	}
+	s.mu.Lock()
+	s.join, s.policy, s.cons = jr, jr.Policy(), cons
+	s.mu.Unlock()
+	return nil
+}
+
+// fetchLoop pulls whenever at least half the prefetch room is free. All
+// pulled messages go into the member's own queue at once, so every
+// message the member holds is visible to the progress loop.
+func (s *Subscription) fetchLoop() {
+	defer s.loops.Done()
+	defer close(s.queue)
+	half := max(1, s.cfg.prefetch/2)
+	for {
+		room := s.cfg.prefetch - s.held.len()
+		if room < half {
+			select {
+			case <-s.stopping:
+				return
+			case <-s.held.freed:
+				continue
+			}
+		}
+		select {
+		case <-s.stopping:
+			return
+		default:
+		}
+		s.mu.Lock()
+		cons := s.cons
+		s.mu.Unlock()
+		batch, err := cons.Fetch(room, jetstream.FetchMaxWait(fetchWait))
+		if err == nil {
+			for m := range batch.Messages() {
+				s.held.add(m)
+				s.queue <- m // never blocks: the queue holds prefetch
+			}
+			err = batch.Error()
+		}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			s.onFetchError(err)
+		}
+	}
+}
+
+// onFetchError re-joins when the consumer is gone (the group was
+// recreated, or a broadcasting member was removed after member_ttl) and
+// otherwise waits a little (broker restart, no connection).
+func (s *Subscription) onFetchError(err error) {
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.joinTimeout)
+		jerr := s.bind(ctx)
+		cancel()
+		if jerr == nil {
+			return
+		}
+		err = jerr
+	}
+	s.log.Debug("jetmq: pull failed, retrying", "topic", s.topic, "group", s.group, "err", err)
+	select {
+	case <-s.stopping:
+	case <-time.After(250 * time.Millisecond):
+	}
+}
+
+// heartbeatLoop announces the member to the broker.
+func (s *Subscription) heartbeatLoop() {
+	defer s.loops.Done()
+	t := time.NewTicker(time.Duration(max(s.JoinReply().HeartbeatMs, 100)) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-t.C:
+			_ = s.nc.Publish(s.JoinReply().HeartbeatSubject, nil)
+		}
+	}
+}
+
+// Stop stops pulling, lets the handlers finish every message the member
+// holds (acking or retrying them), leaves the group and returns. If ctx
+// ends first, handlers' contexts are cancelled and Stop returns ctx's
+// error once they have returned.
+func (s *Subscription) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
+	return s.stopErr
+}
+
+func (s *Subscription) stop(ctx context.Context) error {
+	if s.ordered != nil {
+		return s.ordered.stop(ctx)
+	}
+	close(s.stopping)
+	done := make(chan struct{})
+	go func() {
+		s.loops.Wait() // the fetch loop closes the queue
+		s.workers.Wait()
+		close(s.drained)
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.hcancel()
+		<-done
+	}
+	s.hcancel()
+	_ = s.nc.Publish(s.JoinReply().LeaveSubject, nil)
+	if ferr := s.nc.FlushTimeout(5 * time.Second); ferr != nil && err == nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
+		err = ferr
+	}
+	return err
+}
