@@ -19,11 +19,12 @@ const (
 )
 
 // Delay serves $MQ.DELAY.<topic>.<key>[.<tag>]: it stores the message in the
-// topic's stream as a NATS message schedule on its own internal subject
-// $MQ.INT.<topic>.D.<id>, targeting the stored subject of its partition.
+// topic's internal stream as a NATS message schedule on its own subject
+// $MQ.INT.<topic>.D.<id>, targeting the outbox subject of its partition.
 // The schedule is a durable, replicated timer: the stream leader fires it
-// (after restarts and leader moves too), which stores the message on its
-// partition subject and purges the schedule.
+// (after restarts and leader moves too), which writes the message to the
+// outbox and purges the schedule; the topic stream sources the outbox, so
+// the message appears once on its partition subject.
 type Delay struct {
 	topics  *Topics
 	js      jetstream.JetStream
@@ -128,7 +129,7 @@ func (d *Delay) onDelay(m *nats.Msg) {
 	}
 	out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
 	out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
-	out.Header.Set(hdrScheduleTarget, semantics.StoredSubject(topic, p, key, tag))
+	out.Header.Set(hdrScheduleTarget, semantics.OutboxSubject(topic, p, key, tag))
 	out.Data = m.Data
 	ack, err := d.js.PublishMsgAsync(out)
 	if err != nil {

@@ -56,7 +56,10 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 		if !o.create {
 			return false, apiErr(404, "topic %q not found", c.Name)
 		}
-		s, err = t.js.CreateStream(ctx, topicStreamConfig(c))
+		if err := t.ensureInternal(ctx, c); err != nil {
+			return false, err
+		}
+		_, err = t.js.CreateStream(ctx, topicStreamConfig(c))
 		if err != nil {
 			return false, apiErr(500, "create stream %q: %v", c.Name, err)
 		}
@@ -70,6 +73,9 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 		return false, apiErr(409, "stream %q exists and is not a jetmq topic", c.Name)
 	}
 	if cur == c {
+		if err := t.ensureInternal(ctx, c); err != nil {
+			return false, err
+		}
 		t.install(cur)
 		return false, nil
 	}
@@ -79,15 +85,27 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 	if err := t.checkChange(ctx, cur, c, o.force); err != nil {
 		return false, err
 	}
+	if err := t.ensureInternal(ctx, c); err != nil {
+		return false, err
+	}
 	sc := s.CachedInfo().Config
 	next := topicStreamConfig(c)
 	sc.Replicas, sc.MaxAge, sc.MaxBytes, sc.Metadata = next.Replicas, next.MaxAge, next.MaxBytes, next.Metadata
-	sc.Subjects, sc.AllowMsgSchedules, sc.AllowAtomicPublish = next.Subjects, true, true
+	sc.Subjects, sc.Sources = next.Subjects, next.Sources
 	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
 		return false, apiErr(500, "update stream %q: %v", c.Name, err)
 	}
 	t.install(c)
 	return false, nil
+}
+
+// ensureInternal creates or updates the topic's internal stream (it must
+// exist before the topic stream that sources it).
+func (t *Topics) ensureInternal(ctx context.Context, c semantics.TopicConfig) error {
+	if _, err := t.js.CreateOrUpdateStream(ctx, internalStreamConfig(c)); err != nil {
+		return apiErr(503, "create or update stream %q: %v", semantics.InternalStream(c.Name), err)
+	}
+	return nil
 }
 
 // checkChange refuses the changes that would lose order or data.
@@ -194,9 +212,10 @@ func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) 
 		st.Messages += n
 		st.PartitionMsgs = append(st.PartitionMsgs, PartitionCount{Partition: p, Messages: n})
 	}
-	delayed, err := s.Info(ctx, jetstream.WithSubjectFilter(delayedFilter(name)))
-	if err == nil {
-		st.Delayed = uint64(len(delayed.State.Subjects))
+	if is, err := t.js.Stream(ctx, semantics.InternalStream(name)); err == nil {
+		if delayed, err := is.Info(ctx, jetstream.WithSubjectFilter(delayedFilter(name))); err == nil {
+			st.Delayed = uint64(len(delayed.State.Subjects))
+		}
 	}
 	return st, nil
 }
@@ -315,9 +334,11 @@ func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
 		respondAPIError(m, err)
 		return
 	}
-	if err := t.js.DeleteStream(ctx, name); err != nil {
-		respondError(m, 500, "delete stream %q: %v", name, err)
-		return
+	for _, stream := range []string{name, semantics.InternalStream(name)} {
+		if err := t.js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			respondError(m, 500, "delete stream %q: %v", stream, err)
+			return
+		}
 	}
 	t.uninstall(name)
 	respondJSON(m, map[string]any{"deleted": name})

@@ -12,8 +12,52 @@ import (
 // recorded in the stream's config and metadata.
 type TopicInfo = semantics.TopicConfig
 
-// topicStreamConfig is the JetStream stream that stores topic c.
+// topicStreamConfig is the JetStream stream that stores topic c. Its one
+// subject is <topic>.>, so a group consumer filtered on <topic>.> covers the
+// whole stream and JetStream serves it as fast as an unfiltered one (a
+// stream with a second subject makes every such consumer scan per-subject
+// state: ~9x slower with 10,000 keys). Everything else jetmq keeps for the
+// topic lives in its internal stream, whose outbox this stream sources.
 func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
+	sc := topicLimits(c)
+	sc.Name = c.Name
+	sc.Description = "jetmq topic"
+	sc.Subjects = []string{c.Name + ".>"}
+	sc.Duplicates = 2 * time.Minute
+	sc.AllowDirect = true
+	sc.Sources = []*jetstream.StreamSource{{
+		Name: semantics.InternalStream(c.Name),
+		SubjectTransforms: []jetstream.SubjectTransformConfig{{
+			Source: semantics.OutboxFilter(c.Name), Destination: c.Name + ".>",
+		}},
+	}}
+	sc.Metadata = map[string]string{
+		semantics.MetaPartitions: strconv.Itoa(c.Partitions),
+		semantics.MetaMaxDelay:   c.MaxDelay.String(),
+		semantics.MetaVersion:    "2",
+	}
+	return sc
+}
+
+// internalStreamConfig is the topic's internal stream: delayed messages as
+// NATS message schedules, half messages of open transactions, and the
+// outbox that the topic stream sources. It keeps messages as long as the
+// topic does, so that the outbox is never trimmed before it was sourced.
+func internalStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
+	sc := topicLimits(c)
+	sc.Name = semantics.InternalStream(c.Name)
+	sc.Description = "jetmq internal subjects of topic " + c.Name
+	sc.Subjects = []string{semantics.InternalPrefix + c.Name + ".>"}
+	sc.Duplicates = 2 * time.Minute
+	sc.AllowDirect = true
+	sc.AllowMsgSchedules = true
+	sc.AllowAtomicPublish = true
+	sc.MaxBytes = -1
+	return sc
+}
+
+// topicLimits are the settings a topic's two streams share.
+func topicLimits(c semantics.TopicConfig) jetstream.StreamConfig {
 	storage := jetstream.FileStorage
 	if c.Storage == semantics.StorageMemory {
 		storage = jetstream.MemoryStorage
@@ -23,34 +67,15 @@ func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
 		maxBytes = -1
 	}
 	return jetstream.StreamConfig{
-		Name:               c.Name,
-		Description:        "jetmq topic",
-		Subjects:           topicStreamSubjects(c.Name),
-		Retention:          jetstream.LimitsPolicy,
-		Discard:            jetstream.DiscardOld,
-		MaxAge:             c.MaxAge,
-		MaxBytes:           maxBytes,
-		MaxMsgs:            -1,
-		MaxMsgsPerSubject:  -1,
-		Storage:            storage,
-		Replicas:           c.Replicas,
-		Duplicates:         2 * time.Minute,
-		AllowDirect:        true,
-		AllowMsgSchedules:  true,
-		AllowAtomicPublish: true,
-		Metadata: map[string]string{
-			semantics.MetaPartitions: strconv.Itoa(c.Partitions),
-			semantics.MetaMaxDelay:   c.MaxDelay.String(),
-			semantics.MetaVersion:    "1",
-		},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            c.MaxAge,
+		MaxBytes:          maxBytes,
+		MaxMsgs:           -1,
+		MaxMsgsPerSubject: -1,
+		Storage:           storage,
+		Replicas:          c.Replicas,
 	}
-}
-
-// topicStreamSubjects are the subjects a topic's stream captures: the
-// stored forms (which only the account mappings produce) and jetmq's
-// internal subjects of the topic.
-func topicStreamSubjects(topic string) []string {
-	return []string{topic + ".*.*", topic + ".*.*.*", semantics.InternalPrefix + topic + ".>"}
 }
 
 // topicFromStream reads a topic back from its stream config; ok is false
@@ -87,5 +112,8 @@ func topicMappings(topic string, partitions int) map[string]string {
 		topic + ".*":     topic + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}",
 		topic + ".*.*":   topic + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
 		topic + ".*.*.*": semantics.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
+		// The topic stream captures <topic>.>: longer junk must be
+		// rejected too, never stored.
+		topic + ".*.*.*.>": semantics.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.>",
 	}
 }

@@ -79,7 +79,7 @@ func (d *checkDriver) consume(ctx context.Context) (jetstream.ConsumeContext, er
 	cfg := d.t.cfg
 	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	cons, err := d.t.h.JetStream().CreateOrUpdateConsumer(cctx, d.topic, jetstream.ConsumerConfig{
+	cons, err := d.t.h.JetStream().CreateOrUpdateConsumer(cctx, semantics.InternalStream(d.topic), jetstream.ConsumerConfig{
 		Durable:       TxnCheckConsumer,
 		Description:   "jetmq: check-back notices of half messages",
 		FilterSubject: semantics.TxnKindFilter(d.topic, semantics.TxnKindNotice),

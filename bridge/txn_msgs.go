@@ -77,15 +77,22 @@ func rewrittenHalf(topic, txid string, h txnMsg, checks int, parked bool, period
 	return out
 }
 
-// realMsg is the committed form of half h: published on the topic's input
-// subject (the account mapping stores it on its partition) or, when it
-// carries a delay counted from the commit at now, as a schedule that
-// targets its stored subject. Either way it is guarded by h's sequence and
-// purges h in the same write, so it is stored at most once.
+// realMsg is the committed form of half h: written to the outbox of the
+// topic's internal stream, on its partition (the topic stream sources the
+// outbox exactly once), or, when it carries a delay counted from the commit
+// at now, as a schedule that targets that outbox subject. Either way it is
+// guarded by h's sequence and purges h in the same write, so it is stored
+// at most once.
 func realMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, error) {
 	key, tag := h.Header.Get(semantics.HeaderKey), h.Header.Get(semantics.HeaderTag)
 	deliverAt, delay := h.Header.Get(semantics.HeaderDeliverAt), h.Header.Get(semantics.HeaderDelay)
-	out := nats.NewMsg(semantics.InputSubject(ti.Name, key, tag))
+	p, k := 0, key
+	if key == "" {
+		p, k = rand.IntN(max(ti.Partitions, 1)), semantics.KeylessKey
+	} else {
+		p = semantics.Partition(key, ti.Partitions)
+	}
+	out := nats.NewMsg(semantics.OutboxSubject(ti.Name, p, k, tag))
 	out.Header = userHeaders(h.Header, halfOnlyHeaders...)
 	out.Header.Set(semantics.HeaderTxnID, txid)
 	out.Data = h.Data
@@ -95,16 +102,10 @@ func realMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, err
 			return nil, err
 		}
 		_, _, part, _ := semantics.ParseTxnSubject(ti.Name, h.Subject)
-		p, k := 0, key
-		if key == "" {
-			p, k = rand.IntN(max(ti.Partitions, 1)), semantics.KeylessKey
-		} else {
-			p = semantics.Partition(key, ti.Partitions)
-		}
 		out.Subject = semantics.TxnDelayedSubject(ti.Name, txid, part)
 		out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
 		out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
-		out.Header.Set(hdrScheduleTarget, semantics.StoredSubject(ti.Name, p, k, tag))
+		out.Header.Set(hdrScheduleTarget, semantics.OutboxSubject(ti.Name, p, k, tag))
 	}
 	out.Header.Set(hdrExpectedLastSubjSeq, strconv.FormatUint(h.Seq, 10))
 	out.Header.Set(hdrExpectedLastSubjSeqSubj, h.Subject)

@@ -82,7 +82,7 @@ func (r *txnRecord) half(part string) (txnMsg, bool) {
 	return txnMsg{}, false
 }
 
-// txnStore reads and writes transactions in topic streams.
+// txnStore reads and writes transactions in the topics' internal streams.
 type txnStore struct {
 	nc *nats.Conn
 	js jetstream.JetStream
@@ -137,7 +137,7 @@ type msgGetRequest struct {
 }
 
 // directLast returns the last message of every subject matching filter.
-func (s *txnStore) directLast(ctx context.Context, stream, filter string) ([]txnMsg, error) {
+func (s *txnStore) directLast(ctx context.Context, topic, filter string) ([]txnMsg, error) {
 	req, _ := json.Marshal(msgGetRequest{MultiLast: []string{filter}, Batch: semantics.MaxTxnMessages * 3})
 	inbox := s.nc.NewInbox()
 	sub, err := s.nc.SubscribeSync(inbox)
@@ -145,7 +145,7 @@ func (s *txnStore) directLast(ctx context.Context, stream, filter string) ([]txn
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+stream, inbox, req); err != nil {
+	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+semantics.InternalStream(topic), inbox, req); err != nil {
 		return nil, err
 	}
 	var out []txnMsg
@@ -187,9 +187,9 @@ type msgGetResponse struct {
 }
 
 // leaderGet asks the stream leader (not a replica) for one message.
-func (s *txnStore) leaderGet(ctx context.Context, stream string, req msgGetRequest) (*txnMsg, error) {
+func (s *txnStore) leaderGet(ctx context.Context, topic string, req msgGetRequest) (*txnMsg, error) {
 	b, _ := json.Marshal(req)
-	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, b)
+	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+semantics.InternalStream(topic), b)
 	if err != nil {
 		return nil, fmt.Errorf("read transaction: %w", err)
 	}
@@ -213,17 +213,17 @@ func (s *txnStore) leaderGet(ctx context.Context, stream string, req msgGetReque
 	return out, nil
 }
 
-func (s *txnStore) leaderLast(ctx context.Context, stream, filter string) (*txnMsg, error) {
-	return s.leaderGet(ctx, stream, msgGetRequest{LastBy: filter})
+func (s *txnStore) leaderLast(ctx context.Context, topic, filter string) (*txnMsg, error) {
+	return s.leaderGet(ctx, topic, msgGetRequest{LastBy: filter})
 }
 
 // leaderAll walks every message matching filter on the leader; with rollups
 // that is one per subject.
-func (s *txnStore) leaderAll(ctx context.Context, stream, filter string) ([]txnMsg, error) {
+func (s *txnStore) leaderAll(ctx context.Context, topic, filter string) ([]txnMsg, error) {
 	var out []txnMsg
 	seq := uint64(1)
 	for range semantics.MaxTxnMessages * 3 {
-		m, err := s.leaderGet(ctx, stream, msgGetRequest{NextBy: filter, Seq: seq})
+		m, err := s.leaderGet(ctx, topic, msgGetRequest{NextBy: filter, Seq: seq})
 		if err != nil || m == nil {
 			return out, err
 		}
@@ -299,9 +299,9 @@ func (s *txnStore) publishBatch(ctx context.Context, id string, msgs []*nats.Msg
 }
 
 // purgeSubject removes every message on subject.
-func (s *txnStore) purgeSubject(ctx context.Context, stream, subject string) error {
+func (s *txnStore) purgeSubject(ctx context.Context, topic, subject string) error {
 	b, _ := json.Marshal(map[string]string{"filter": subject})
-	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+stream, b)
+	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+semantics.InternalStream(topic), b)
 	if err != nil {
 		return err
 	}
@@ -315,16 +315,16 @@ func (s *txnStore) purgeSubject(ctx context.Context, stream, subject string) err
 }
 
 // deleteMsg removes one message (a handled check notice).
-func (s *txnStore) deleteMsg(ctx context.Context, stream string, seq uint64) error {
+func (s *txnStore) deleteMsg(ctx context.Context, topic string, seq uint64) error {
 	b, _ := json.Marshal(map[string]any{"seq": seq, "no_erase": true})
-	_, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+stream, b)
+	_, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+semantics.InternalStream(topic), b)
 	return err
 }
 
 // txnIDs lists the transactions that have a subject of kind (half
 // messages: open transactions; parked markers: parked ones), sorted.
 func (s *txnStore) txnIDs(ctx context.Context, topic, kind string) ([]string, error) {
-	st, err := s.js.Stream(ctx, topic)
+	st, err := s.js.Stream(ctx, semantics.InternalStream(topic))
 	if err != nil {
 		return nil, err
 	}

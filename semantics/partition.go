@@ -75,3 +75,18 @@ func ParseStoredSubject(subject string) (StoredMessage, error) {
 	}
 	return m, nil
 }
+
+// InternalStream is the name of topic's internal stream.
+func InternalStream(topic string) string { return InternalStreamPrefix + topic }
+
+// OutboxSubject is where a message bound for partition p of topic is
+// written inside the topic's internal stream: the topic stream sources
+// $MQ.INT.<topic>.O.> into <topic>.>, exactly once, so a message written
+// here (a delayed message firing, a committed transaction) appears on
+// <topic>.<p>.<key>[.<tag>].
+func OutboxSubject(topic string, partition int, key, tag string) string {
+	return InternalPrefix + topic + ".O." + StoredSubject(topic, partition, key, tag)[len(topic)+1:]
+}
+
+// OutboxFilter selects topic's outbox in its internal stream.
+func OutboxFilter(topic string) string { return InternalPrefix + topic + ".O.>" }

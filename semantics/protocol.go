@@ -25,6 +25,11 @@ const (
 	// that filter on <topic>.> never see them.
 	InternalPrefix = "$MQ.INT."
 
+	// InternalStreamPrefix names a topic's internal stream, %INT%<topic>:
+	// it holds the topic's $MQ.INT.<topic>.> subjects (delayed messages
+	// waiting, half messages, the outbox). '%' cannot occur in a topic name.
+	InternalStreamPrefix = "%INT%"
+
 	// RejectPrefix receives publishes under <topic>. that fit no topic
 	// form; the broker answers them with a 400 error.
 	RejectPrefix = "$MQ.REJECT."
