@@ -19,6 +19,10 @@ type Scenario struct {
 	Baseline string
 	// Description is one line for --help and --list.
 	Description string
+	// Fanout is how many deliveries one message makes in this scenario
+	// (broadcast-3: 3), so Result.Msgs may reach Fanout x env.Msgs; 0
+	// means 1.
+	Fanout int
 	// Run moves env.Msgs messages (or fewer, if env.Duration ends it first),
 	// cleans up what it created and reports what it measured.
 	Run func(ctx context.Context, env *Env) (Result, error)

@@ -17,7 +17,7 @@ func Scenarios() []Scenario {
 		{Name: RawConsume, Description: "one pull consumer with explicit acks drains a pre-filled stream", Run: runRawConsume},
 		{Name: "keyed-publish", Baseline: RawPublishAsync, Description: "async publish to <topic>.<key> over 10,000 keys through the partition mapping (8 partitions)", Run: runKeyedPublish},
 		{Name: "cluster-consume", Baseline: RawConsume, Description: "two members of a clustering group (Go helper, explicit acks) drain a pre-filled topic", Run: runClusterConsume},
-		{Name: "broadcast-3", Baseline: RawConsume, Description: "three broadcasting members each drain a pre-filled topic; aggregate deliveries/s", Run: runBroadcast3},
+		{Name: "broadcast-3", Baseline: RawConsume, Fanout: 3, Description: "three broadcasting members each drain a pre-filled topic; aggregate deliveries/s", Run: runBroadcast3},
 		{Name: "load-shift", Baseline: RawPublishSync, Description: "publisher p99 (one in flight, msgs/4) while a two-member group drains a backlog at a capped rate; notes compare to idle", Run: runLoadShift},
 		{Name: "txn", Baseline: RawPublishAsync, Description: "1-message transactions (prepare + commit requests), 512 in flight", Run: runTxn},
 		{Name: "txn-latency", Baseline: RawPublishSync, Description: "1-message transactions one at a time (msgs/4); p50/p99 prepare sent to commit acknowledged", Run: runTxnLatency},

@@ -117,26 +117,37 @@ feed:
 }
 
 // checkCommitted verifies that topic.> holds exactly want messages: every
-// acknowledged commit stored its message once.
+// acknowledged commit stored its message once. A commit is acknowledged
+// once it is durable in the topic's outbox; the topic stream sources it a
+// moment later, so this waits (up to sourceWait) for the count to settle.
 func checkCommitted(ctx context.Context, nc *nats.Conn, topic string, want int) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
 	}
-	s, err := js.Stream(ctx, topic)
-	if err != nil {
-		return err
+	deadline := time.Now().Add(sourceWait)
+	for {
+		s, err := js.Stream(ctx, topic)
+		if err != nil {
+			return err
+		}
+		got := s.CachedInfo().State.Msgs
+		switch {
+		case got > uint64(want):
+			return fmt.Errorf("topic %s holds %d committed messages, only %d commits were acknowledged", topic, got, want)
+		case got == uint64(want):
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("topic %s holds %d committed messages %s after %d commits were acknowledged", topic, got, sourceWait, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(topic+".>"))
-	if err != nil {
-		return err
-	}
-	got := uint64(0)
-	for _, n := range info.State.Subjects {
-		got += n
-	}
-	if got != uint64(want) {
-		return fmt.Errorf("topic %s holds %d committed messages, %d commits were acknowledged", topic, got, want)
-	}
-	return nil
 }
+
+// sourceWait bounds how long committed messages may take to be sourced
+// from the outbox into the topic.
+const sourceWait = 10 * time.Second
