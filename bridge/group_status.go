@@ -49,6 +49,9 @@ func (s *GroupService) status(ctx context.Context, g semantics.GroupConfig) (sem
 	for _, m := range sortedKeys(byMember) {
 		st.Members = append(st.Members, *byMember[m])
 	}
+	if g.Ordered && g.Mode == semantics.ModeClustering {
+		st.Partitions = s.orderedPartitions(ctx, g, cis)
+	}
 	n, err := s.dlqCount(ctx, g.Topic, g.Name)
 	if err != nil {
 		return st, fmt.Errorf("dead-letter count: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go/jetstream"
@@ -120,4 +121,30 @@ func (s *GroupService) fencePartition(ctx context.Context, g semantics.GroupConf
 		return s.ensureOrderedConsumer(ctx, st, g, p)
 	}
 	return err
+}
+
+// orderedPartitions is the partition table of an ordered clustering
+// group's status: leases from its coordinator (when one answers), lag from
+// the partition consumers cis.
+func (s *GroupService) orderedPartitions(ctx context.Context, g semantics.GroupConfig, cis []*jetstream.ConsumerInfo) []semantics.OrderedPartitionStatus {
+	s.mu.Lock()
+	o, _ := s.ordered.(*OrderedService)
+	s.mu.Unlock()
+	var out []semantics.OrderedPartitionStatus
+	if o != nil {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		out, _ = o.partitionStatus(sctx, g)
+		cancel()
+	}
+	for _, ci := range cis {
+		p, err := strconv.Atoi(ci.Config.Metadata[semantics.MetaPartition])
+		if err != nil || p < 0 || p > semantics.MaxPartitions {
+			continue
+		}
+		for len(out) <= p {
+			out = append(out, semantics.OrderedPartitionStatus{Partition: len(out)})
+		}
+		out[p].Pending, out[p].AckPending = ci.NumPending, ci.NumAckPending
+	}
+	return out
 }

@@ -80,7 +80,7 @@ func (c *coordinator) run(ctx context.Context) error {
 	defer c.svc.active(c.key, nil)
 	defer c.svc.metrics.forget(c.g)
 	c.log.Info("ordered coordinator started", "members", c.own.Members())
-	tick := time.NewTicker(max(c.g.SessionTimeout/20, 20*time.Millisecond))
+	tick := time.NewTicker(min(max(c.g.SessionTimeout/20, 20*time.Millisecond), 50*time.Millisecond))
 	defer tick.Stop()
 	resize := time.NewTicker(5 * time.Second)
 	defer resize.Stop()

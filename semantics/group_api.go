@@ -20,6 +20,9 @@ type GroupStatus struct {
 	// DLQ is the number of the group's messages in the dead-letter queue.
 	DLQ     uint64         `json:"dlq"`
 	Members []MemberStatus `json:"members"`
+	// Partitions (ordered clustering groups): owner, epoch, lag and
+	// suspension of every partition.
+	Partitions []OrderedPartitionStatus `json:"partitions,omitempty"`
 }
 
 // MemberStatus is one member of a group. Clustering members are the ones

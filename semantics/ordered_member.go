@@ -216,21 +216,21 @@ func (m *orderedMember) applyLease(l MemberLease, renewedAt time.Time) {
 	if r == nil {
 		r = newPartitionRunner(m, p, l.Epoch)
 		m.runners[p] = r
-		m.leaseUntil[p] = m.lastRenew.Add(m.session - m.margin)
+		m.setLeaseLocked(p, r, m.lastRenew.Add(m.session-m.margin))
 		r.start()
 	}
 	if !renewedAt.IsZero() {
-		m.leaseUntil[p] = renewedAt.Add(m.session - m.margin)
+		m.setLeaseLocked(p, r, renewedAt.Add(m.session-m.margin))
 	}
 }
 
-// leaseValid reports whether the runner of p at epoch may hand out a
-// message now.
-func (m *orderedMember) leaseValid(p int, epoch uint64) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.runners[p]
-	return r != nil && r.epoch == epoch && !r.revoked && time.Now().Before(m.leaseUntil[p])
+// setLeaseLocked records until when the runner of p may hand out
+// messages; the runner reads it without the member's lock.
+func (m *orderedMember) setLeaseLocked(p int, r *partitionRunner, until time.Time) {
+	m.leaseUntil[p] = until
+	if !r.revoked {
+		r.validUntil.Store(until.UnixNano())
+	}
 }
 
 // watchdog drops partitions whose lease ran out (no coordinator answer
@@ -261,6 +261,7 @@ func (m *orderedMember) watchdog() {
 // dropLocked abandons a runner at once: it stops pulling and its handler
 // context is cancelled; unacked messages come back through the fence.
 func (m *orderedMember) dropLocked(p int, r *partitionRunner) {
+	r.validUntil.Store(0)
 	delete(m.runners, p)
 	delete(m.suspended, p)
 	go r.abandon()
@@ -272,6 +273,7 @@ func (m *orderedMember) revokeLocked(p int, r *partitionRunner) {
 		return
 	}
 	r.revoked = true
+	r.validUntil.Store(0)
 	m.released[p] = max(m.released[p], r.epoch)
 	m.releases.Add(1)
 	go func() {

@@ -3,6 +3,7 @@ package semantics
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,9 @@ type partitionRunner struct {
 	partition int
 	epoch     uint64
 	revoked   bool // guarded by m.mu
+	// validUntil is the lease end in Unix nanoseconds (0: revoked or
+	// dropped); the worker checks it before every message.
+	validUntil atomic.Int64
 
 	buf     chan jetstream.Msg
 	held    *heldSet
@@ -90,7 +94,7 @@ func (r *partitionRunner) receive(msg jetstream.Msg) {
 // work hands the queued messages to the worker, in order.
 func (r *partitionRunner) work() {
 	w := &partitionWorker{m: r.m, partition: r.partition,
-		allowed:   func() bool { return r.m.leaseValid(r.partition, r.epoch) },
+		allowed:   func() bool { return time.Now().UnixNano() < r.validUntil.Load() },
 		suspended: func(on bool) { r.m.setSuspended(r.partition, on) }}
 	var lastDelivery uint64
 	for {

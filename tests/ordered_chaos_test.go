@@ -147,4 +147,3 @@ func TestOrderedChaosCluster(t *testing.T) {
 	r := waitChecked(t, c, n, 180*time.Second)
 	t.Logf("cluster chaos: %d messages, %d duplicates", n, r.Duplicates)
 }
-

@@ -206,6 +206,9 @@ func printGroupStatus(cmd *cobra.Command, g *globalFlags, st *semantics.GroupSta
 		fmt.Fprintf(w, "  consumer: %s on stream %s (waiting pulls: %d)\n", st.Consumer, c.Topic, st.WaitingPulls)
 	}
 	fmt.Fprintf(w, "  pending: %d  ack pending: %d  redelivered: %d  dead letters: %d (stream %s)\n", st.Pending, st.AckPending, st.Redelivered, st.DLQ, semantics.DLQStream(c.Topic))
+	if err := printOrderedPartitions(w, st.Partitions); err != nil {
+		return err
+	}
 	if len(st.Members) == 0 {
 		fmt.Fprintln(w, "  members: none")
 		return nil

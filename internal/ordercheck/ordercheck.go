@@ -255,3 +255,14 @@ func keyOrder(events []Event) []string {
 	}
 	return out
 }
+
+// PublishedList returns the recorded published messages.
+func (c *Checker) PublishedList() []Published {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Published, 0, len(c.published))
+	for _, p := range c.published {
+		out = append(out, p)
+	}
+	return out
+}

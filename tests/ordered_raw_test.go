@@ -1,0 +1,221 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetmq/jetmq/internal/ordercheck"
+	"github.com/jetmq/jetmq/internal/testutil"
+	"github.com/nats-io/nats.go"
+)
+
+// rawOrderedMember is an ordered-group member written against
+// docs/PROTOCOL.md ("Ordered groups") with core nats.go only: JSON by
+// hand, pulls through $JS.API.CONSUMER.MSG.NEXT, acks by replying +ACK.
+type rawOrderedMember struct {
+	t      *testing.T
+	nc     *nats.Conn
+	id     string
+	c      *ordercheck.Checker
+	join   map[string]any
+	mu     sync.Mutex
+	owned  map[int]uint64 // partition -> epoch
+	next   map[int]uint64 // partition -> last acked seq + 1
+	quit   chan struct{}
+	done   sync.WaitGroup
+	leases map[int]time.Time
+}
+
+func (r *rawOrderedMember) str(k string) string { return r.join[k].(string) }
+
+func startRawOrderedMember(t *testing.T, url, topic, group, id string, c *ordercheck.Checker) *rawOrderedMember {
+	nc := testutil.Connect(t, url)
+	r := &rawOrderedMember{t: t, nc: nc, id: id, c: c, owned: map[int]uint64{}, next: map[int]uint64{}, leases: map[int]time.Time{}, quit: make(chan struct{})}
+	resp, err := nc.Request("$MQ.GROUP.JOIN."+topic+"."+group, []byte(`{"member":"`+id+`","protocols":["ordered"],"create":{"ordered":true,"start":"all","session_timeout":"1s"}}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(resp.Data, &r.join); err != nil || r.join["protocol"] != "ordered" {
+		t.Fatalf("join reply %s (%v)", resp.Data, err)
+	}
+	if _, err := nc.Subscribe(r.str("assign_subject"), func(m *nats.Msg) { r.apply(m.Data, time.Time{}) }); err != nil {
+		t.Fatal(err)
+	}
+	r.done.Add(2)
+	go r.heartbeats()
+	go r.consume()
+	return r
+}
+
+func (r *rawOrderedMember) heartbeats() {
+	defer r.done.Done()
+	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
+	for {
+		sent := time.Now()
+		if resp, err := r.nc.Request(r.str("heartbeat_subject"), []byte(`{}`), session/3); err == nil {
+			r.apply(resp.Data, sent)
+		}
+		select {
+		case <-r.quit:
+			return
+		case <-time.After(session / 3):
+		}
+	}
+}
+
+// apply follows an assignment: new epochs start clean, revoked
+// partitions are released with next_seq (this member only ever holds the
+// message in hand, so releasing is immediate), leases are renewed from the
+// heartbeat's send time.
+func (r *rawOrderedMember) apply(data []byte, sent time.Time) {
+	var a struct {
+		Leases []struct {
+			Partition int    `json:"partition"`
+			Epoch     uint64 `json:"epoch"`
+			State     string `json:"state"`
+		} `json:"leases"`
+	}
+	if json.Unmarshal(data, &a) != nil {
+		return
+	}
+	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	listed := map[int]bool{}
+	for _, l := range a.Leases {
+		listed[l.Partition] = true
+		if l.State == "revoking" {
+			delete(r.owned, l.Partition)
+			body := fmt.Sprintf(`{"partition":%d,"epoch":%d,"next_seq":%d}`, l.Partition, l.Epoch, r.next[l.Partition])
+			go func() { _, _ = r.nc.Request(r.str("release_subject"), []byte(body), 2*time.Second) }()
+			continue
+		}
+		if r.owned[l.Partition] != l.Epoch {
+			r.owned[l.Partition] = l.Epoch
+			r.next[l.Partition] = 0
+			r.leases[l.Partition] = time.Time{}
+		}
+		if !sent.IsZero() {
+			r.leases[l.Partition] = sent.Add(session * 9 / 10)
+		}
+	}
+	for p := range r.owned {
+		if !listed[p] {
+			delete(r.owned, p)
+		}
+	}
+}
+
+// consume pulls one message at a time from each owned partition's
+// consumer and handles it only while the lease is valid.
+func (r *rawOrderedMember) consume() {
+	defer r.done.Done()
+	inbox := r.nc.NewRespInbox()
+	sub, err := r.nc.SubscribeSync(inbox)
+	if err != nil {
+		return
+	}
+	defer sub.Unsubscribe()
+	consumers := r.join["consumers"].([]any)
+	stream := r.str("stream")
+	for {
+		select {
+		case <-r.quit:
+			return
+		default:
+		}
+		r.mu.Lock()
+		var parts []int
+		for p := range r.owned {
+			if time.Now().Before(r.leases[p]) {
+				parts = append(parts, p)
+			}
+		}
+		r.mu.Unlock()
+		if len(parts) == 0 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		for _, p := range parts {
+			r.pullOne(sub, inbox, stream, consumers[p].(string), p)
+		}
+	}
+}
+
+func (r *rawOrderedMember) pullOne(sub *nats.Subscription, inbox, stream, consumer string, p int) {
+	_ = r.nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+stream+"."+consumer, inbox, []byte(`{"batch":1,"no_wait":true}`))
+	m, err := sub.NextMsg(time.Second)
+	if err != nil || !strings.HasPrefix(m.Reply, "$JS.ACK.") {
+		return // 404 no messages, 408, or nothing
+	}
+	// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
+	toks := strings.Split(m.Reply, ".")
+	sseq, _ := strconv.ParseUint(toks[len(toks)-4], 10, 64)
+	sm := strings.Split(m.Subject, ".")
+	r.mu.Lock()
+	ok := r.owned[p] != 0 && time.Now().Before(r.leases[p])
+	r.mu.Unlock()
+	if !ok {
+		return // the lease ran out meanwhile: leave it for the fence
+	}
+	start := time.Now()
+	r.c.Record(ordercheck.Event{Partition: p, Key: sm[2], Seq: sseq, Member: r.id, Start: start, End: time.Now(), OK: true})
+	_ = m.Respond([]byte("+ACK"))
+	r.mu.Lock()
+	r.next[p] = sseq + 1
+	r.mu.Unlock()
+}
+
+func (r *rawOrderedMember) stop() {
+	close(r.quit)
+	r.done.Wait()
+	r.mu.Lock()
+	for p, e := range r.owned {
+		body := fmt.Sprintf(`{"partition":%d,"epoch":%d,"next_seq":%d}`, p, e, r.next[p])
+		_, _ = r.nc.Request(r.str("release_subject"), []byte(body), 2*time.Second)
+	}
+	r.mu.Unlock()
+	_ = r.nc.Publish(r.str("leave_subject"), nil)
+	_ = r.nc.Flush()
+}
+
+// TestOrderedRawMember: a member written with plain nats.go from
+// PROTOCOL.md shares an ordered group with a Go-helper member; order,
+// exclusivity and completeness hold across the handover between them.
+func TestOrderedRawMember(t *testing.T) {
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s.ClientURL())
+	orderedTopic(t, nc, "raw", 4, 1)
+	c := ordercheck.New()
+	raw := startRawOrderedMember(t, s.ClientURL(), "raw", "g", "raw1", c)
+	p := newProducer(t, nc)
+	publishKeyed(t, p, c, "raw", 0, 300, 40)
+	waitChecked(t, c, 300, 30*time.Second)
+	om := newOrderedMembers(t, s.ClientURL, c, "raw", "g", nil)
+	helper := om.start("helper")
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if n := len(helper.OrderedPartitions()); n != 2 {
+			return fmt.Errorf("helper owns %d partitions", n)
+		}
+		return nil
+	})
+	publishKeyed(t, p, c, "raw", 300, 300, 40)
+	waitChecked(t, c, 600, 30*time.Second)
+	raw.stop()
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if n := len(helper.OrderedPartitions()); n != 4 {
+			return fmt.Errorf("helper owns %d partitions", n)
+		}
+		return nil
+	})
+	publishKeyed(t, p, c, "raw", 600, 300, 40)
+	r := waitChecked(t, c, 900, 30*time.Second)
+	if r.Members["raw1"] == 0 || r.Members["helper"] == 0 {
+		t.Fatalf("members %v", r.Members)
+	}
+}
