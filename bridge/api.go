@@ -3,10 +3,14 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // respondError answers a request with the contract's JSON error shape.
@@ -43,6 +47,55 @@ func respondJSON(m *nats.Msg, v any) {
 // apiErr builds an *APIError.
 func apiErr(code int, format string, args ...any) *semantics.APIError {
 	return &semantics.APIError{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// startupWait bounds how long a service's start-up waits for JetStream to
+// accept its state (a cluster that is still forming, a stream electing a
+// leader).
+const startupWait = time.Minute
+
+// retryStartup runs f until it succeeds, fails with an error that waiting
+// will not cure, or startupWait passes. Each attempt gets a short deadline
+// of its own: a JetStream request sent before the meta leader is elected
+// gets no answer at all, and must not use up the whole wait.
+func retryStartup(ctx context.Context, log *slog.Logger, what string, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, startupWait)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(actx)
+		acancel()
+		if err == nil || !retryable(err) {
+			return err
+		}
+		log.Info("JetStream not ready yet; retrying", "what", what, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// JetStream error codes of a cluster that cannot place replicas yet.
+const (
+	errCodeInsufficientResources jetstream.ErrorCode = 10023
+	errCodeNoSuitablePeers       jetstream.ErrorCode = 10005
+)
+
+// retryable reports whether err may pass by waiting: a timeout, no
+// responders, a cluster without a leader or enough peers yet, a 5xx.
+func retryable(err error) bool {
+	var ae *semantics.APIError
+	if errors.As(err, &ae) {
+		return ae.Code >= 500
+	}
+	var jae *jetstream.APIError
+	if errors.As(err, &jae) {
+		return jae.Code >= 500 || jae.ErrorCode == errCodeInsufficientResources || jae.ErrorCode == errCodeNoSuitablePeers
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrJetStreamNotEnabled)
 }
 
 // drainSub stops a subscription's intake and waits until the messages it

@@ -270,7 +270,7 @@ func (s *GroupService) ensureAdvisoryCapture(ctx context.Context, topic string) 
 	for attempt := 0; attempt < 3; attempt++ {
 		st, err := s.js.Stream(ctx, advisoryStream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			_, err = createReplicated(func(r int) (jetstream.Stream, error) {
+			_, err = createReplicated(s.h, func(r int) (jetstream.Stream, error) {
 				return s.js.CreateStream(ctx, jetstream.StreamConfig{Name: advisoryStream, Description: "jetmq: max-deliveries advisories of group consumers, for the dead-letter mover",
 					Subjects: []string{subj}, Retention: jetstream.WorkQueuePolicy, MaxAge: 7 * 24 * time.Hour, Replicas: r})
 			})

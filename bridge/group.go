@@ -74,13 +74,20 @@ func (s *GroupService) Name() string { return "groups" }
 // metrics and the dead-letter mover.
 func (s *GroupService) Start(ctx context.Context, h Host) error {
 	s.h, s.nc, s.js, s.log = h, h.Conn(), h.JetStream(), h.Logger().With("service", "groups")
-	kv, err := s.openRegistry(ctx)
+	err := retryStartup(ctx, s.log, "group registry", func(ctx context.Context) error {
+		kv, err := s.openRegistry(ctx)
+		s.kv = kv
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("group registry: %w", err)
 	}
-	s.kv = kv
 	for i, g := range s.cfg {
-		if _, _, err := s.apply(ctx, g, true); err != nil {
+		err := retryStartup(ctx, s.log, "group "+g.Name, func(ctx context.Context) error {
+			_, _, err := s.apply(ctx, g, true)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("groups[%d] %q of topic %q: %w", i, g.Name, g.Topic, err)
 		}
 	}
@@ -167,7 +174,7 @@ func (s *GroupService) openRegistry(ctx context.Context) (jetstream.KeyValue, er
 		if !errors.Is(err, jetstream.ErrBucketNotFound) {
 			return nil, err
 		}
-		kv, err = createReplicated(func(r int) (jetstream.KeyValue, error) {
+		kv, err = createReplicated(s.h, func(r int) (jetstream.KeyValue, error) {
 			return s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: groupBucket, Description: "jetmq consumer groups", Replicas: r, History: 1})
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
@@ -177,21 +184,16 @@ func (s *GroupService) openRegistry(ctx context.Context) (jetstream.KeyValue, er
 	}
 }
 
-// createReplicated tries R3 and falls back to R1 where the cluster (or a
-// single node) cannot place three replicas.
-func createReplicated[T any](create func(replicas int) (T, error)) (T, error) {
-	v, err := create(3)
-	if err == nil {
-		return v, nil
+// createReplicated creates jetmq state with 3 replicas in a cluster and 1
+// on a single node. It never falls back to fewer replicas in a cluster: a
+// cluster that is still forming cannot place three yet, and state created
+// then with one replica would be lost with its node; start-up retries
+// instead (retryStartup).
+func createReplicated[T any](h Host, create func(replicas int) (T, error)) (T, error) {
+	if h.Clustered() {
+		return create(3)
 	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamNameInUse) {
-		return v, err
-	}
-	if v1, err1 := create(1); err1 == nil {
-		return v1, nil
-	}
-	return v, err
+	return create(1)
 }
 
 // loadGroup reads a group's config from the registry.

@@ -7,8 +7,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metricsTimeout bounds the JetStream reads behind one /metrics scrape.
-const metricsTimeout = 5 * time.Second
+// metricsTimeout bounds the JetStream reads behind one /metrics scrape, so
+// that a scrape stays quick while a stream elects a new leader.
+const metricsTimeout = 2 * time.Second
 
 var (
 	groupLabels  = []string{"topic", "group"}

@@ -55,11 +55,14 @@ func (s *OrderedService) Start(ctx context.Context, h Host) error {
 	if s.groups.kv == nil {
 		return errors.New("the group service must start before the ordered-group service")
 	}
-	kv, err := s.openState(ctx)
+	err := retryStartup(ctx, s.log, "ordered state bucket", func(ctx context.Context) error {
+		kv, err := s.openState(ctx)
+		s.kv = kv
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("ordered state bucket: %w", err)
 	}
-	s.kv = kv
 	s.metrics = newOrderedMetrics()
 	if err := h.Registerer().Register(s.metrics); err != nil {
 		s.log.Warn("ordered-group metrics not registered", "err", err)
@@ -100,7 +103,7 @@ func (s *OrderedService) openState(ctx context.Context) (jetstream.KeyValue, err
 		if !errors.Is(err, jetstream.ErrBucketNotFound) {
 			return nil, err
 		}
-		kv, err = createReplicated(func(r int) (jetstream.KeyValue, error) {
+		kv, err = createReplicated(s.h, func(r int) (jetstream.KeyValue, error) {
 			return s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: orderedBucket, Description: "jetmq ordered-group partition leases", Replicas: r, History: 1})
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {

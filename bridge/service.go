@@ -23,6 +23,9 @@ type Host interface {
 	// and its context is cancelled when it stops being one. It returns at
 	// once; the runner stops with ctx.
 	RunSingleton(ctx context.Context, name string, fn func(ctx context.Context))
+	// Clustered reports whether the node is part of a NATS cluster; jetmq's
+	// own state (registries, leases) is then kept with 3 replicas.
+	Clustered() bool
 	// NodeName is this node's server name.
 	NodeName() string
 	Logger() *slog.Logger

@@ -27,7 +27,7 @@ type topicCollector struct {
 
 	mu      sync.Mutex
 	at      time.Time
-	metrics []prometheus.Metric
+	metrics map[string][]prometheus.Metric // by topic
 }
 
 func (c *topicCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -40,29 +40,37 @@ func (c *topicCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if time.Since(c.at) > topicMetricsTTL {
-		c.metrics = c.read()
+		c.metrics = c.read(c.metrics)
 		c.at = time.Now()
 	}
-	for _, m := range c.metrics {
-		ch <- m
+	for _, ms := range c.metrics {
+		for _, m := range ms {
+			ch <- m
+		}
 	}
 }
 
-func (c *topicCollector) read() []prometheus.Metric {
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+// read reads every topic's figures within metricsTimeout; a topic that
+// cannot be read in time (its stream is electing a leader) keeps the
+// figures of the previous scrape.
+func (c *topicCollector) read(prev map[string][]prometheus.Metric) map[string][]prometheus.Metric {
+	ctx, cancel := context.WithTimeout(context.Background(), metricsTimeout)
 	defer cancel()
-	var out []prometheus.Metric
+	out := map[string][]prometheus.Metric{}
 	for _, ti := range c.t.List() {
 		st, err := c.t.status(ctx, ti.Name)
 		if err != nil {
+			if old, ok := prev[ti.Name]; ok {
+				out[ti.Name] = old
+			}
 			continue
 		}
-		out = append(out,
+		out[ti.Name] = append(out[ti.Name],
 			prometheus.MustNewConstMetric(topicMessagesDesc, prometheus.GaugeValue, float64(st.Messages), ti.Name),
 			prometheus.MustNewConstMetric(delayedDesc, prometheus.GaugeValue, float64(st.Delayed), ti.Name),
 			prometheus.MustNewConstMetric(partitionsDesc, prometheus.GaugeValue, float64(ti.Partitions), ti.Name))
 		for _, pc := range st.PartitionMsgs {
-			out = append(out, prometheus.MustNewConstMetric(partitionMsgsDesc, prometheus.GaugeValue, float64(pc.Messages), ti.Name, strconv.Itoa(pc.Partition)))
+			out[ti.Name] = append(out[ti.Name], prometheus.MustNewConstMetric(partitionMsgsDesc, prometheus.GaugeValue, float64(pc.Messages), ti.Name, strconv.Itoa(pc.Partition)))
 		}
 	}
 	return out

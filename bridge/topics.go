@@ -19,10 +19,6 @@ import (
 // missed a stream advisory.
 const topicResync = 5 * time.Second
 
-// topicStartWait bounds how long start-up waits for JetStream to accept the
-// configured topics.
-const topicStartWait = time.Minute
-
 // streamAdvisories announce stream changes in the account; the last token
 // is the stream name.
 const streamAdvisories = "$JS.EVENT.ADVISORY.STREAM.*.*"
@@ -96,28 +92,12 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 }
 
 // applyConfigured creates or updates a topic of the config file, retrying
-// while JetStream is not available yet (a cluster that is still forming)
-// for up to topicStartWait.
+// while JetStream is not available yet (a cluster that is still forming).
 func (t *Topics) applyConfigured(ctx context.Context, c semantics.TopicConfig) error {
-	ctx, cancel := context.WithTimeout(ctx, topicStartWait)
-	defer cancel()
-	for {
-		// Each attempt gets its own short deadline: a JetStream request
-		// sent before the meta leader is elected gets no answer at all.
-		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := t.apply(actx, c, applyOpts{create: true, update: true})
-		acancel()
-		var ae *semantics.APIError
-		if err == nil || !errors.As(err, &ae) || ae.Code < 500 {
-			return err
-		}
-		t.log.Info("JetStream not ready for the configured topic yet; retrying", "topic", c.Name, "err", err)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	return retryStartup(ctx, t.log, "topic "+c.Name, func(ctx context.Context) error {
+		_, err := t.apply(ctx, c, applyOpts{create: true, update: true})
+		return err
+	})
 }
 
 // Stop implements Service.

@@ -19,6 +19,7 @@ func (h *host) Conn() *nats.Conn                  { return h.nc }
 func (h *host) JetStream() jetstream.JetStream    { return h.js }
 func (h *host) Mappings() bridge.Mapper           { return h.acc }
 func (h *host) NodeName() string                  { return h.ns.Name() }
+func (h *host) Clustered() bool                   { return (*Server)(h).isClustered() }
 func (h *host) Logger() *slog.Logger              { return h.log }
 func (h *host) Registerer() prometheus.Registerer { return h.registry }
 
