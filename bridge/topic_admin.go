@@ -334,7 +334,8 @@ func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
 		respondAPIError(m, err)
 		return
 	}
-	for _, stream := range []string{name, semantics.InternalStream(name)} {
+	// The topic goes with its internal stream and its dead letters.
+	for _, stream := range []string{name, semantics.InternalStream(name), semantics.DLQStream(name)} {
 		if err := t.js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			respondError(m, 500, "delete stream %q: %v", stream, err)
 			return

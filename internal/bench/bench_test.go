@@ -80,7 +80,9 @@ func TestEveryScenarioAgainstServer(t *testing.T) {
 		require.NoError(t, r.Err, s.Name)
 		require.Positive(t, r.Msgs, s.Name)
 		require.LessOrEqual(t, r.Msgs, testMsgs*max(s.Fanout, 1), s.Name)
-		require.Positive(t, r.MsgsPerSec, s.Name)
+		// A timing scenario (ordered-failover: seconds per kill) rounds to
+		// 0 msgs/s but must then have measured its latencies.
+		require.True(t, r.MsgsPerSec > 0 || r.P99Micros > 0, "%s measured neither throughput nor latency", s.Name)
 		require.LessOrEqual(t, r.P50Micros, r.P99Micros, s.Name)
 		require.Equal(t, s.Baseline, r.Baseline, s.Name)
 		if s.Baseline == "" {
