@@ -53,7 +53,11 @@ type orderedMember struct {
 	assignSub *nats.Subscription
 	quit      chan struct{}
 	loops     sync.WaitGroup
-	releases  sync.WaitGroup
+	// pendingReleases counts RELEASE requests in flight (under mu); stop
+	// waits on releasesIdle until it is zero. A WaitGroup would not do:
+	// assignments arriving while stop waits can start new releases.
+	pendingReleases int
+	releasesIdle    *sync.Cond
 }
 
 // subscribeOrdered joins an ordered group and starts consuming.
@@ -61,6 +65,7 @@ func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	m := &orderedMember{nc: nc, js: js, topic: topic, group: group, handler: h, cfg: cfg, log: cfg.logger,
 		runners: map[int]*partitionRunner{}, released: map[int]uint64{}, leaseUntil: map[int]time.Time{},
 		suspended: map[int]bool{}, quit: make(chan struct{})}
+	m.releasesIdle = sync.NewCond(&m.mu)
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
 	if err := m.requestJoin(ctx); err != nil {
 		m.hcancel()
@@ -275,9 +280,9 @@ func (m *orderedMember) revokeLocked(p int, r *partitionRunner) {
 	r.revoked = true
 	r.validUntil.Store(0)
 	m.released[p] = max(m.released[p], r.epoch)
-	m.releases.Add(1)
+	m.pendingReleases++
 	go func() {
-		defer m.releases.Done()
+		defer m.releaseFinished()
 		next, gap := r.finish()
 		m.mu.Lock()
 		if m.runners[p] == r {
@@ -293,11 +298,22 @@ func (m *orderedMember) revokeLocked(p int, r *partitionRunner) {
 // epoch is given up.
 func (m *orderedMember) releaseLocked(p int, epoch, next uint64, refence bool) {
 	m.released[p] = max(m.released[p], epoch)
-	m.releases.Add(1)
+	m.pendingReleases++
 	go func() {
-		defer m.releases.Done()
+		defer m.releaseFinished()
 		m.sendRelease(p, epoch, next, refence)
 	}()
+}
+
+// releaseFinished marks one RELEASE request done and wakes stop when none
+// is left.
+func (m *orderedMember) releaseFinished() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pendingReleases--
+	if m.pendingReleases == 0 {
+		m.releasesIdle.Broadcast()
+	}
 }
 
 // sendRelease requests RELEASE until the coordinator confirms or the
@@ -373,8 +389,10 @@ func (m *orderedMember) stop(ctx context.Context) error {
 			for p, r := range m.runners {
 				m.revokeLocked(p, r)
 			}
+			for m.pendingReleases > 0 {
+				m.releasesIdle.Wait()
+			}
 			m.mu.Unlock()
-			m.releases.Wait()
 		}
 		close(done)
 	}()

@@ -11,6 +11,8 @@
 //     (check-back), another instance finds the user in the database and
 //     answers COMMIT, and the email goes out.
 //
+// Run it with
+//
 //	go run ./examples/txn-registration [-s nats://127.0.0.1:4222]
 package main
 
