@@ -153,35 +153,12 @@ func (s *GroupService) Stop(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return waitCtx(ctx, &s.wg)
 }
 
-// openRegistry opens or creates the group bucket, replicated three times
-// when the cluster allows it.
+// openRegistry opens or creates the group bucket.
 func (s *GroupService) openRegistry(ctx context.Context) (jetstream.KeyValue, error) {
-	for {
-		kv, err := s.js.KeyValue(ctx, groupBucket)
-		if err == nil {
-			return kv, nil
-		}
-		if !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return nil, err
-		}
-		kv, err = createReplicated(s.h, func(r int) (jetstream.KeyValue, error) {
-			return s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: groupBucket, Description: "jetmq consumer groups", Replicas: r, History: 1})
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			continue // another node created it meanwhile
-		}
-		return kv, err
-	}
+	return openBucket(ctx, s.h, groupBucket, "jetmq consumer groups")
 }
 
 // createReplicated creates jetmq state with 3 replicas in a cluster and 1

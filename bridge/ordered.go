@@ -84,33 +84,11 @@ func (s *OrderedService) Stop(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return waitCtx(ctx, &s.wg)
 }
 
 func (s *OrderedService) openState(ctx context.Context) (jetstream.KeyValue, error) {
-	for {
-		kv, err := s.js.KeyValue(ctx, orderedBucket)
-		if err == nil {
-			return kv, nil
-		}
-		if !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return nil, err
-		}
-		kv, err = createReplicated(s.h, func(r int) (jetstream.KeyValue, error) {
-			return s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: orderedBucket, Description: "jetmq ordered-group partition leases", Replicas: r, History: 1})
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			continue
-		}
-		return kv, err
-	}
+	return openBucket(ctx, s.h, orderedBucket, "jetmq ordered-group partition leases")
 }
 
 // follow starts a singleton runner for every ordered clustering group in
