@@ -84,7 +84,11 @@ func TestTxnClusterCheckTakeover(t *testing.T) {
 		return fmt.Errorf("no node drives the checks")
 	})
 	t.Logf("checks taken over %s after the driver died", time.Since(died).Round(time.Millisecond))
-	email.waitCount(t, "inflight", "takeover", 1, fastTxn().CheckImmunity+5*time.Second)
-	email.waitCount(t, "after", "takeover", 1, fastTxn().CheckImmunity+5*time.Second)
+	// The driver moves within 5 s (asserted above); the commit itself also
+	// waits for the topic's streams to elect new leaders if the dead node
+	// led them, which JetStream's RAFT does in 4-9 s.
+	const electionBound = 15 * time.Second
+	email.waitCount(t, "inflight", "takeover", 1, fastTxn().CheckImmunity+electionBound)
+	email.waitCount(t, "after", "takeover", 1, fastTxn().CheckImmunity+electionBound)
 	t.Logf("transactions checked and committed %s after the driver died", time.Since(died).Round(time.Millisecond))
 }
