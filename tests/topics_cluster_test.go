@@ -71,8 +71,10 @@ func TestDelayedDeliveryFiresAfterLeaderMoves(t *testing.T) {
 	nc := testutil.Connect(t, c.URLs())
 	js := testutil.JetStream(t, nc)
 	var leader string
+	// The schedule lives in the topic's internal stream, whose leader fires
+	// it: that is the leader to take away.
 	testutil.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
-		s, err := js.Stream(ctx, "orders")
+		s, err := js.Stream(ctx, semantics.InternalStream("orders"))
 		if err != nil {
 			return err
 		}
