@@ -52,8 +52,8 @@ func ClusteringConsumer(group string) string { return group }
 func BroadcastConsumer(group, member string) string { return group + broadcastSep + member }
 
 // GroupFilters are the filter subjects of a group's consumers: the whole
-// topic (<topic>.>, never unfiltered: the stream also holds internal
-// subjects), or one filter per tag. One tag or none is one filter subject;
+// topic (<topic>.>, the topic stream's only subject, which JetStream serves
+// on its fast path), or one filter per tag. One tag or none is one filter subject;
 // several tags make a multi-filter consumer, which JetStream serves far
 // more slowly.
 func GroupFilters(topic string, tags []string) []string {
