@@ -140,7 +140,12 @@ type msgGetRequest struct {
 func (s *txnStore) directLast(ctx context.Context, topic, filter string) ([]txnMsg, error) {
 	req, _ := json.Marshal(msgGetRequest{MultiLast: []string{filter}, Batch: semantics.MaxTxnMessages * 3})
 	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	// A channel just large enough for the batch and its end marker: a
+	// SubscribeSync would allocate the client's default 64k-slot channel
+	// (512 KiB) for every read, which under a check storm is most of the
+	// garbage the process makes.
+	replies := make(chan *nats.Msg, semantics.MaxTxnMessages*3+1)
+	sub, err := s.nc.ChanSubscribe(inbox, replies)
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +155,11 @@ func (s *txnStore) directLast(ctx context.Context, topic, filter string) ([]txnM
 	}
 	var out []txnMsg
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read transaction: %w", err)
+		var m *nats.Msg
+		select {
+		case m = <-replies:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read transaction: %w", ctx.Err())
 		}
 		switch m.Header.Get("Status") {
 		case "204":
