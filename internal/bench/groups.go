@@ -32,9 +32,17 @@ func prefillTopic(ctx context.Context, env *Env, nc *nats.Conn, js jetstream.Jet
 // consumeWithMembers starts members of group (broadcasting members get
 // ids m0, m1 …), each acking every message after handle, and waits until
 // want deliveries were acked in total; it returns the acked count and the
-// time from start to the last ack.
+// time from the first delivery to the last ack sent.
+//
+// As in raw-consume, where the consumer is created and the connection made
+// before the clock starts, set-up is not timed: the members' connections
+// are made first, and the clock starts at the first delivery, not before
+// the JOIN requests. Members joining after that one are timed (the first
+// is consuming meanwhile). As in raw-consume, the flush that sends the
+// last acks is timed.
 func consumeWithMembers(ctx context.Context, env *Env, topic, group string, members, want int, handle func(), opts ...semantics.SubscribeOption) (int, time.Duration, error) {
 	var got atomic.Int64
+	var first atomic.Pointer[time.Time]
 	done := make(chan struct{})
 	var once atomic.Bool
 	var subs []*semantics.Subscription
@@ -49,24 +57,29 @@ func consumeWithMembers(ctx context.Context, env *Env, topic, group string, memb
 			c.Close()
 		}
 	}()
-	start := time.Now()
 	for i := 0; i < members; i++ {
 		nc, err := env.Connect()
 		if err != nil {
 			return 0, 0, err
 		}
 		conns = append(conns, nc)
-		h := func(ctx context.Context, d *semantics.Delivery) error {
-			if handle != nil {
-				handle()
-			}
-			n := int(got.Add(1))
-			env.Progress(n, want)
-			if n >= want && once.CompareAndSwap(false, true) {
-				close(done)
-			}
-			return nil
+	}
+	h := func(ctx context.Context, d *semantics.Delivery) error {
+		if first.Load() == nil {
+			now := time.Now()
+			first.CompareAndSwap(nil, &now)
 		}
+		if handle != nil {
+			handle()
+		}
+		n := int(got.Add(1))
+		env.Progress(n, want)
+		if n >= want && once.CompareAndSwap(false, true) {
+			close(done)
+		}
+		return nil
+	}
+	for i, nc := range conns {
 		o := append([]semantics.SubscribeOption{semantics.WithoutCreate(), semantics.WithPrefetch(groupPrefetch), semantics.WithMember(fmt.Sprintf("m%d", i))}, opts...)
 		s, err := semantics.Subscribe(ctx, nc, topic, group, h, o...)
 		if err != nil {
@@ -74,16 +87,23 @@ func consumeWithMembers(ctx context.Context, env *Env, topic, group string, memb
 		}
 		subs = append(subs, s)
 	}
+	since := func() time.Duration {
+		if start := first.Load(); start != nil {
+			return time.Since(*start)
+		}
+		return 0
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return int(got.Load()), time.Since(start), ctx.Err()
+		return int(got.Load()), since(), ctx.Err()
 	}
-	elapsed := time.Since(start)
 	for _, c := range conns {
-		_ = c.Flush()
+		if err := c.Flush(); err != nil {
+			return int(got.Load()), since(), err
+		}
 	}
-	return int(got.Load()), elapsed, nil
+	return int(got.Load()), since(), nil
 }
 
 // runClusterConsume drains a pre-filled topic with a two-member clustering
