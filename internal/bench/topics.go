@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -93,54 +91,23 @@ func runDelayedPublish(ctx context.Context, env *Env) (Result, error) {
 	}
 	defer deleteTopic(nc, topic)
 	n := max(env.Msgs/SyncScale, 1)
-	lat := NewLatencies(n)
-	var mu sync.Mutex
 	payload := env.Payload()
 	const workers = 256
-	next := make(chan int, workers)
-	errs := make(chan error, workers)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				m := nats.NewMsg(semantics.DelayPrefix + topic + ".user-" + strconv.Itoa(i%benchKeys))
-				m.Header.Set(semantics.HeaderDelay, "1h")
-				m.Data = payload
-				at := time.Now()
-				resp, err := nc.RequestMsgWithContext(ctx, m)
-				if err == nil {
-					err = semantics.DecodeReply(resp.Data, nil)
-				}
-				if err != nil {
-					errs <- fmt.Errorf("delayed publish %d: %w", i, err)
-					return
-				}
-				mu.Lock()
-				lat.Record(time.Since(at))
-				env.Progress(lat.Len(), n)
-				mu.Unlock()
-			}
-		}()
-	}
-	var runErr error
-feed:
-	for i := 0; i < n && !env.Expired(start); i++ {
-		select {
-		case next <- i:
-		case runErr = <-errs:
-			break feed
+	lat, elapsed, err := runRequests(env, n, workers, func(i int) error {
+		m := nats.NewMsg(semantics.DelayPrefix + topic + ".user-" + strconv.Itoa(i%benchKeys))
+		m.Header.Set(semantics.HeaderDelay, "1h")
+		m.Data = payload
+		resp, err := nc.RequestMsgWithContext(ctx, m)
+		if err == nil {
+			err = semantics.DecodeReply(resp.Data, nil)
 		}
-	}
-	close(next)
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	runErr = errors.Join(runErr, <-errs)
-	if runErr != nil {
-		return Result{}, runErr
+		if err != nil {
+			return fmt.Errorf("delayed publish %d: %w", i, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
 	}
 	r := NewResult(lat.Len(), elapsed, lat)
 	r.Notes = fmt.Sprintf("%d $MQ.DELAY requests (msgs/%d), %d in flight, delay 1h", lat.Len(), SyncScale, workers)

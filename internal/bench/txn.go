@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -63,45 +61,12 @@ func runTxnWith(ctx context.Context, env *Env, n, workers int) (Result, error) {
 		return Result{}, err
 	}
 	defer deleteTopic(nc, topic)
-	lat := NewLatencies(n)
-	var mu sync.Mutex
 	payload := env.Payload()
-	next := make(chan int, workers)
-	errs := make(chan error, workers)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				at := time.Now()
-				if err := txnOnce(ctx, nc, topic, "tx"+strconv.Itoa(i), "user-"+strconv.Itoa(i%benchKeys), payload); err != nil {
-					errs <- err
-					return
-				}
-				mu.Lock()
-				lat.Record(time.Since(at))
-				env.Progress(lat.Len(), n)
-				mu.Unlock()
-			}
-		}()
-	}
-	var runErr error
-feed:
-	for i := 0; i < n && !env.Expired(start); i++ {
-		select {
-		case next <- i:
-		case runErr = <-errs:
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	if runErr = errors.Join(runErr, <-errs); runErr != nil {
-		return Result{}, runErr
+	lat, elapsed, err := runRequests(env, n, workers, func(i int) error {
+		return txnOnce(ctx, nc, topic, "tx"+strconv.Itoa(i), "user-"+strconv.Itoa(i%benchKeys), payload)
+	})
+	if err != nil {
+		return Result{}, err
 	}
 	if err := checkCommitted(ctx, nc, topic, lat.Len()); err != nil {
 		return Result{}, err
