@@ -95,20 +95,8 @@ func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 }
 
 func (m *orderedMember) requestJoin(ctx context.Context) error {
-	req := JoinRequest{Member: m.cfg.member, Protocols: []string{ProtocolOrdered}}
-	if m.cfg.create {
-		want := m.cfg.want
-		req.Create = &want
-	}
-	body, _ := json.Marshal(req)
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.joinTimeout)
-	defer cancel()
-	msg, err := m.nc.RequestWithContext(ctx, GroupJoinPrefix+m.topic+"."+m.group, body)
-	if err != nil {
-		return fmt.Errorf("jetmq: join %s/%s: %w", m.topic, m.group, err)
-	}
 	var jr OrderedJoinReply
-	if err := DecodeReply(msg.Data, &jr); err != nil {
+	if err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, ProtocolOrdered, &jr); err != nil {
 		return err
 	}
 	if jr.Protocol != ProtocolOrdered {

@@ -132,25 +132,32 @@ func (s *Subscription) JoinReply() JoinReply {
 	return s.join
 }
 
-// requestJoin asks the broker for membership.
-func (s *Subscription) requestJoin(ctx context.Context) (JoinReply, error) {
-	req := JoinRequest{Member: s.cfg.member, Protocols: []string{ProtocolPull}}
-	if cur := s.JoinReply().Member; cur != "" {
-		req.Member = cur // keep the id across re-joins
-	}
-	if s.cfg.create {
-		want := s.cfg.want
+// sendJoin sends the JOIN request of a member speaking protocol (creating
+// the group as cfg wants, when allowed) and decodes the reply into out.
+func sendJoin(ctx context.Context, nc *nats.Conn, topic, group string, cfg subscribeConfig, member, protocol string, out any) error {
+	req := JoinRequest{Member: member, Protocols: []string{protocol}}
+	if cfg.create {
+		want := cfg.want
 		req.Create = &want
 	}
 	body, _ := json.Marshal(req)
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.joinTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.joinTimeout)
 	defer cancel()
-	msg, err := s.nc.RequestWithContext(ctx, GroupJoinPrefix+s.topic+"."+s.group, body)
+	msg, err := nc.RequestWithContext(ctx, GroupJoinPrefix+topic+"."+group, body)
 	if err != nil {
-		return JoinReply{}, fmt.Errorf("jetmq: join %s/%s: %w", s.topic, s.group, err)
+		return fmt.Errorf("jetmq: join %s/%s: %w", topic, group, err)
+	}
+	return DecodeReply(msg.Data, out)
+}
+
+// requestJoin asks the broker for membership.
+func (s *Subscription) requestJoin(ctx context.Context) (JoinReply, error) {
+	member := s.cfg.member
+	if cur := s.JoinReply().Member; cur != "" {
+		member = cur // keep the id across re-joins
 	}
 	var jr JoinReply
-	if err := DecodeReply(msg.Data, &jr); err != nil {
+	if err := sendJoin(ctx, s.nc, s.topic, s.group, s.cfg, member, ProtocolPull, &jr); err != nil {
 		return JoinReply{}, err
 	}
 	if jr.Protocol != ProtocolPull {
