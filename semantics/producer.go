@@ -2,6 +2,7 @@ package semantics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -157,16 +158,38 @@ func (p *Producer) result(ctx context.Context, m *Message, ack *jetstream.PubAck
 		r.Partition = Partition(m.Key, n)
 		return r, nil
 	}
-	raw, err := p.js.Stream(ctx, m.Topic)
-	if err == nil {
-		var rm *jetstream.RawStreamMsg
-		if rm, err = raw.GetMsg(ctx, ack.Sequence, jetstream.WithGetMsgSubject("")); err == nil {
-			if sm, perr := ParseStoredSubject(rm.Subject); perr == nil {
-				r.Partition = sm.Partition
-			}
+	if subj, err := p.storedSubjectOf(ctx, m.Topic, ack.Sequence); err == nil {
+		if sm, perr := ParseStoredSubject(subj); perr == nil {
+			r.Partition = sm.Partition
 		}
 	}
 	return r, nil
+}
+
+// storedSubjectOf asks the stream leader (not a direct get, which any
+// replica may answer before it has the message) for the subject of seq.
+func (p *Producer) storedSubjectOf(ctx context.Context, topic string, seq uint64) (string, error) {
+	req, _ := json.Marshal(map[string]uint64{"seq": seq})
+	resp, err := p.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+topic, req)
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Message *struct {
+			Subject string `json:"subject"`
+		} `json:"message"`
+		Error *APIError `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return "", err
+	}
+	if r.Error != nil {
+		return "", r.Error
+	}
+	if r.Message == nil {
+		return "", fmt.Errorf("jetmq: no message %d in %s", seq, topic)
+	}
+	return r.Message.Subject, nil
 }
 
 // partitions returns the topic's partition count from a short-lived cache.

@@ -53,11 +53,18 @@ func storedSubject(t *testing.T, js jetstream.JetStream, topic string, seq uint6
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.GetMsg(context.Background(), seq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m.Subject
+	// A direct get may be answered by a replica that has not applied the
+	// message yet: poll until one has it.
+	var subject string
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			return err
+		}
+		subject = m.Subject
+		return nil
+	})
+	return subject
 }
 
 func TestTopicKeyedPublishLandsOnFNVPartition(t *testing.T) {
