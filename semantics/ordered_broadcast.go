@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -40,7 +39,7 @@ func startOrderedBroadcast(ctx context.Context, m *orderedMember) (*orderedBroad
 	if err != nil {
 		return nil, err
 	}
-	go b.progress()
+	go b.held.keepAlive(m.join.AckWaitMs, b.done)
 	return b, nil
 }
 
@@ -97,26 +96,6 @@ func (b *orderedBroadcast) work(p int, q chan jetstream.Msg) {
 			b.held.done(msg)
 			if out == outcomeStop {
 				return
-			}
-		}
-	}
-}
-
-// progress keeps queued messages from being redelivered.
-func (b *orderedBroadcast) progress() {
-	every := time.Duration(b.m.join.AckWaitMs) * time.Millisecond / 3
-	if every <= 0 {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.done:
-			return
-		case now := <-t.C:
-			for _, msg := range b.held.older(now.Add(-every), now) {
-				_ = msg.InProgress()
 			}
 		}
 	}

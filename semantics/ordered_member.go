@@ -384,25 +384,14 @@ func (m *orderedMember) stop(ctx context.Context) error {
 		}
 		close(done)
 	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-		m.hcancel()
-		<-done
-	}
+	err := waitDrained(ctx, done, m.hcancel)
 	close(m.quit)
 	m.loops.Wait()
 	m.hcancel()
 	if m.assignSub != nil {
 		_ = m.assignSub.Unsubscribe()
 	}
-	_ = m.nc.Publish(m.join.LeaveSubject, nil)
-	if ferr := m.nc.FlushTimeout(5 * time.Second); ferr != nil && err == nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
-		err = ferr
-	}
-	return err
+	return errors.Join(err, leaveGroup(m.nc, m.join.LeaveSubject))
 }
 
 // plainHeartbeats keeps a broadcasting member known to the broker.

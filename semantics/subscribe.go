@@ -118,7 +118,7 @@ func Subscribe(ctx context.Context, nc *nats.Conn, topic, group string, h Handle
 	s.loops.Add(2)
 	go s.fetchLoop()
 	go s.heartbeatLoop()
-	go s.progressLoop()
+	go s.held.keepAlive(s.JoinReply().AckWaitMs, s.drained)
 	return s, nil
 }
 
@@ -277,18 +277,30 @@ func (s *Subscription) stop(ctx context.Context) error {
 		close(s.drained)
 		close(done)
 	}()
-	var err error
+	err := waitDrained(ctx, done, s.hcancel)
+	s.hcancel()
+	return errors.Join(err, leaveGroup(s.nc, s.JoinReply().LeaveSubject))
+}
+
+// waitDrained waits for done; when ctx ends first it cancels the handlers'
+// context and still waits, returning ctx's error.
+func waitDrained(ctx context.Context, done <-chan struct{}, cancelHandlers func()) error {
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
-		err = ctx.Err()
-		s.hcancel()
+		cancelHandlers()
 		<-done
+		return ctx.Err()
 	}
-	s.hcancel()
-	_ = s.nc.Publish(s.JoinReply().LeaveSubject, nil)
-	if ferr := s.nc.FlushTimeout(5 * time.Second); ferr != nil && err == nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
-		err = ferr
+}
+
+// leaveGroup tells the broker the member is gone and flushes, so that the
+// goodbye is on the wire before the caller closes its connection.
+func leaveGroup(nc *nats.Conn, leaveSubject string) error {
+	_ = nc.Publish(leaveSubject, nil)
+	if err := nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return err
 	}
-	return err
+	return nil
 }

@@ -54,3 +54,26 @@ func (h *heldSet) older(t, now time.Time) []jetstream.Msg {
 	}
 	return out
 }
+
+// keepAlive keeps every held message from being redelivered while the
+// member is alive: every third of the ack wait it sends a progress ack for
+// each message held longer than that (queued or in a handler), until done
+// is closed.
+func (h *heldSet) keepAlive(ackWaitMs int64, done <-chan struct{}) {
+	every := time.Duration(ackWaitMs) * time.Millisecond / 3
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			for _, m := range h.older(now.Add(-every), now) {
+				_ = m.InProgress()
+			}
+		}
+	}
+}

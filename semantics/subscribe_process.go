@@ -87,25 +87,3 @@ func (s *Subscription) deadLetter(m jetstream.Msg, md *jetstream.MsgMetadata, jr
 	}
 	_ = m.TermWithReason("dead-lettered to " + jr.DLQStream)
 }
-
-// progressLoop keeps every held message from being redelivered while the
-// member is alive: every third of the ack wait it sends a progress ack
-// for each message held longer than that (queued or in a handler).
-func (s *Subscription) progressLoop() {
-	every := time.Duration(s.JoinReply().AckWaitMs) * time.Millisecond / 3
-	if every <= 0 {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.drained:
-			return
-		case now := <-t.C:
-			for _, m := range s.held.older(now.Add(-every), now) {
-				_ = m.InProgress()
-			}
-		}
-	}
-}

@@ -27,7 +27,7 @@ func runRawConsume(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, err
 	}
 	defer deleteStream(js, stream)
-	filled, err := publishAsync(ctx, env, js, fixedSubject(subj), env.Msgs, nil)
+	filled, err := publishAsync(ctx, env, js, fixedSubject(subj), env.Msgs, nil, nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("fill: %w", err)
 	}

@@ -26,7 +26,7 @@ func prefillTopic(ctx context.Context, env *Env, nc *nats.Conn, js jetstream.Jet
 		return 0, err
 	}
 	subs := keySubjects(topic)
-	return publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, n, nil)
+	return publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, n, nil, nil)
 }
 
 // consumeWithMembers starts members of group (broadcasting members get

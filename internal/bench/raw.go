@@ -35,7 +35,7 @@ func runRawPublishAsync(ctx context.Context, env *Env) (Result, error) {
 	}
 	defer deleteStream(js, stream)
 	start := time.Now()
-	acked, err := publishAsync(ctx, env, js, fixedSubject(subj), env.Msgs, nil)
+	acked, err := publishAsync(ctx, env, js, fixedSubject(subj), env.Msgs, nil, nil)
 	elapsed := time.Since(start)
 	if err != nil {
 		return Result{}, err
@@ -57,12 +57,17 @@ type pending struct {
 // fixedSubject publishes every message to subj.
 func fixedSubject(subj string) func(int) string { return func(int) string { return subj } }
 
+// stopCheckEvery is how often (in messages) publishAsync looks at ctx and
+// its stop channel.
+const stopCheckEvery = 256
+
 // publishAsync publishes up to n messages to subjectOf(i) with at most AsyncWindow
-// outstanding, stopping early when env's duration bound ends the phase. It
+// outstanding, stopping early when env's duration bound ends the phase or
+// stop (nil: never) closes. It
 // returns how many were acknowledged; lat (optional) gets publish-to-ack
 // latencies. The buffered channel is the window: the publisher blocks on it
 // while AsyncWindow acks are outstanding.
-func publishAsync(ctx context.Context, env *Env, js jetstream.JetStream, subjectOf func(i int) string, n int, lat *Latencies) (int, error) {
+func publishAsync(ctx context.Context, env *Env, js jetstream.JetStream, subjectOf func(i int) string, n int, lat *Latencies, stop <-chan struct{}) (int, error) {
 	window := make(chan pending, AsyncWindow)
 	type outcome struct {
 		acked int
@@ -77,7 +82,7 @@ func publishAsync(ctx context.Context, env *Env, js jetstream.JetStream, subject
 	start := time.Now()
 	var pubErr error
 	for i := 0; i < n && !env.Expired(start); i++ {
-		if i%1024 == 0 && ctx.Err() != nil {
+		if i > 0 && i%stopCheckEvery == 0 && (stopped(stop) || ctx.Err() != nil) {
 			pubErr = ctx.Err()
 			break
 		}

@@ -63,7 +63,7 @@ func runKeyedPublish(ctx context.Context, env *Env) (Result, error) {
 	defer deleteTopic(nc, topic)
 	subs := keySubjects(topic)
 	start := time.Now()
-	acked, err := publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, env.Msgs, nil)
+	acked, err := publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, env.Msgs, nil, nil)
 	elapsed := time.Since(start)
 	if err != nil {
 		return Result{}, err

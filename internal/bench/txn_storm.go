@@ -31,9 +31,6 @@ const (
 	stormMaxTxns = 10000
 	// stormPreparers is how many prepares are in flight while preparing.
 	stormPreparers = 512
-	// stormStopEvery is how often (in messages) the storm publisher looks
-	// whether the storm is over; it always publishes at least that many.
-	stormStopEvery = 256
 	// stormTxnPrefix starts every orphan's transaction id: <prefix><index>.
 	stormTxnPrefix = "orphan-"
 )
@@ -413,39 +410,13 @@ func (p published) rate() float64 {
 	return float64(p.acked) / p.elapsed.Seconds()
 }
 
-// publishUntil is publishAsync that also ends when stop closes (looked at
-// every stormStopEvery messages, so at least that many are published); it
-// returns the acknowledged count and the time from first publish to last
-// acknowledgement.
+// publishUntil is publishAsync to one subject that also ends when stop
+// closes; it returns the acknowledged count and the time from first
+// publish to last acknowledgement.
 func publishUntil(ctx context.Context, env *Env, js jetstream.JetStream, subj string, n int, stop <-chan struct{}) (published, error) {
-	window := make(chan pending, AsyncWindow)
-	type outcome struct {
-		acked int
-		err   error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		acked, err := awaitAcks(ctx, env, window, n, nil)
-		done <- outcome{acked, err}
-	}()
-	payload := env.Payload()
 	start := time.Now()
-	var pubErr error
-	for i := 0; i < n && !env.Expired(start); i++ {
-		if i > 0 && i%stormStopEvery == 0 && (stopped(stop) || ctx.Err() != nil) {
-			pubErr = ctx.Err()
-			break
-		}
-		f, err := js.PublishAsync(subj, payload)
-		if err != nil {
-			pubErr = fmt.Errorf("publish %d: %w", i+1, err)
-			break
-		}
-		window <- pending{f, start}
-	}
-	close(window)
-	out := <-done
-	return published{acked: out.acked, elapsed: time.Since(start)}, errors.Join(pubErr, out.err)
+	acked, err := publishAsync(ctx, env, js, fixedSubject(subj), n, nil, stop)
+	return published{acked: acked, elapsed: time.Since(start)}, err
 }
 
 // stopped reports whether stop (nil: never) is closed.
