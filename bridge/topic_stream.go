@@ -34,7 +34,7 @@ func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
 	sc.Metadata = map[string]string{
 		semantics.MetaPartitions: strconv.Itoa(c.Partitions),
 		semantics.MetaMaxDelay:   c.MaxDelay.String(),
-		semantics.MetaVersion:    "2",
+		semantics.MetaVersion:    "3",
 	}
 	return sc
 }

@@ -146,6 +146,9 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 			reply.EndedBy, reply.EndedAt = e.By, &e.At
 		}
 		reply.Group = rec.End.Header.Get(semantics.HeaderProducerGroup)
+	} else if rec.committed() {
+		// Only a producer's commit leaves no end record.
+		reply.EndedBy, reply.EndedAt, reply.Group = semantics.TxnByProducer, &rec.EndedAt, rec.Group
 	}
 	for _, h := range rec.Halves {
 		_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)

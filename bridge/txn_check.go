@@ -47,10 +47,13 @@ func (t *TxnService) drive(ctx context.Context, topic string) {
 	d := &checkDriver{t: t, topic: topic, log: t.log.With("topic", topic), inFlight: map[string]bool{}, sem: make(chan struct{}, txnChecksInFlight)}
 	defer t.metrics.pending.DeleteLabelValues(topic)
 	defer t.metrics.parked.DeleteLabelValues(topic)
-	var cc jetstream.ConsumeContext
+	var (
+		cons jetstream.Consumer
+		cc   jetstream.ConsumeContext
+	)
 	for cc == nil {
 		var err error
-		if cc, err = d.consume(ctx); err != nil {
+		if cons, cc, err = d.consume(ctx); err != nil {
 			d.log.Warn("cannot read check notices yet; retrying", "err", err)
 			select {
 			case <-ctx.Done():
@@ -62,8 +65,10 @@ func (t *TxnService) drive(ctx context.Context, topic string) {
 	d.log.Info("driving transaction checks")
 	tick := time.NewTicker(txnGaugeEvery)
 	defer tick.Stop()
+	var trimmed uint64
 	for {
 		d.updateGauges(ctx)
+		trimmed = d.trimNotices(ctx, cons, trimmed)
 		select {
 		case <-ctx.Done():
 			cc.Stop()
@@ -75,7 +80,7 @@ func (t *TxnService) drive(ctx context.Context, topic string) {
 	}
 }
 
-func (d *checkDriver) consume(ctx context.Context) (jetstream.ConsumeContext, error) {
+func (d *checkDriver) consume(ctx context.Context) (jetstream.Consumer, jetstream.ConsumeContext, error) {
 	cfg := d.t.cfg
 	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
@@ -90,9 +95,9 @@ func (d *checkDriver) consume(ctx context.Context) (jetstream.ConsumeContext, er
 		Metadata:      map[string]string{"jetmq.service": "transactions"},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cons.Consume(func(m jetstream.Msg) {
+	cc, err := cons.Consume(func(m jetstream.Msg) {
 		d.sem <- struct{}{}
 		d.wg.Add(1)
 		go func() {
@@ -101,6 +106,28 @@ func (d *checkDriver) consume(ctx context.Context) (jetstream.ConsumeContext, er
 			d.handle(ctx, m)
 		}()
 	}, jetstream.PullMaxMessages(txnChecksInFlight))
+	return cons, cc, err
+}
+
+// trimNotices removes the handled check notices, those below the check
+// consumer's ack floor, in one purge, and returns the floor it trimmed to.
+// One purge every few seconds costs far less than deleting each notice:
+// JetStream treats deleting a message that a consumer holds pending as a
+// termination (with an advisory), and every purge rewrites the consumer's
+// state.
+func (d *checkDriver) trimNotices(ctx context.Context, cons jetstream.Consumer, trimmed uint64) uint64 {
+	ictx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	info, err := cons.Info(ictx)
+	if err != nil || info.AckFloor.Stream <= trimmed {
+		return trimmed
+	}
+	floor := info.AckFloor.Stream
+	if err := d.t.store.purgeBelow(ictx, d.topic, semantics.TxnKindFilter(d.topic, semantics.TxnKindNotice), floor+1); err != nil {
+		d.log.Warn("removing handled check notices failed; trying again later", "err", err)
+		return trimmed
+	}
+	return floor
 }
 
 func (d *checkDriver) begin(txid string) bool {
@@ -124,7 +151,7 @@ func (d *checkDriver) done(txid string) {
 func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
 	_, txid, _, ok := semantics.ParseTxnSubject(d.topic, m.Subject())
 	if !ok || !d.begin(txid) {
-		d.discard(ctx, m)
+		d.discard(m)
 		return
 	}
 	defer d.done(txid)
@@ -163,30 +190,23 @@ func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
 			return
 		}
 	}
-	d.discard(ctx, m)
+	d.discard(m)
 }
 
-// discard removes a handled notice from the stream and acknowledges it.
-func (d *checkDriver) discard(ctx context.Context, m jetstream.Msg) {
-	if md, err := m.Metadata(); err == nil {
-		_ = d.t.store.deleteMsg(ctx, d.topic, md.Sequence.Stream)
-	}
+// discard acknowledges a handled notice; trimNotices removes it from the
+// stream later.
+func (d *checkDriver) discard(m jetstream.Msg) {
 	_ = m.Ack()
 }
 
-// check counts check number attempt in the half messages (which re-arms
-// their timers for check_interval), asks the producer group, and acts on
-// the answer. It returns false when the notice should come back.
+// check asks the producer group (check number attempt) and acts on the
+// answer: it ends the transaction, or counts the check in the half
+// messages, which re-arms their timers for check_interval, or parks it. It
+// returns false when the notice should come back. The check is counted
+// after the answer, so an answered check costs no write; a driver that
+// dies while asking leaves it uncounted, and the next owner asks again.
 func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, attempt int) bool {
 	t := d.t
-	rec, err := d.rewrite(ctx, rec, attempt, false, t.cfg.CheckInterval)
-	if isWrongLast(err) {
-		return false // the transaction changed meanwhile: look again
-	}
-	if err != nil {
-		d.log.Warn("counting a check failed", "txid", rec.ID, "err", err)
-		return false
-	}
 	answer, result := d.ask(ctx, rec, attempt)
 	t.metrics.checks.WithLabelValues(d.topic, result).Inc()
 	switch semantics.AfterCheck(answer, attempt, t.cfg) {
@@ -199,6 +219,14 @@ func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, a
 	case semantics.OutcomePark:
 		if err := d.park(ctx, rec, attempt); err != nil && !isWrongLast(err) {
 			d.log.Warn("parking transaction failed", "txid", rec.ID, "err", err)
+			return false
+		}
+	default:
+		_, err := d.rewrite(ctx, rec, attempt, false, t.cfg.CheckInterval)
+		if err != nil && !isWrongLast(err) {
+			// The timer still fires at its old period; the check is
+			// asked again then.
+			d.log.Warn("counting a check failed", "txid", rec.ID, "err", err)
 			return false
 		}
 	}

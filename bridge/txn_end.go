@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
@@ -64,29 +63,48 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 			reply.Messages = endedMessages(rec)
 			return reply, t.finish(ctx, ti, rec, v.Parked)
 		}
-		ack, err := t.store.publish(ctx, endMsg(rec, state, by, t.now()))
+		var err error
+		if state == semantics.TxnStateCommit && by == semantics.TxnByProducer && !v.Parked {
+			// The producer's commit is its own record: one guarded write
+			// stores the messages, purges the half messages and proves
+			// the commit.
+			err = t.publishCommitted(ctx, ti, rec)
+		} else {
+			err = t.recordEnd(ctx, ti, rec, state, by, v.Parked)
+		}
 		if isWrongLast(err) {
 			rec = nil
 			continue
 		}
 		if err != nil {
-			return reply, storeError("record the end", err)
+			return reply, storeError("end the transaction", err)
 		}
 		t.countEnd(ti.Name, state)
-		ended := *rec
-		ended.End = &txnMsg{Subject: semantics.TxnEndSubject(ti.Name, txid), Seq: ack.Sequence, Header: nats.Header{semantics.HeaderTxnState: {state}}}
-		if state == semantics.TxnStateRollback {
-			ended.Halves = ended.Halves[1:] // the end record purged the first
-		}
 		reply.Messages = len(rec.Halves)
-		if err := t.finish(ctx, ti, &ended, v.Parked); err != nil {
-			// The end is recorded; the half messages' timers still run and
-			// the check driver finishes the work (CheckFinish).
-			t.log.Warn("transaction ended, finishing it failed; check-back will finish it", "topic", ti.Name, "txid", txid, "state", state, "err", err)
-		}
 		return reply, nil
 	}
 	return reply, apiErr(503, "transaction %q changed %d times while ending it; try again", txid, casRetries)
+}
+
+// recordEnd writes the end record of rec (who ended it, when), then
+// finishes the work it implies. Once the record is written the end is
+// decided: a failure to finish is only logged, because the half messages'
+// timers still run and the check driver finishes it (CheckFinish).
+func (t *TxnService) recordEnd(ctx context.Context, ti TopicInfo, rec *txnRecord, state, by string, parked bool) error {
+	ack, err := t.store.publish(ctx, endMsg(rec, state, by, t.now()))
+	if err != nil {
+		return err
+	}
+	ended := *rec
+	ended.End = &txnMsg{Subject: semantics.TxnEndSubject(ti.Name, rec.ID), Seq: ack.Sequence, Header: nats.Header{semantics.HeaderTxnState: {state}}}
+	ended.Last = ack.Sequence
+	if state == semantics.TxnStateRollback {
+		ended.Halves = ended.Halves[1:] // the end record purged the first
+	}
+	if err := t.finish(ctx, ti, &ended, parked); err != nil {
+		t.log.Warn("transaction ended, finishing it failed; check-back will finish it", "topic", ti.Name, "txid", rec.ID, "state", state, "err", err)
+	}
+	return nil
 }
 
 func endedMessages(rec *txnRecord) int {
@@ -94,7 +112,7 @@ func endedMessages(rec *txnRecord) int {
 	if rec.End != nil && json.Unmarshal(rec.End.Data, &e) == nil {
 		return e.Messages
 	}
-	return len(rec.Halves)
+	return rec.Committed + rec.Delayed + len(rec.Halves)
 }
 
 func (t *TxnService) countEnd(topic, state string) {
@@ -116,29 +134,37 @@ func (t *TxnService) finish(ctx context.Context, ti TopicInfo, rec *txnRecord, p
 			return err
 		}
 	}
-	if len(rec.Halves) == 0 {
-		return nil
-	}
-	if rec.End.Header.Get(semantics.HeaderTxnState) == semantics.TxnStateRollback {
-		return t.store.purgeSubject(ctx, ti.Name, semantics.TxnKindFilter(ti.Name, semantics.TxnKindHalf+"."+rec.ID))
-	}
-	now := t.now()
-	msgs := make([]*nats.Msg, 0, len(rec.Halves))
-	for _, h := range rec.Halves {
-		m, err := realMsg(ti, rec.ID, h, now)
-		if err != nil {
-			return fmt.Errorf("half message %s: %w", h.Subject, err)
+	for range casRetries {
+		if len(rec.Halves) == 0 {
+			return nil
 		}
-		msgs = append(msgs, m)
+		if rec.End != nil && rec.End.Header.Get(semantics.HeaderTxnState) == semantics.TxnStateRollback {
+			return t.store.purgeSubject(ctx, ti.Name, semantics.TxnKindFilter(ti.Name, semantics.TxnKindHalf+"."+rec.ID))
+		}
+		err := t.publishCommitted(ctx, ti, rec)
+		if !isWrongLast(err) {
+			return err
+		}
+		// The transaction changed since rec was read (another finisher
+		// won, or a check re-armed a timer): look again.
+		if rec, err = t.store.read(ctx, ti.Name, rec.ID); err != nil {
+			return err
+		}
 	}
-	var err error
+	return apiErr(503, "transaction %q changed %d times while finishing it", rec.ID, casRetries)
+}
+
+// publishCommitted writes the committed form of every half message of rec
+// (commitMsgs): one write, or one atomic batch for several.
+func (t *TxnService) publishCommitted(ctx context.Context, ti TopicInfo, rec *txnRecord) error {
+	defer t.cache.drop(ti.Name, rec.ID)
+	msgs, err := commitMsgs(ti, rec, t.now())
+	if err != nil {
+		return err
+	}
 	if len(msgs) == 1 {
 		_, err = t.store.publish(ctx, msgs[0])
-	} else {
-		err = t.store.publishBatch(ctx, nuid.Next(), msgs)
+		return err
 	}
-	if isWrongLast(err) {
-		return nil // published before: the half message is gone
-	}
-	return err
+	return t.store.publishBatch(ctx, nuid.Next(), msgs)
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -56,11 +57,14 @@ func halfMsg(req semantics.PrepareRequest, in *nats.Msg, now time.Time, immunity
 	return out
 }
 
-// setTimer makes half message m fire a check notice every period.
+// setTimer makes half message m fire a check notice every period. The
+// notices are not rolled up: a rollup purges the notice subject on every
+// firing, and each purge makes JetStream re-check every pending message of
+// the check consumer and rewrite its state. The check driver removes
+// handled notices in bulk instead (checkDriver.trimNotices).
 func setTimer(m *nats.Msg, topic, txid string, period time.Duration) {
 	m.Header.Set(hdrSchedule, semantics.TimerPattern(period))
 	m.Header.Set(hdrScheduleTarget, semantics.TxnNoticeSubject(topic, txid))
-	m.Header.Set(hdrScheduleRollup, "sub")
 }
 
 // rewrittenHalf is half h again with new bookkeeping: checks sent so far,
@@ -77,13 +81,34 @@ func rewrittenHalf(topic, txid string, h txnMsg, checks int, parked bool, period
 	return out
 }
 
-// realMsg is the committed form of half h: written to the outbox of the
-// topic's internal stream, on its partition (the topic stream sources the
-// outbox exactly once), or, when it carries a delay counted from the commit
-// at now, as a schedule that targets that outbox subject. Either way it is
-// guarded by h's sequence and purges h in the same write, so it is stored
-// at most once.
-func realMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, error) {
+// commitMsgs are the committed forms of rec's half messages (committedMsg),
+// the first guarded by the transaction's last sequence rather than its own
+// half message's: so the commit also fails when anything else changed the
+// transaction since rec was read (a part prepared meanwhile, a rollback),
+// and the caller reads again.
+func commitMsgs(ti TopicInfo, rec *txnRecord, now time.Time) ([]*nats.Msg, error) {
+	msgs := make([]*nats.Msg, 0, len(rec.Halves))
+	for _, h := range rec.Halves {
+		m, err := committedMsg(ti, rec.ID, h, now)
+		if err != nil {
+			return nil, fmt.Errorf("half message %s: %w", h.Subject, err)
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		guard(msgs[0], ti.Name, rec.ID, rec.Last)
+	}
+	return msgs, nil
+}
+
+// committedMsg is the committed form of half h: written to the outbox of
+// the topic's internal stream on its transaction's own subject (the topic
+// stream sources it exactly once, onto its partition), or, when it carries
+// a delay counted from the commit at now, as a schedule that targets that
+// outbox subject. Either way it is guarded by h's sequence and purges h in
+// the same write, so it is stored at most once, and it stays in the
+// internal stream as the proof that the transaction committed.
+func committedMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, error) {
 	key, tag := h.Header.Get(semantics.HeaderKey), h.Header.Get(semantics.HeaderTag)
 	deliverAt, delay := h.Header.Get(semantics.HeaderDeliverAt), h.Header.Get(semantics.HeaderDelay)
 	p, k := 0, key
@@ -92,7 +117,9 @@ func realMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, err
 	} else {
 		p = semantics.Partition(key, ti.Partitions)
 	}
-	out := nats.NewMsg(semantics.OutboxSubject(ti.Name, p, k, tag))
+	_, _, part, _ := semantics.ParseTxnSubject(ti.Name, h.Subject)
+	outbox := semantics.TxnOutboxSubject(ti.Name, txid, part, p, k, tag)
+	out := nats.NewMsg(outbox)
 	out.Header = userHeaders(h.Header, halfOnlyHeaders...)
 	out.Header.Set(semantics.HeaderTxnID, txid)
 	out.Data = h.Data
@@ -101,11 +128,10 @@ func realMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, err
 		if err != nil {
 			return nil, err
 		}
-		_, _, part, _ := semantics.ParseTxnSubject(ti.Name, h.Subject)
 		out.Subject = semantics.TxnDelayedSubject(ti.Name, txid, part)
 		out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
 		out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
-		out.Header.Set(hdrScheduleTarget, semantics.OutboxSubject(ti.Name, p, k, tag))
+		out.Header.Set(hdrScheduleTarget, outbox)
 	}
 	out.Header.Set(hdrExpectedLastSubjSeq, strconv.FormatUint(h.Seq, 10))
 	out.Header.Set(hdrExpectedLastSubjSeqSubj, h.Subject)

@@ -66,8 +66,8 @@ func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, 
 	for range casRetries {
 		var last uint64
 		if rec != nil {
-			if rec.End != nil {
-				return PrepareReply{}, apiErr(409, "transaction %q of topic %q is already %s", req.TxnID, req.Topic, rec.End.Header.Get(semantics.HeaderTxnState))
+			if end := rec.view(t.cfg).End; end != "" {
+				return PrepareReply{}, apiErr(409, "transaction %q of topic %q is already %s", req.TxnID, req.Topic, end)
 			}
 			if h, ok := rec.half(req.Part); ok {
 				return PrepareReply{Stream: req.Topic, Seq: h.Seq, TxnID: req.TxnID, Part: req.Part, Duplicate: true}, nil

@@ -22,7 +22,6 @@ const (
 	hdrExpectedLastSubjSeqSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
 	hdrScheduler               = "Nats-Scheduler"
 	hdrScheduleNext            = "Nats-Schedule-Next"
-	hdrScheduleRollup          = "Nats-Schedule-Rollup"
 	hdrRollup                  = "Nats-Rollup"
 	hdrBatchID                 = "Nats-Batch-Id"
 	hdrBatchSeq                = "Nats-Batch-Sequence"
@@ -44,15 +43,25 @@ type txnRecord struct {
 	Topic, ID string
 	Halves    []txnMsg // by sequence
 	End       *txnMsg
-	Delayed   int    // committed parts still waiting for their delay
-	Last      uint64 // last sequence over semantics.TxnFilter
+	Committed int       // parts written to the outbox
+	Delayed   int       // committed parts still waiting for their delay
+	EndedAt   time.Time // when the last committed part was written
+	Group     string    // producer group, as a committed part records it
+	Last      uint64    // last sequence over semantics.TxnFilter
 }
+
+// committed reports proof of a commit without an end record: a producer's
+// commit is the outbox write itself.
+func (r *txnRecord) committed() bool { return r.Committed > 0 || r.Delayed > 0 }
 
 // view reduces the record to what the state machine needs.
 func (r *txnRecord) view(cfg semantics.TxnConfig) semantics.TxnView {
 	v := semantics.TxnView{Halves: len(r.Halves)}
-	if r.End != nil {
+	switch {
+	case r.End != nil:
 		v.End = r.End.Header.Get(semantics.HeaderTxnState)
+	case r.committed():
+		v.End = semantics.TxnStateCommit
 	}
 	if len(r.Halves) > 0 {
 		h := r.Halves[0].Header
@@ -120,8 +129,13 @@ func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, er
 		case semantics.TxnKindEnd:
 			e := m
 			r.End = &e
+		case semantics.TxnKindOutbox:
+			r.Committed++
 		case semantics.TxnKindDelayed:
 			r.Delayed++
+		}
+		if (kind == semantics.TxnKindOutbox || kind == semantics.TxnKindDelayed) && m.Time.After(r.EndedAt) {
+			r.EndedAt, r.Group = m.Time, m.Header.Get(semantics.HeaderProducerGroup)
 		}
 	}
 	sort.Slice(r.Halves, func(i, j int) bool { return r.Halves[i].Seq < r.Halves[j].Seq })
@@ -307,7 +321,16 @@ func (s *txnStore) publishBatch(ctx context.Context, id string, msgs []*nats.Msg
 
 // purgeSubject removes every message on subject.
 func (s *txnStore) purgeSubject(ctx context.Context, topic, subject string) error {
-	b, _ := json.Marshal(map[string]string{"filter": subject})
+	return s.purge(ctx, topic, map[string]any{"filter": subject})
+}
+
+// purgeBelow removes the messages on subject below sequence seq.
+func (s *txnStore) purgeBelow(ctx context.Context, topic, subject string, seq uint64) error {
+	return s.purge(ctx, topic, map[string]any{"filter": subject, "seq": seq})
+}
+
+func (s *txnStore) purge(ctx context.Context, topic string, req map[string]any) error {
+	b, _ := json.Marshal(req)
 	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+semantics.InternalStream(topic), b)
 	if err != nil {
 		return err
@@ -319,13 +342,6 @@ func (s *txnStore) purgeSubject(ctx context.Context, topic, subject string) erro
 		return r.Error
 	}
 	return nil
-}
-
-// deleteMsg removes one message (a handled check notice).
-func (s *txnStore) deleteMsg(ctx context.Context, topic string, seq uint64) error {
-	b, _ := json.Marshal(map[string]any{"seq": seq, "no_erase": true})
-	_, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE."+semantics.InternalStream(topic), b)
-	return err
 }
 
 // txnIDs lists the transactions that have a subject of kind (half

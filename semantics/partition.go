@@ -83,13 +83,25 @@ func ParseStoredSubject(subject string) (StoredMessage, error) {
 func InternalStream(topic string) string { return InternalStreamPrefix + topic }
 
 // OutboxSubject is where a message bound for partition p of topic is
-// written inside the topic's internal stream: the topic stream sources
-// $MQ.INT.<topic>.O.> into <topic>.>, exactly once, so a message written
-// here (a delayed message firing, a committed transaction) appears on
-// <topic>.<p>.<key>[.<tag>].
+// written inside the topic's internal stream when it belongs to no
+// transaction (a delayed message firing). See TxnOutboxSubject.
 func OutboxSubject(topic string, partition int, key, tag string) string {
-	return InternalPrefix + topic + ".O." + StoredSubject(topic, partition, key, tag)[len(topic)+1:]
+	return TxnOutboxSubject(topic, outboxNoTxn, outboxNoTxn, partition, key, tag)
 }
 
-// OutboxFilter selects topic's outbox in its internal stream.
-func OutboxFilter(topic string) string { return InternalPrefix + topic + ".O.>" }
+// outboxNoTxn fills the transaction tokens of an outbox subject outside a
+// transaction; it is never a legal transaction id.
+const outboxNoTxn = "~"
+
+// TxnOutboxSubject is where part of transaction txid is written when it is
+// committed: $MQ.INT.<topic>.O.<txid>.<part>.<p>.<key>[.<tag>]. The topic
+// stream sources $MQ.INT.<topic>.O.*.*.> into <topic>.>, exactly once, so
+// the message appears on <topic>.<p>.<key>[.<tag>]; the copy left in the
+// internal stream is the durable proof that txid was committed.
+func TxnOutboxSubject(topic, txid, part string, partition int, key, tag string) string {
+	return InternalPrefix + topic + ".O." + txid + "." + part + "." + StoredSubject(topic, partition, key, tag)[len(topic)+1:]
+}
+
+// OutboxFilter selects topic's outbox in its internal stream; the tokens
+// after the two wildcards are the stored subject without the topic.
+func OutboxFilter(topic string) string { return InternalPrefix + topic + ".O.*.*.>" }

@@ -18,16 +18,23 @@ import (
 //
 //	$MQ.INT.T.H.X.<part>  one half message per part, a repeating NATS message
 //	                      schedule (the transaction's durable timer)
-//	$MQ.INT.T.E.X.end     the end record (COMMIT or ROLLBACK), written once
-//	$MQ.INT.T.TD.X.<part> a committed message that waits for its delay
+//	$MQ.INT.T.O.X.<part>.<p>.<key>[.<tag>]
+//	                      a committed part (the outbox the topic sources):
+//	                      written in the same guarded write that purges its
+//	                      half message, it is also the proof of the commit
+//	$MQ.INT.T.E.X.end     the end record of a rollback, or of a commit made
+//	                      by check-back or an operator (who, when)
+//	$MQ.INT.T.TD.X.<part> a committed message that waits for its delay (a
+//	                      schedule targeting its O subject)
 //	$MQ.INT.T.C.X         check-due notices the timers fire
 //	$MQ.INT.T.P.X         the parked marker
 //
-// Every write to H, E and TD is guarded by the last sequence over
-// $MQ.INT.T.*.X.* (TxnFilter), so writers of one transaction are serialised
-// by the stream and the end record is written once.
+// Every write to H, O, E and TD is guarded by the last sequence over
+// $MQ.INT.T.*.X.> (TxnFilter), so writers of one transaction are serialised
+// by the stream and it ends once.
 const (
 	TxnKindHalf    = "H"
+	TxnKindOutbox  = "O"
 	TxnKindEnd     = "E"
 	TxnKindDelayed = "TD"
 	TxnKindNotice  = "C"
@@ -76,9 +83,10 @@ func TxnNoticeSubject(topic, txid string) string { return txnInternal(topic, Txn
 // TxnParkedSubject marks txid as parked.
 func TxnParkedSubject(topic, txid string) string { return txnInternal(topic, TxnKindParked) + txid }
 
-// TxnFilter matches every half, end and delayed subject of txid: the
-// subject whose last sequence guards each write of the transaction.
-func TxnFilter(topic, txid string) string { return InternalPrefix + topic + ".*." + txid + ".*" }
+// TxnFilter matches every half, committed, end and delayed subject of txid
+// (not its notices or parked marker): the subject whose last sequence
+// guards each write of the transaction.
+func TxnFilter(topic, txid string) string { return InternalPrefix + topic + ".*." + txid + ".>" }
 
 // TxnKindFilter matches the subjects of one kind of every transaction.
 func TxnKindFilter(topic, kind string) string { return txnInternal(topic, kind) + ">" }
@@ -100,18 +108,23 @@ func TxnRollbackSubject(topic, txid string) string {
 // a transaction.
 func TxnCheckSubject(group string) string { return TxnPrefix + "CHECK." + group }
 
-// ParseTxnSubject takes "<kind>.<txid>[.<part>]" after $MQ.INT.<topic>.
-// apart; ok is false for subjects that are not transaction subjects.
+// ParseTxnSubject takes "<kind>.<txid>[.<part>]" (and a committed part's
+// "O.<txid>.<part>.<p>.<key>[.<tag>]") after $MQ.INT.<topic>. apart; ok is
+// false for subjects that are not transaction subjects.
 func ParseTxnSubject(topic, subject string) (kind, txid, part string, ok bool) {
 	rest, found := strings.CutPrefix(subject, InternalPrefix+topic+".")
 	if !found {
 		return "", "", "", false
 	}
 	toks := strings.Split(rest, ".")
-	if len(toks) < 2 || len(toks) > 3 || ValidateTxnID(toks[1]) != nil {
+	maxToks := 3
+	if toks[0] == TxnKindOutbox {
+		maxToks = 6
+	}
+	if len(toks) < 2 || len(toks) > maxToks || ValidateTxnID(toks[1]) != nil {
 		return "", "", "", false
 	}
-	if len(toks) == 3 {
+	if len(toks) >= 3 {
 		part = toks[2]
 	}
 	return toks[0], toks[1], part, true

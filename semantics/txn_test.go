@@ -210,7 +210,7 @@ func TestAfterCheck(t *testing.T) {
 }
 
 func TestTxnSubjects(t *testing.T) {
-	if TxnHalfSubject("o", "x", "p") != "$MQ.INT.o.H.x.p" || TxnEndSubject("o", "x") != "$MQ.INT.o.E.x.end" || TxnFilter("o", "x") != "$MQ.INT.o.*.x.*" {
+	if TxnHalfSubject("o", "x", "p") != "$MQ.INT.o.H.x.p" || TxnEndSubject("o", "x") != "$MQ.INT.o.E.x.end" || TxnFilter("o", "x") != "$MQ.INT.o.*.x.>" {
 		t.Fatal("subjects")
 	}
 	k, id, part, ok := ParseTxnSubject("o", "$MQ.INT.o.H.x.p")
@@ -222,6 +222,19 @@ func TestTxnSubjects(t *testing.T) {
 	}
 	if _, _, _, ok := ParseTxnSubject("o", "$MQ.INT.p.H.x.p"); ok {
 		t.Fatal("other topic")
+	}
+	committed := TxnOutboxSubject("o", "x", "p", 3, "k", "t")
+	if committed != "$MQ.INT.o.O.x.p.3.k.t" || OutboxSubject("o", 3, "k", "") != "$MQ.INT.o.O.~.~.3.k" || OutboxFilter("o") != "$MQ.INT.o.O.*.*.>" {
+		t.Fatal("outbox subjects", committed)
+	}
+	if k, id, part, ok := ParseTxnSubject("o", committed); !ok || k != TxnKindOutbox || id != "x" || part != "p" {
+		t.Fatal("parse committed part")
+	}
+	if _, _, _, ok := ParseTxnSubject("o", OutboxSubject("o", 3, "k", "")); ok {
+		t.Fatal("a delayed message's outbox subject is no transaction's")
+	}
+	if _, _, _, ok := ParseTxnSubject("o", "$MQ.INT.o.H.x.p.extra"); ok {
+		t.Fatal("half subject with extra tokens")
 	}
 	for d, want := range map[time.Duration]string{0: "@every 1s", 1500 * time.Millisecond: "@every 2s", 30 * time.Second: "@every 30s"} {
 		if got := TimerPattern(d); got != want {
