@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
@@ -147,8 +148,7 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 		}
 		reply.Group = rec.End.Header.Get(semantics.HeaderProducerGroup)
 	} else if rec.committed() {
-		// Only a producer's commit leaves no end record.
-		reply.EndedBy, reply.EndedAt, reply.Group = semantics.TxnByProducer, &rec.EndedAt, rec.Group
+		reply.EndedBy, reply.EndedAt, reply.Group = cmp.Or(rec.EndedBy, semantics.TxnByProducer), &rec.EndedAt, rec.Group
 	}
 	for _, h := range rec.Halves {
 		_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)

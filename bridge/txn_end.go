@@ -64,11 +64,8 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 			return reply, t.finish(ctx, ti, rec, v.Parked)
 		}
 		var err error
-		if state == semantics.TxnStateCommit && by == semantics.TxnByProducer && !v.Parked {
-			// The producer's commit is its own record: one guarded write
-			// stores the messages, purges the half messages and proves
-			// the commit.
-			err = t.publishCommitted(ctx, ti, rec)
+		if state == semantics.TxnStateCommit {
+			err = t.commit(ctx, ti, rec, by, v.Parked)
 		} else {
 			err = t.recordEnd(ctx, ti, rec, state, by, v.Parked)
 		}
@@ -86,7 +83,19 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 	return reply, apiErr(503, "transaction %q changed %d times while ending it; try again", txid, casRetries)
 }
 
-// recordEnd writes the end record of rec (who ended it, when), then
+// commit is its own record: one guarded write (one atomic batch for
+// several messages) stores the committed messages, purges the half messages
+// and proves the commit. A parked transaction loses its marker first.
+func (t *TxnService) commit(ctx context.Context, ti TopicInfo, rec *txnRecord, by string, parked bool) error {
+	if parked {
+		if err := t.store.purgeSubject(ctx, ti.Name, semantics.TxnParkedSubject(ti.Name, rec.ID)); err != nil {
+			return err
+		}
+	}
+	return t.publishCommitted(ctx, ti, rec, by)
+}
+
+// recordEnd writes the end record of a rollback (who ended it, when), then
 // finishes the work it implies. Once the record is written the end is
 // decided: a failure to finish is only logged, because the half messages'
 // timers still run and the check driver finishes it (CheckFinish).
@@ -141,7 +150,7 @@ func (t *TxnService) finish(ctx context.Context, ti TopicInfo, rec *txnRecord, p
 		if rec.End != nil && rec.End.Header.Get(semantics.HeaderTxnState) == semantics.TxnStateRollback {
 			return t.store.purgeSubject(ctx, ti.Name, semantics.TxnKindFilter(ti.Name, semantics.TxnKindHalf+"."+rec.ID))
 		}
-		err := t.publishCommitted(ctx, ti, rec)
+		err := t.publishCommitted(ctx, ti, rec, "")
 		if !isWrongLast(err) {
 			return err
 		}
@@ -155,10 +164,12 @@ func (t *TxnService) finish(ctx context.Context, ti TopicInfo, rec *txnRecord, p
 }
 
 // publishCommitted writes the committed form of every half message of rec
-// (commitMsgs): one write, or one atomic batch for several.
-func (t *TxnService) publishCommitted(ctx context.Context, ti TopicInfo, rec *txnRecord) error {
+// (commitMsgs): one write, or one atomic batch for several. by (who
+// commits) is recorded on each message unless it is the producer or
+// unknown ("").
+func (t *TxnService) publishCommitted(ctx context.Context, ti TopicInfo, rec *txnRecord, by string) error {
 	defer t.cache.drop(ti.Name, rec.ID)
-	msgs, err := commitMsgs(ti, rec, t.now())
+	msgs, err := commitMsgs(ti, rec, by, t.now())
 	if err != nil {
 		return err
 	}

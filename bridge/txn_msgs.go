@@ -86,12 +86,17 @@ func rewrittenHalf(topic, txid string, h txnMsg, checks int, parked bool, period
 // half message's: so the commit also fails when anything else changed the
 // transaction since rec was read (a part prepared meanwhile, a rollback),
 // and the caller reads again.
-func commitMsgs(ti TopicInfo, rec *txnRecord, now time.Time) ([]*nats.Msg, error) {
+func commitMsgs(ti TopicInfo, rec *txnRecord, by string, now time.Time) ([]*nats.Msg, error) {
 	msgs := make([]*nats.Msg, 0, len(rec.Halves))
 	for _, h := range rec.Halves {
 		m, err := committedMsg(ti, rec.ID, h, now)
 		if err != nil {
 			return nil, fmt.Errorf("half message %s: %w", h.Subject, err)
+		}
+		if by != "" && by != semantics.TxnByProducer {
+			// Consumers (and jetmq txn info) can tell a message that
+			// check-back or an operator committed.
+			m.Header.Set(semantics.HeaderTxnBy, by)
 		}
 		msgs = append(msgs, m)
 	}
@@ -148,9 +153,10 @@ type txnEnd struct {
 	Messages int       `json:"messages"`
 }
 
-// endMsg records the end of rec, guarded by the transaction's last
-// sequence so that exactly one end is ever recorded. A rollback purges the
-// first half message in the same write.
+// endMsg records the end of rec (a rollback: a commit is recorded by its
+// committed messages), guarded by the transaction's last sequence so that
+// exactly one end is ever recorded. A rollback purges the first half
+// message in the same write.
 func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
 	m := nats.NewMsg(semantics.TxnEndSubject(rec.Topic, rec.ID))
 	m.Header.Set(semantics.HeaderTopic, rec.Topic)

@@ -47,6 +47,7 @@ type txnRecord struct {
 	Delayed   int       // committed parts still waiting for their delay
 	EndedAt   time.Time // when the last committed part was written
 	Group     string    // producer group, as a committed part records it
+	EndedBy   string    // who committed it, as a committed part records it
 	Last      uint64    // last sequence over semantics.TxnFilter
 }
 
@@ -135,7 +136,7 @@ func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, er
 			r.Delayed++
 		}
 		if (kind == semantics.TxnKindOutbox || kind == semantics.TxnKindDelayed) && m.Time.After(r.EndedAt) {
-			r.EndedAt, r.Group = m.Time, m.Header.Get(semantics.HeaderProducerGroup)
+			r.EndedAt, r.Group, r.EndedBy = m.Time, m.Header.Get(semantics.HeaderProducerGroup), m.Header.Get(semantics.HeaderTxnBy)
 		}
 	}
 	sort.Slice(r.Halves, func(i, j int) bool { return r.Halves[i].Seq < r.Halves[j].Seq })
