@@ -8,11 +8,25 @@ import (
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 )
 
-// txnMaxInFlight bounds the requests the coordinator works on at once per
-// node; beyond it, NATS buffers them in the subscription.
-const txnMaxInFlight = 2048
+const (
+	// txnWorkers is how many goroutines wait for transaction requests:
+	// reusing them spares each request a fresh goroutine whose stack grows
+	// on its way into the JetStream client.
+	txnWorkers = 256
+	// txnMaxInFlight bounds the requests the coordinator works on at once
+	// per node (the workers plus overflow goroutines when all are busy);
+	// beyond it, NATS buffers them in the subscription.
+	txnMaxInFlight = 2048
+)
+
+// txnJob is one request for a worker.
+type txnJob struct {
+	handle func(*nats.Msg)
+	m      *nats.Msg
+}
 
 // TxnService is the transaction coordinator: it stores half messages
 // (prepare), records ends and publishes committed messages (commit,
@@ -35,8 +49,12 @@ type TxnService struct {
 	store   *txnStore
 	cache   *txnCache
 	metrics *txnMetrics
+	// checkLimit paces the check-back of every topic this node drives
+	// (transactions.check_rate).
+	checkLimit *rate.Limiter
 
 	subs   []*nats.Subscription
+	jobs   chan txnJob
 	sem    chan struct{}
 	work   sync.WaitGroup
 	cancel context.CancelFunc
@@ -48,7 +66,13 @@ type TxnService struct {
 // transactions section of the configuration (defaults applied here).
 func NewTxnService(cfg semantics.TxnConfig, topics *Topics) *TxnService {
 	cfg.SetDefaults()
-	return &TxnService{cfg: cfg, topics: topics, cache: newTxnCache(), sem: make(chan struct{}, txnMaxInFlight), now: time.Now}
+	return &TxnService{
+		cfg: cfg, topics: topics, cache: newTxnCache(), now: time.Now,
+		jobs: make(chan txnJob), sem: make(chan struct{}, txnMaxInFlight-txnWorkers),
+		// A burst of a tenth of a second: a few due checks go out at once,
+		// a storm is spread evenly.
+		checkLimit: rate.NewLimiter(rate.Limit(cfg.CheckRate), max(cfg.CheckRate/10, 1)),
+	}
 }
 
 // Name implements Service.
@@ -63,6 +87,15 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 		return err
 	}
 	t.metrics = m
+	t.work.Add(txnWorkers)
+	for range txnWorkers {
+		go func() {
+			defer t.work.Done()
+			for job := range t.jobs {
+				job.handle(job.m)
+			}
+		}()
+	}
 	for subj, handler := range map[string]func(*nats.Msg){
 		semantics.TxnPrefix + "PREPARE.>":  t.onPrepare,
 		semantics.TxnPrefix + "COMMIT.>":   t.onEnd,
@@ -86,8 +119,15 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 
 // Stop implements Service.
 func (t *TxnService) Stop(ctx context.Context) error {
+	drained := true
 	for _, s := range t.subs {
-		_ = s.Drain()
+		if drainSub(ctx, s) != nil {
+			drained = false
+		}
+	}
+	if drained {
+		// No handler runs any more: the workers may go.
+		close(t.jobs)
 	}
 	if t.cancel != nil {
 		t.cancel()
@@ -103,10 +143,16 @@ func (t *TxnService) Stop(ctx context.Context) error {
 	}
 }
 
-// async runs handler on its own goroutine, so that a slow JetStream write
-// does not hold up the requests behind it, at most txnMaxInFlight at once.
+// async hands each request to an idle worker, or, when all are busy, to a
+// goroutine of its own, so that a slow JetStream write does not hold up the
+// requests behind it; at most txnMaxInFlight at once.
 func (t *TxnService) async(handler func(*nats.Msg)) nats.MsgHandler {
 	return func(m *nats.Msg) {
+		select {
+		case t.jobs <- txnJob{handle: handler, m: m}:
+			return
+		default:
+		}
 		t.sem <- struct{}{}
 		t.work.Add(1)
 		go func() {

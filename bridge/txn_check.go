@@ -156,6 +156,9 @@ func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	defer d.done(txid)
 	t := d.t
+	if err := t.checkLimit.Wait(ctx); err != nil {
+		return // the driver stops; the notice comes back to the next one
+	}
 	ti, ok := t.topics.Lookup(d.topic)
 	if !ok {
 		_ = m.Nak()

@@ -2,7 +2,6 @@ package semantics
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -34,11 +33,9 @@ const (
 	broadcastSep = "__"
 )
 
-var memberIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // ValidateMemberID reports whether id is a legal member id.
 func ValidateMemberID(id string) error {
-	if !memberIDRE.MatchString(id) {
+	if !isName(id, 64) {
 		return fmt.Errorf("invalid member id %q: want 1-64 of [A-Za-z0-9_-]", id)
 	}
 	return nil

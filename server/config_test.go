@@ -98,6 +98,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"topics[1].name", func(c *Config) { c.Topics = append(c.Topics, c.Topics[0]) }},
 		{"transactions.check_interval", func(c *Config) { c.Transactions.CheckInterval = -time.Second }},
 		{"transactions.max_checks", func(c *Config) { c.Transactions.MaxChecks = -1 }},
+		{"transactions.check_rate", func(c *Config) { c.Transactions.CheckRate = -1 }},
 		{"groups[0].mode", func(c *Config) { c.Groups[0].Mode = "sideways" }},
 		{"groups[0].start", func(c *Config) { c.Groups[0].Start = "middle" }},
 		{"groups[0].topic", func(c *Config) { c.Groups[0].Topic = "payments" }},
