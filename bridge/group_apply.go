@@ -74,6 +74,7 @@ func groupConsumerConfig(g semantics.GroupConfig, member string) jetstream.Consu
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       semantics.GroupAckWait(g),
 		MaxDeliver:    pol.MaxDeliver(),
+		MaxAckPending: semantics.GroupMaxAckPending,
 		Metadata:      map[string]string{semantics.MetaGroup: g.Name, semantics.MetaMode: g.Mode},
 	}
 	if g.Start == semantics.StartLastPerKey {

@@ -91,6 +91,15 @@ func HeartbeatInterval(g GroupConfig) time.Duration {
 // hold with progress acks (the Go helper sends one every third of it).
 func GroupAckWait(g GroupConfig) time.Duration { return g.SessionTimeout }
 
+// GroupMaxAckPending is how many messages a group's consumer may have
+// delivered and not yet acknowledged, over all its members. Members bound
+// it themselves by what they pull (the Go helper: its prefetch, 500 by
+// default), so this only has to stay out of their way: at JetStream's
+// default of 1,000, a clustering group of three or more members with the
+// default prefetch would be capped by the server rather than by its
+// members.
+const GroupMaxAckPending = 20000
+
 // JoinRequest is the body of a request on $MQ.GROUP.JOIN.<topic>.<group>.
 type JoinRequest struct {
 	// Member identifies the member; required for broadcasting members that

@@ -3,8 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -117,4 +121,80 @@ func waitAcked(ctx context.Context, cons jetstream.Consumer, n int) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// consumePlainMembers is the plain-client reference for a clustering
+// group: members pull consumers (plain nats.go, each on its own
+// connection, batch prefetch) bound to one new durable on stream, acking
+// every message, until want were acked. It returns the acked count and the
+// time from the first delivery to the last ack flushed, timed like
+// consumeWithMembers so that the two compare.
+func consumePlainMembers(ctx context.Context, env *Env, stream, durable string, members, prefetch, want int) (int, time.Duration, error) {
+	_, js, err := env.JetStream()
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: semantics.GroupMaxAckPending, // as a group's durable
+	}); err != nil {
+		return 0, 0, fmt.Errorf("create consumer: %w", err)
+	}
+	defer func() { _ = js.DeleteConsumer(context.Background(), stream, durable) }()
+	var (
+		got   atomic.Int64
+		first atomic.Pointer[time.Time]
+		once  sync.Once
+		done  = make(chan struct{})
+		conns []*nats.Conn
+		ccs   []jetstream.ConsumeContext
+	)
+	defer func() {
+		for _, cc := range ccs {
+			cc.Stop()
+		}
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}()
+	var cons []jetstream.Consumer
+	for range members {
+		nc, mjs, err := env.JetStream()
+		if err != nil {
+			return 0, 0, err
+		}
+		conns = append(conns, nc)
+		c, err := mjs.Consumer(ctx, stream, durable)
+		if err != nil {
+			return 0, 0, err
+		}
+		cons = append(cons, c)
+	}
+	for _, c := range cons {
+		cc, err := c.Consume(func(m jetstream.Msg) {
+			if first.Load() == nil {
+				now := time.Now()
+				first.CompareAndSwap(nil, &now)
+			}
+			_ = m.Ack()
+			if got.Add(1) == int64(want) {
+				once.Do(func() { close(done) })
+			}
+		}, jetstream.PullMaxMessages(prefetch))
+		if err != nil {
+			return 0, 0, fmt.Errorf("consume: %w", err)
+		}
+		ccs = append(ccs, cc)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return int(got.Load()), 0, ctx.Err()
+	}
+	for _, nc := range conns {
+		if err := nc.Flush(); err != nil {
+			return int(got.Load()), 0, err
+		}
+	}
+	return int(got.Load()), time.Since(*first.Load()), nil
 }

@@ -120,6 +120,13 @@ func runClusterConsume(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The reference: the same two members' work done by two plain nats.go
+	// pull consumers on one durable, on the same stream in the same run.
+	plainGot, plainElapsed, err := consumePlainMembers(ctx, env, topic, "plain_pair", 2, groupPrefetch, filled)
+	if err != nil {
+		return Result{}, fmt.Errorf("plain pair: %w", err)
+	}
+	plain := NewResult(plainGot, plainElapsed, nil)
 	if err := createGroup(ctx, nc, topic, "workers", semantics.ModeClustering); err != nil {
 		return Result{}, err
 	}
@@ -128,7 +135,9 @@ func runClusterConsume(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, err
 	}
 	r := NewResult(got, elapsed, nil)
-	r.Notes = fmt.Sprintf("two members of one clustering group, prefetch %d each, explicit ack per message", groupPrefetch)
+	r.Notes = fmt.Sprintf("two members of one clustering group, prefetch %d each, explicit ack per message; "+
+		"the same drain by two plain nats.go pull consumers on one durable: %.0f msgs/s, helper/plain pair %.2f",
+		groupPrefetch, plain.MsgsPerSec, r.MsgsPerSec/plain.MsgsPerSec)
 	return r, nil
 }
 
