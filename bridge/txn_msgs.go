@@ -24,7 +24,7 @@ var halfOnlyHeaders = []string{
 func userHeaders(h nats.Header, drop ...string) nats.Header {
 	out := nats.Header{}
 	for k, v := range h {
-		if strings.HasPrefix(strings.ToLower(k), "nats-") || k == "Status" || k == "Description" {
+		if len(k) >= 5 && strings.EqualFold(k[:5], "nats-") || k == "Status" || k == "Description" {
 			continue
 		}
 		out[k] = append([]string(nil), v...)

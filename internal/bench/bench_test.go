@@ -79,7 +79,9 @@ func TestEveryScenarioAgainstServer(t *testing.T) {
 		require.True(t, ok, "no row for %s", s.Name)
 		require.NoError(t, r.Err, s.Name)
 		require.Positive(t, r.Msgs, s.Name)
-		require.LessOrEqual(t, r.Msgs, testMsgs*max(s.Fanout, 1), s.Name)
+		if !s.Timed {
+			require.LessOrEqual(t, r.Msgs, testMsgs*max(s.Fanout, 1), s.Name)
+		}
 		// A timing scenario (ordered-failover: seconds per kill) rounds to
 		// 0 msgs/s but must then have measured its latencies.
 		require.True(t, r.MsgsPerSec > 0 || r.P99Micros > 0, "%s measured neither throughput nor latency", s.Name)

@@ -130,10 +130,11 @@ func waitAcked(ctx context.Context, cons jetstream.Consumer, n int) error {
 // time from the first delivery to the last ack flushed, timed like
 // consumeWithMembers so that the two compare.
 func consumePlainMembers(ctx context.Context, env *Env, stream, durable string, members, prefetch, want int) (int, time.Duration, error) {
-	_, js, err := env.JetStream()
+	anc, js, err := env.JetStream()
 	if err != nil {
 		return 0, 0, err
 	}
+	defer anc.Close()
 	if _, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: semantics.GroupMaxAckPending, // as a group's durable

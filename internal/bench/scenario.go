@@ -23,6 +23,10 @@ type Scenario struct {
 	// (broadcast-3: 3), so Result.Msgs may reach Fanout x env.Msgs; 0
 	// means 1.
 	Fanout int
+	// Timed says that Result.Msgs counts a phase bounded by time rather
+	// than by env.Msgs (check-storm's publisher runs for as long as the
+	// storm lasts), so it may exceed Fanout x env.Msgs.
+	Timed bool
 	// Run moves env.Msgs messages (or fewer, if env.Duration ends it first),
 	// cleans up what it created and reports what it measured.
 	Run func(ctx context.Context, env *Env) (Result, error)

@@ -71,12 +71,20 @@ func runTxnWith(ctx context.Context, env *Env, n, workers int) (Result, error) {
 	if err := checkCommitted(ctx, nc, topic, lat.Len()); err != nil {
 		return Result{}, err
 	}
+	floor, err := runNullBridge(ctx, env, nc, n, workers)
+	if err != nil {
+		return Result{}, err
+	}
 	r := NewResult(lat.Len(), elapsed, lat)
 	if workers == 1 {
-		r.Notes = fmt.Sprintf("%d transactions (msgs/%d), one in flight; latency = prepare sent to commit acknowledged", lat.Len(), SyncScale)
+		r.Notes = fmt.Sprintf("%d transactions (msgs/%d), one in flight; latency = prepare sent to commit acknowledged; "+
+			"null bridge (two requests, each one plain JetStream write, no logic) p50 %.0fµs p99 %.0fµs: jetmq/null p50 %.2f",
+			lat.Len(), SyncScale, floor.P50Micros, floor.P99Micros, r.P50Micros/floor.P50Micros)
 	} else {
 		r.P50Micros, r.P99Micros = 0, 0
-		r.Notes = fmt.Sprintf("1-message transactions, prepare + commit, %d in flight", workers)
+		r.Notes = fmt.Sprintf("1-message transactions, prepare + commit, %d in flight; "+
+			"null bridge (two requests, each one plain JetStream write, no logic) %.0f txn/s: jetmq/null %.2f",
+			workers, floor.MsgsPerSec, r.MsgsPerSec/floor.MsgsPerSec)
 	}
 	return r, nil
 }
