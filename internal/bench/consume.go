@@ -123,25 +123,29 @@ func waitAcked(ctx context.Context, cons jetstream.Consumer, n int) error {
 	}
 }
 
-// consumePlainMembers is the plain-client reference for a clustering
-// group: members pull consumers (plain nats.go, each on its own
-// connection, batch prefetch) bound to one new durable on stream, acking
-// every message, until want were acked. It returns the acked count and the
-// time from the first delivery to the last ack flushed, timed like
-// consumeWithMembers so that the two compare.
-func consumePlainMembers(ctx context.Context, env *Env, stream, durable string, members, prefetch, want int) (int, time.Duration, error) {
+// consumePlainMembers is the plain-client reference for a group: members
+// pull consumers (plain nats.go, each on its own connection, batch
+// prefetch), member i bound to durables[i mod len(durables)] (one durable
+// for a clustering group's members, one each for broadcasting members),
+// each durable new on stream, acking every message, until want were acked
+// in total. It returns the acked count and the time from the first
+// delivery to the last ack flushed, timed like consumeWithMembers so that
+// the two compare.
+func consumePlainMembers(ctx context.Context, env *Env, stream string, durables []string, members, prefetch, want int) (int, time.Duration, error) {
 	anc, js, err := env.JetStream()
 	if err != nil {
 		return 0, 0, err
 	}
 	defer anc.Close()
-	if _, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: semantics.GroupMaxAckPending, // as a group's durable
-	}); err != nil {
-		return 0, 0, fmt.Errorf("create consumer: %w", err)
+	for _, durable := range durables {
+		if _, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+			Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxAckPending: semantics.GroupMaxAckPending, // as a group's durable
+		}); err != nil {
+			return 0, 0, fmt.Errorf("create consumer: %w", err)
+		}
+		defer func() { _ = js.DeleteConsumer(context.Background(), stream, durable) }()
 	}
-	defer func() { _ = js.DeleteConsumer(context.Background(), stream, durable) }()
 	var (
 		got   atomic.Int64
 		first atomic.Pointer[time.Time]
@@ -159,13 +163,13 @@ func consumePlainMembers(ctx context.Context, env *Env, stream, durable string, 
 		}
 	}()
 	var cons []jetstream.Consumer
-	for range members {
+	for i := range members {
 		nc, mjs, err := env.JetStream()
 		if err != nil {
 			return 0, 0, err
 		}
 		conns = append(conns, nc)
-		c, err := mjs.Consumer(ctx, stream, durable)
+		c, err := mjs.Consumer(ctx, stream, durables[i%len(durables)])
 		if err != nil {
 			return 0, 0, err
 		}
