@@ -80,6 +80,9 @@ func victimRecords(t *testing.T, victim *memberProcess, total int) (handled map[
 	if len(bad) > 0 {
 		t.Fatalf("member process printed %d bad lines, e.g. %q", len(bad), bad[0])
 	}
+	if again := victim.out.repeated(); len(again) > 0 { // no node died under it: no ack could be lost
+		t.Fatalf("member process handled %d messages twice by itself, e.g. seq %d", len(again), again[0].Seq)
+	}
 	handled = map[uint64]handling{}
 	for seq, h := range all {
 		if h.End.IsZero() {

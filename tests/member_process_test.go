@@ -24,7 +24,7 @@ import (
 // is what turns the helper on.
 const (
 	envMember  = "JETMQ_TEST_MEMBER"
-	envURL     = "JETMQ_TEST_URL"
+	envURL     = "JETMQ_TEST_URL" // one URL or a comma-separated list
 	envTopic   = "JETMQ_TEST_TOPIC"
 	envGroup   = "JETMQ_TEST_GROUP"
 	envOrdered = "JETMQ_TEST_ORDERED" // "1": Ordered()
@@ -47,7 +47,7 @@ func TestHelperMemberProcess(t *testing.T) {
 		return
 	}
 	work, _ := time.ParseDuration(os.Getenv(envWork))
-	nc, err := nats.Connect(os.Getenv(envURL))
+	nc, err := nats.Connect(os.Getenv(envURL), nats.Name(memberConnName(member)))
 	if err != nil {
 		t.Fatalf("member process: connect: %v", err)
 	}
@@ -76,6 +76,10 @@ func TestHelperMemberProcess(t *testing.T) {
 	say("ready")
 	_, _ = io.Copy(io.Discard, os.Stdin) // EOF: the parent test ended without killing us
 }
+
+// memberConnName is the client name a member process connects with, so
+// that a test can find its connection in a node's connz.
+func memberConnName(id string) string { return "jetmq-test-member-" + id }
 
 // handling is one message as a member handled it.
 type handling struct {
@@ -158,7 +162,8 @@ type handlingLog struct {
 	mu      sync.Mutex
 	partial []byte
 	ready   bool
-	bySeq   map[uint64]*handling // by stream sequence
+	bySeq   map[uint64]*handling // by stream sequence, first handling
+	repeats []handling           // later handlings of a sequence already handled
 	handled int
 	bad     []string
 }
@@ -200,8 +205,12 @@ func (l *handlingLog) parse(line string) {
 		}
 		if f[0] == "handled" {
 			end, err := strconv.ParseInt(f[5], 10, 64)
-			if err != nil || !h.End.IsZero() {
-				l.bad = append(l.bad, line) // a member never handles a message twice by itself
+			if err != nil {
+				l.bad = append(l.bad, line)
+				return
+			}
+			if !h.End.IsZero() { // redelivered to this member: only a lost ack explains it
+				l.repeats = append(l.repeats, handling{Partition: p, Key: f[2], Seq: seq, Start: time.Unix(0, start), End: time.Unix(0, end)})
 				return
 			}
 			h.End = time.Unix(0, end)
@@ -231,6 +240,13 @@ func (l *handlingLog) all() (map[uint64]handling, []string) {
 		out[s] = *h
 	}
 	return out, append([]string(nil), l.bad...)
+}
+
+// repeated lists the handlings of messages the member had handled before.
+func (l *handlingLog) repeated() []handling {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]handling(nil), l.repeats...)
 }
 
 type lockedBuffer struct {
