@@ -170,7 +170,8 @@ func (s *GroupService) startAtEnd(ctx context.Context, st jetstream.Stream, c je
 func consumerUpToDate(cur, want jetstream.ConsumerConfig) bool {
 	return cur.FilterSubject == want.FilterSubject && reflect.DeepEqual(cur.FilterSubjects, want.FilterSubjects) &&
 		cur.MaxDeliver == want.MaxDeliver && cur.InactiveThreshold == want.InactiveThreshold &&
-		cur.AckWait == want.AckWait && cur.Metadata[semantics.MetaMode] == want.Metadata[semantics.MetaMode]
+		cur.AckWait == want.AckWait && cur.MaxAckPending == want.MaxAckPending &&
+		cur.Metadata[semantics.MetaMode] == want.Metadata[semantics.MetaMode]
 }
 
 // groupConsumers lists the consumers of topic that belong to group.

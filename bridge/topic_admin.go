@@ -69,6 +69,9 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 		return false, apiErr(503, "read stream %q: %v", c.Name, err)
 	}
 	cur, ok := topicFromStream(s.CachedInfo().Config)
+	if v, legacy := legacyTopic(s.CachedInfo().Config); legacy {
+		return false, legacyTopicError(c.Name, v)
+	}
 	if !ok {
 		return false, apiErr(409, "stream %q exists and is not a jetmq topic", c.Name)
 	}

@@ -34,7 +34,7 @@ func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
 	sc.Metadata = map[string]string{
 		semantics.MetaPartitions: strconv.Itoa(c.Partitions),
 		semantics.MetaMaxDelay:   c.MaxDelay.String(),
-		semantics.MetaVersion:    "3",
+		semantics.MetaVersion:    layoutVersion,
 	}
 	return sc
 }
@@ -78,11 +78,18 @@ func topicLimits(c semantics.TopicConfig) jetstream.StreamConfig {
 	}
 }
 
+// layoutVersion names the internal layout of a topic's two streams
+// (subjects, outbox, source transform) that this jetmq writes into the
+// topic's metadata. Version 3: the outbox is $MQ.INT.T.O.<txid>.<part>.…
+// (docs/PROTOCOL.md).
+const layoutVersion = "3"
+
 // topicFromStream reads a topic back from its stream config; ok is false
-// for streams that are not jetmq topics.
+// for streams that are not jetmq topics of this layout (legacyTopic tells
+// an older layout apart).
 func topicFromStream(sc jetstream.StreamConfig) (TopicInfo, bool) {
 	ps, ok := sc.Metadata[semantics.MetaPartitions]
-	if !ok {
+	if !ok || sc.Metadata[semantics.MetaVersion] != layoutVersion {
 		return TopicInfo{}, false
 	}
 	n, err := strconv.Atoi(ps)
@@ -101,6 +108,21 @@ func topicFromStream(sc jetstream.StreamConfig) (TopicInfo, bool) {
 	}
 	t.SetDefaults()
 	return t, true
+}
+
+// legacyTopic reports a stream that an older jetmq created as a topic with
+// another internal layout, and that layout's version. jetmq does not
+// serve it: its source would copy this version's committed and delayed
+// messages onto the wrong subjects, and re-sourcing it in place would copy
+// everything again. Recreate it (or keep running the jetmq that made it).
+func legacyTopic(sc jetstream.StreamConfig) (string, bool) {
+	_, isTopic := sc.Metadata[semantics.MetaPartitions]
+	v := sc.Metadata[semantics.MetaVersion]
+	return v, isTopic && v != layoutVersion
+}
+
+func legacyTopicError(name, version string) error {
+	return apiErr(409, "topic %q was made by an older jetmq (internal layout %q; this one uses %q) and is not served: recreate it (jetmq topic rm %s, then add it again) or run the jetmq that made it", name, version, layoutVersion, name)
 }
 
 // topicMappings are the account mappings that route a publish on a topic's

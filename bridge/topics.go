@@ -36,7 +36,8 @@ type Topics struct {
 
 	mu        sync.RWMutex
 	known     map[string]TopicInfo
-	installed map[string]int // topic -> partitions of the mappings in place
+	installed map[string]int  // topic -> partitions of the mappings in place
+	legacy    map[string]bool // older jetmq's topics already reported
 	subs      []*nats.Subscription
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -45,7 +46,7 @@ type Topics struct {
 // NewTopics returns the registry; cfg are the topics of the config file,
 // created or updated at start.
 func NewTopics(cfg []semantics.TopicConfig) *Topics {
-	return &Topics{cfg: cfg, known: map[string]TopicInfo{}, installed: map[string]int{}}
+	return &Topics{cfg: cfg, known: map[string]TopicInfo{}, installed: map[string]int{}, legacy: map[string]bool{}}
 }
 
 // Name implements Service.
@@ -157,6 +158,8 @@ func (t *Topics) resync(ctx context.Context) error {
 	for si := range lister.Info() {
 		if ti, ok := topicFromStream(si.Config); ok {
 			seen[ti.Name] = ti
+		} else if v, legacy := legacyTopic(si.Config); legacy {
+			t.warnLegacy(si.Config.Name, v)
 		}
 	}
 	if err := lister.Err(); err != nil {
@@ -192,6 +195,20 @@ func (t *Topics) syncOne(ctx context.Context, name string) {
 	}
 	if ti, ok := topicFromStream(s.CachedInfo().Config); ok {
 		t.install(ti)
+	} else if v, legacy := legacyTopic(s.CachedInfo().Config); legacy {
+		t.warnLegacy(name, v)
+	}
+}
+
+// warnLegacy logs, once per stream, that an older jetmq's topic is not
+// served.
+func (t *Topics) warnLegacy(name, version string) {
+	t.mu.Lock()
+	seen := t.legacy[name]
+	t.legacy[name] = true
+	t.mu.Unlock()
+	if !seen {
+		t.log.Error("topic not served", "topic", name, "err", legacyTopicError(name, version))
 	}
 }
 

@@ -33,13 +33,15 @@ type txnJob struct {
 // rollback), and on one node per topic drives the check-back of
 // transactions nobody ended (docs/PROTOCOL.md, "Transactions").
 //
-// Everything lives in the topic's stream, so it survives kill -9 and moves
-// with the stream: a half message is a repeating NATS message schedule on
-// $MQ.INT.<topic>.H.<txid>.<part> whose firing is the transaction's timer;
-// the end record on $MQ.INT.<topic>.E.<txid>.end is written once, guarded
-// by the transaction's last sequence; a committed message is published
-// guarded by its half message's sequence and purges it in the same write,
-// so it is stored exactly once however often a commit is retried.
+// Everything lives in the topic's internal stream, so it survives kill -9
+// and moves with the stream: a half message is a repeating NATS message
+// schedule on $MQ.INT.<topic>.H.<txid>.<part> whose firing is the
+// transaction's timer; a commit is one write per message to the outbox
+// subject $MQ.INT.<topic>.O.<txid>.<part>.…, guarded by the transaction's
+// last sequence and purging its half message in the same write, so it is
+// stored exactly once however often a commit is retried, and the outbox
+// copy proves the commit; a rollback writes the end record
+// $MQ.INT.<topic>.E.<txid>.end, guarded the same way.
 type TxnService struct {
 	cfg     semantics.TxnConfig
 	topics  *Topics
@@ -55,6 +57,8 @@ type TxnService struct {
 
 	subs   []*nats.Subscription
 	jobs   chan txnJob
+	quit   chan struct{} // closed by Stop: idle workers leave
+	once   sync.Once
 	sem    chan struct{}
 	work   sync.WaitGroup
 	cancel context.CancelFunc
@@ -68,7 +72,7 @@ func NewTxnService(cfg semantics.TxnConfig, topics *Topics) *TxnService {
 	cfg.SetDefaults()
 	return &TxnService{
 		cfg: cfg, topics: topics, cache: newTxnCache(), now: time.Now,
-		jobs: make(chan txnJob), sem: make(chan struct{}, txnMaxInFlight-txnWorkers),
+		jobs: make(chan txnJob), quit: make(chan struct{}), sem: make(chan struct{}, txnMaxInFlight-txnWorkers),
 		// A burst of a tenth of a second: a few due checks go out at once,
 		// a storm is spread evenly.
 		checkLimit: rate.NewLimiter(rate.Limit(cfg.CheckRate), max(cfg.CheckRate/10, 1)),
@@ -87,15 +91,6 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 		return err
 	}
 	t.metrics = m
-	t.work.Add(txnWorkers)
-	for range txnWorkers {
-		go func() {
-			defer t.work.Done()
-			for job := range t.jobs {
-				job.handle(job.m)
-			}
-		}()
-	}
 	for subj, handler := range map[string]func(*nats.Msg){
 		semantics.TxnPrefix + "PREPARE.>":  t.onPrepare,
 		semantics.TxnPrefix + "COMMIT.>":   t.onEnd,
@@ -109,6 +104,10 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 		_ = sub.SetPendingLimits(-1, -1)
 		t.subs = append(t.subs, sub)
 	}
+	t.work.Add(txnWorkers)
+	for range txnWorkers {
+		go t.worker()
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	t.loops.Add(2)
@@ -117,18 +116,27 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 	return nil
 }
 
-// Stop implements Service.
-func (t *TxnService) Stop(ctx context.Context) error {
-	drained := true
-	for _, s := range t.subs {
-		if drainSub(ctx, s) != nil {
-			drained = false
+// worker runs requests until Stop. The job channel is never closed, so a
+// request arriving during Stop can never send on a closed channel: it
+// finds no idle worker and gets a goroutine of its own.
+func (t *TxnService) worker() {
+	defer t.work.Done()
+	for {
+		select {
+		case job := <-t.jobs:
+			job.handle(job.m)
+		case <-t.quit:
+			return
 		}
 	}
-	if drained {
-		// No handler runs any more: the workers may go.
-		close(t.jobs)
+}
+
+// Stop implements Service.
+func (t *TxnService) Stop(ctx context.Context) error {
+	for _, s := range t.subs {
+		_ = drainSub(ctx, s)
 	}
+	t.once.Do(func() { close(t.quit) })
 	if t.cancel != nil {
 		t.cancel()
 	}

@@ -36,6 +36,7 @@ type checkDriver struct {
 		Info(string, ...any)
 	}
 
+	ackWait  time.Duration // of the check consumer
 	mu       sync.Mutex
 	inFlight map[string]bool
 	sem      chan struct{}
@@ -44,7 +45,7 @@ type checkDriver struct {
 
 // drive runs the check driver of topic until ctx ends.
 func (t *TxnService) drive(ctx context.Context, topic string) {
-	d := &checkDriver{t: t, topic: topic, log: t.log.With("topic", topic), inFlight: map[string]bool{}, sem: make(chan struct{}, txnChecksInFlight)}
+	d := &checkDriver{t: t, topic: topic, log: t.log.With("topic", topic), inFlight: map[string]bool{}, sem: make(chan struct{}, txnChecksInFlight), ackWait: checkAckWait(t.cfg)}
 	defer t.metrics.pending.DeleteLabelValues(topic)
 	defer t.metrics.parked.DeleteLabelValues(topic)
 	var (
@@ -89,7 +90,7 @@ func (d *checkDriver) consume(ctx context.Context) (jetstream.Consumer, jetstrea
 		Description:   "jetmq: check-back notices of half messages",
 		FilterSubject: semantics.TxnKindFilter(d.topic, semantics.TxnKindNotice),
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2*cfg.CheckTimeout + 5*time.Second,
+		AckWait:       checkAckWait(cfg),
 		MaxAckPending: 4 * txnChecksInFlight,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Metadata:      map[string]string{"jetmq.service": "transactions"},
@@ -130,6 +131,10 @@ func (d *checkDriver) trimNotices(ctx context.Context, cons jetstream.Consumer, 
 	return floor
 }
 
+// checkAckWait is how long a notice may stay unacknowledged before the
+// check consumer hands it out again: long enough for one check.
+func checkAckWait(cfg semantics.TxnConfig) time.Duration { return 2*cfg.CheckTimeout + 5*time.Second }
+
 func (d *checkDriver) begin(txid string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -147,16 +152,17 @@ func (d *checkDriver) done(txid string) {
 }
 
 // handle processes one check notice: decide (semantics.PlanCheck), act,
-// then remove the notice.
+// then acknowledge the notice.
 func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
 	_, txid, _, ok := semantics.ParseTxnSubject(d.topic, m.Subject())
-	if !ok || !d.begin(txid) {
+	md, err := m.Metadata()
+	if !ok || err != nil || !d.begin(txid) {
 		d.discard(m)
 		return
 	}
 	defer d.done(txid)
 	t := d.t
-	if err := t.checkLimit.Wait(ctx); err != nil {
+	if err := d.pace(ctx, m); err != nil {
 		return // the driver stops; the notice comes back to the next one
 	}
 	ti, ok := t.topics.Lookup(d.topic)
@@ -170,30 +176,85 @@ func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
+	if md.Sequence.Stream < rec.Last {
+		// Fired before the transaction's latest write (a check counted,
+		// an end, another part): a stale notice that queued behind
+		// others. The timers as they are now fire again when due, so
+		// acting on it would only ask again too early.
+		d.discard(m)
+		return
+	}
+	if !d.act(ctx, ti, rec, m) {
+		return
+	}
+	d.discard(m)
+}
+
+// act does what semantics.PlanCheck decides for rec. It returns false when
+// it has already settled the notice (a nak: look again later).
+func (d *checkDriver) act(ctx context.Context, ti TopicInfo, rec *txnRecord, m jetstream.Msg) bool {
+	t := d.t
 	v := rec.view(t.cfg)
 	plan := semantics.PlanCheck(v, t.now(), t.cfg)
 	switch plan.Action {
 	case semantics.CheckWait:
+		if plan.Wait > time.Second {
+			// Another part's shorter timer fired (or clocks differ): the
+			// first part's own timer fires when it is due, so this
+			// notice need not stay pending (and hold back the trim).
+			return true
+		}
 		_ = m.NakWithDelay(plan.Wait)
-		return
+		return false
+	case semantics.CheckSkip:
+		if v.Parked && v.End == "" && v.Halves > 0 {
+			// A timer of a parked transaction fired: parking it was cut
+			// short (only some halves rewritten, or no marker). Finish it.
+			if err := d.park(ctx, rec, v.Checks); err != nil && !isWrongLast(err) {
+				_ = m.NakWithDelay(time.Second)
+				return false
+			}
+		}
 	case semantics.CheckFinish:
 		if err := t.finish(ctx, ti, rec, v.Parked); err != nil {
-			d.log.Warn("finishing ended transaction failed", "txid", txid, "err", err)
+			d.log.Warn("finishing ended transaction failed", "txid", rec.ID, "err", err)
 			_ = m.NakWithDelay(time.Second)
-			return
+			return false
 		}
 	case semantics.CheckPark:
 		if err := d.park(ctx, rec, v.Checks); err != nil && !isWrongLast(err) {
 			_ = m.NakWithDelay(time.Second)
-			return
+			return false
 		}
 	case semantics.CheckSend:
 		if !d.check(ctx, ti, rec, plan.Attempt) {
 			_ = m.NakWithDelay(time.Second)
-			return
+			return false
 		}
 	}
-	d.discard(m)
+	return true
+}
+
+// pace waits for the node's check rate (transactions.check_rate) to allow
+// one more transaction to be looked at, keeping notice m from being
+// redelivered meanwhile.
+func (d *checkDriver) pace(ctx context.Context, m jetstream.Msg) error {
+	r := d.t.checkLimit.Reserve()
+	wait := r.Delay()
+	keep := d.ackWait / 3
+	for wait > 0 {
+		step := min(wait, keep)
+		select {
+		case <-ctx.Done():
+			r.Cancel()
+			return ctx.Err()
+		case <-time.After(step):
+		}
+		if wait -= step; wait > 0 {
+			_ = m.InProgress()
+		}
+	}
+	return nil
 }
 
 // discard acknowledges a handled notice; trimNotices removes it from the
@@ -214,10 +275,17 @@ func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, a
 	t.metrics.checks.WithLabelValues(d.topic, result).Inc()
 	switch semantics.AfterCheck(answer, attempt, t.cfg) {
 	case semantics.OutcomeCommit, semantics.OutcomeRollback:
-		if _, err := t.end(ctx, ti, rec.ID, answer, semantics.TxnByCheck, rec); err != nil {
-			// A conflict means someone ended it first; anything else is
-			// retried by the next timer firing.
-			d.log.Info("ending transaction after its check failed", "txid", rec.ID, "answer", answer, "err", err)
+		_, err := t.end(ctx, ti, rec.ID, answer, semantics.TxnByCheck, rec)
+		if err == nil || isConflict(err) {
+			return true // ended, by this answer or by someone first
+		}
+		// Count the check and re-arm the timer for check_interval, so
+		// that a transaction whose end keeps failing is asked again at
+		// that pace, and parked after max_checks, not asked every
+		// immunity forever.
+		d.log.Warn("ending transaction after its check failed; asking again after check_interval", "txid", rec.ID, "answer", answer, "err", err)
+		if _, err := d.rewrite(ctx, rec, attempt, false, t.cfg.CheckInterval); err != nil && !isWrongLast(err) {
+			return false
 		}
 	case semantics.OutcomePark:
 		if err := d.park(ctx, rec, attempt); err != nil && !isWrongLast(err) {
@@ -234,6 +302,12 @@ func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, a
 		}
 	}
 	return true
+}
+
+// isConflict reports a 409: the transaction already ended the other way.
+func isConflict(err error) bool {
+	var ae *semantics.APIError
+	return errors.As(err, &ae) && ae.Code == 409
 }
 
 // ask sends the check request and returns the answer (COMMIT, ROLLBACK or

@@ -67,7 +67,7 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 		if state == semantics.TxnStateCommit {
 			err = t.commit(ctx, ti, rec, by, v.Parked)
 		} else {
-			err = t.recordEnd(ctx, ti, rec, state, by, v.Parked)
+			err = t.rollback(ctx, ti, rec, by, v.Parked)
 		}
 		if isWrongLast(err) {
 			rec = nil
@@ -85,21 +85,28 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 
 // commit is its own record: one guarded write (one atomic batch for
 // several messages) stores the committed messages, purges the half messages
-// and proves the commit. A parked transaction loses its marker first.
+// and proves the commit. A parked transaction loses its marker after that:
+// a marker left behind by a failed purge is harmless (listings skip
+// transactions without half messages), a marker purged before a failed
+// commit would hide a parked transaction from its operator.
 func (t *TxnService) commit(ctx context.Context, ti TopicInfo, rec *txnRecord, by string, parked bool) error {
+	if err := t.publishCommitted(ctx, ti, rec, by); err != nil {
+		return err
+	}
 	if parked {
 		if err := t.store.purgeSubject(ctx, ti.Name, semantics.TxnParkedSubject(ti.Name, rec.ID)); err != nil {
-			return err
+			t.log.Warn("committed a parked transaction, removing its parked marker failed", "topic", ti.Name, "txid", rec.ID, "err", err)
 		}
 	}
-	return t.publishCommitted(ctx, ti, rec, by)
+	return nil
 }
 
-// recordEnd writes the end record of a rollback (who ended it, when), then
-// finishes the work it implies. Once the record is written the end is
+// rollback writes the end record of a rollback (who ended it, when; it
+// purges the first half message), then purges the others. Once the record is written the end is
 // decided: a failure to finish is only logged, because the half messages'
 // timers still run and the check driver finishes it (CheckFinish).
-func (t *TxnService) recordEnd(ctx context.Context, ti TopicInfo, rec *txnRecord, state, by string, parked bool) error {
+func (t *TxnService) rollback(ctx context.Context, ti TopicInfo, rec *txnRecord, by string, parked bool) error {
+	const state = semantics.TxnStateRollback
 	ack, err := t.store.publish(ctx, endMsg(rec, state, by, t.now()))
 	if err != nil {
 		return err
@@ -107,9 +114,7 @@ func (t *TxnService) recordEnd(ctx context.Context, ti TopicInfo, rec *txnRecord
 	ended := *rec
 	ended.End = &txnMsg{Subject: semantics.TxnEndSubject(ti.Name, rec.ID), Seq: ack.Sequence, Header: nats.Header{semantics.HeaderTxnState: {state}}}
 	ended.Last = ack.Sequence
-	if state == semantics.TxnStateRollback {
-		ended.Halves = ended.Halves[1:] // the end record purged the first
-	}
+	ended.Halves = ended.Halves[1:] // the end record purged the first
 	if err := t.finish(ctx, ti, &ended, parked); err != nil {
 		t.log.Warn("transaction ended, finishing it failed; check-back will finish it", "topic", ti.Name, "txid", rec.ID, "state", state, "err", err)
 	}

@@ -17,6 +17,7 @@ var halfOnlyHeaders = []string{
 	semantics.HeaderTxnChecks, semantics.HeaderTxnPreparedAt, semantics.HeaderTxnState,
 	semantics.HeaderCheckImmunity, semantics.HeaderDelay, semantics.HeaderDeliverAt,
 	semantics.HeaderKey, semantics.HeaderTag, semantics.HeaderTopic,
+	semantics.HeaderTxnBy, // set by the broker on commit, never by a producer
 }
 
 // userHeaders copies h without JetStream's headers (Nats-*, including
@@ -153,10 +154,10 @@ type txnEnd struct {
 	Messages int       `json:"messages"`
 }
 
-// endMsg records the end of rec (a rollback: a commit is recorded by its
+// endMsg records the end of rec, a rollback (a commit is recorded by its
 // committed messages), guarded by the transaction's last sequence so that
-// exactly one end is ever recorded. A rollback purges the first half
-// message in the same write.
+// exactly one end is ever recorded. It purges the first half message in
+// the same write.
 func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
 	m := nats.NewMsg(semantics.TxnEndSubject(rec.Topic, rec.ID))
 	m.Header.Set(semantics.HeaderTopic, rec.Topic)
@@ -165,10 +166,8 @@ func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
 	m.Header.Set(semantics.HeaderTxnBy, by)
 	if len(rec.Halves) > 0 {
 		m.Header.Set(semantics.HeaderProducerGroup, rec.Halves[0].Header.Get(semantics.HeaderProducerGroup))
-		if state == semantics.TxnStateRollback {
-			m.Header.Set(hdrScheduler, rec.Halves[0].Subject)
-			m.Header.Set(hdrScheduleNext, "purge")
-		}
+		m.Header.Set(hdrScheduler, rec.Halves[0].Subject)
+		m.Header.Set(hdrScheduleNext, "purge")
 	}
 	m.Data, _ = json.Marshal(txnEnd{State: state, By: by, At: now.UTC(), Messages: len(rec.Halves)})
 	guard(m, rec.Topic, rec.ID, rec.Last)

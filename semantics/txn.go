@@ -22,15 +22,15 @@ import (
 //	                      a committed part (the outbox the topic sources):
 //	                      written in the same guarded write that purges its
 //	                      half message, it is also the proof of the commit
-//	$MQ.INT.T.E.X.end     the end record of a rollback, or of a commit made
-//	                      by check-back or an operator (who, when)
+//	$MQ.INT.T.E.X.end     the end record of a rollback (who, when)
 //	$MQ.INT.T.TD.X.<part> a committed message that waits for its delay (a
 //	                      schedule targeting its O subject)
 //	$MQ.INT.T.C.X         check-due notices the timers fire
 //	$MQ.INT.T.P.X         the parked marker
 //
-// Every write to H, O, E and TD is guarded by the last sequence over
-// $MQ.INT.T.*.X.> (TxnFilter), so writers of one transaction are serialised
+// Every prepare, rewrite and end is guarded by the last sequence over
+// $MQ.INT.T.*.X.> (TxnFilter) — a commit's first message is, the others by
+// their own half messages — so writers of one transaction are serialised
 // by the stream and it ends once.
 const (
 	TxnKindHalf    = "H"

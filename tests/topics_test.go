@@ -413,3 +413,36 @@ func TestTopicOnePartitionIsOneGlobalOrder(t *testing.T) {
 		t.Fatalf("partition 0 holds %d of 50 messages", i)
 	}
 }
+
+// TestTopicOfOlderLayoutIsRefused: a topic stream an older jetmq made
+// (another internal layout) is neither served nor silently rewritten: its
+// committed and delayed messages would land on the wrong subjects.
+func TestTopicOfOlderLayoutIsRefused(t *testing.T) {
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s.ClientURL())
+	js := testutil.JetStream(t, nc)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "legacy", Subjects: []string{"legacy.>"},
+		Metadata: map[string]string{semantics.MetaPartitions: "4", semantics.MetaVersion: "2"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := apiRequest(t, nc, "$MQ.API.TOPIC.CREATE.legacy", map[string]any{"partitions": 4}, nil)
+	if !errors.Is(err, semantics.ErrConflict) || !strings.Contains(err.Error(), "older jetmq") {
+		t.Fatalf("create over an older topic: %v, want 409 naming the older layout", err)
+	}
+	if err := apiRequest(t, nc, "$MQ.API.TOPIC.INFO.legacy", nil, nil); !errors.Is(err, semantics.ErrNotFound) {
+		t.Fatalf("info of an older topic: %v, want 404", err)
+	}
+	m := nats.NewMsg(semantics.TxnPrepareSubject("legacy", "k", ""))
+	m.Header.Set(semantics.HeaderTxnID, "t1")
+	m.Header.Set(semantics.HeaderProducerGroup, "g")
+	resp, err := nc.RequestMsg(m, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := semantics.DecodeReply(resp.Data, nil); !errors.Is(err, semantics.ErrNotFound) {
+		t.Fatalf("prepare on an older topic: %v, want 404", err)
+	}
+}
