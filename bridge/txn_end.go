@@ -45,10 +45,11 @@ func (t *TxnService) onEnd(m *nats.Msg) {
 // transaction (nil: read it); a stale rec only costs a read.
 func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by string, rec *txnRecord) (EndReply, error) {
 	reply := EndReply{Topic: ti.Name, TxnID: txid, State: state}
+	read := t.store.read
 	for range casRetries {
 		if rec == nil {
 			var err error
-			if rec, err = t.store.read(ctx, ti.Name, txid); err != nil {
+			if rec, err = read(ctx, ti.Name, txid); err != nil {
 				return reply, storeError("read transaction", err)
 			}
 		}
@@ -70,7 +71,7 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 			err = t.rollback(ctx, ti, rec, by, v.Parked)
 		}
 		if isWrongLast(err) {
-			rec = nil
+			rec, read = nil, t.store.readLeader
 			continue
 		}
 		if err != nil {
@@ -161,7 +162,7 @@ func (t *TxnService) finish(ctx context.Context, ti TopicInfo, rec *txnRecord, p
 		}
 		// The transaction changed since rec was read (another finisher
 		// won, or a check re-armed a timer): look again.
-		if rec, err = t.store.read(ctx, ti.Name, rec.ID); err != nil {
+		if rec, err = t.store.readLeader(ctx, ti.Name, rec.ID); err != nil {
 			return err
 		}
 	}

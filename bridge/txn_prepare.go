@@ -91,7 +91,7 @@ func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, 
 		if !isWrongLast(err) {
 			return PrepareReply{}, storeError("store half message", err)
 		}
-		if rec, err = t.store.read(ctx, req.Topic, req.TxnID); err != nil {
+		if rec, err = t.store.readLeader(ctx, req.Topic, req.TxnID); err != nil {
 			return PrepareReply{}, storeError("read transaction", err)
 		}
 		t.cache.put(rec, t.now())

@@ -98,9 +98,9 @@ type txnStore struct {
 	js jetstream.JetStream
 }
 
-// read loads every half, end and delayed message of txid with one direct
-// multi-last get. A stream replica may lag behind its leader, so an empty
-// answer is confirmed with the leader before it is believed.
+// read loads every half, outbox, end and delayed message of txid with one
+// direct multi-last get. A stream replica may lag behind its leader, so an
+// empty answer is confirmed with the leader before it is believed.
 func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, error) {
 	filter := semantics.TxnFilter(topic, txid)
 	msgs, err := s.directLast(ctx, topic, filter)
@@ -111,14 +111,35 @@ func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, er
 		if last, err := s.leaderLast(ctx, topic, filter); err != nil {
 			return nil, err
 		} else if last != nil {
-			msgs, err = s.leaderAll(ctx, topic, filter)
-			if err != nil {
-				return nil, err
-			}
+			return s.readLeader(ctx, topic, txid)
+		}
+	}
+	return newTxnRecord(topic, txid, msgs), nil
+}
+
+// readLeader loads txid from the stream leader, never a replica: after a
+// guarded write failed, a lagging replica would only repeat the stale view
+// that made it fail.
+func (s *txnStore) readLeader(ctx context.Context, topic, txid string) (*txnRecord, error) {
+	msgs, err := s.leaderAll(ctx, topic, semantics.TxnFilter(topic, txid))
+	if err != nil {
+		return nil, err
+	}
+	return newTxnRecord(topic, txid, msgs), nil
+}
+
+// newTxnRecord builds the record of txid from its stored messages, keeping
+// the last message of each subject (a rewritten half message leaves its
+// older versions in the stream until the transaction ends).
+func newTxnRecord(topic, txid string, msgs []txnMsg) *txnRecord {
+	last := map[string]txnMsg{}
+	for _, m := range msgs {
+		if cur, ok := last[m.Subject]; !ok || m.Seq > cur.Seq {
+			last[m.Subject] = m
 		}
 	}
 	r := &txnRecord{Topic: topic, ID: txid}
-	for _, m := range msgs {
+	for _, m := range last {
 		r.Last = max(r.Last, m.Seq)
 		kind, _, _, ok := semantics.ParseTxnSubject(topic, m.Subject)
 		if !ok {
@@ -140,7 +161,7 @@ func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, er
 		}
 	}
 	sort.Slice(r.Halves, func(i, j int) bool { return r.Halves[i].Seq < r.Halves[j].Seq })
-	return r, nil
+	return r
 }
 
 type msgGetRequest struct {
@@ -239,12 +260,17 @@ func (s *txnStore) leaderLast(ctx context.Context, topic, filter string) (*txnMs
 	return s.leaderGet(ctx, topic, msgGetRequest{LastBy: filter})
 }
 
-// leaderAll walks every message matching filter on the leader; with rollups
-// that is one per subject.
+// leaderAllLimit bounds the messages leaderAll walks: every version of
+// every subject of one transaction (each counted check rewrites the half
+// messages), far more than a transaction holds.
+const leaderAllLimit = 100000
+
+// leaderAll walks every message matching filter on the leader, older
+// versions of a subject included.
 func (s *txnStore) leaderAll(ctx context.Context, topic, filter string) ([]txnMsg, error) {
 	var out []txnMsg
 	seq := uint64(1)
-	for range semantics.MaxTxnMessages * 3 {
+	for range leaderAllLimit {
 		m, err := s.leaderGet(ctx, topic, msgGetRequest{NextBy: filter, Seq: seq})
 		if err != nil || m == nil {
 			return out, err
