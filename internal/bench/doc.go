@@ -21,6 +21,14 @@
 //   - raw-consume: a pre-filled stream drained by one pull consumer with
 //     explicit acks.
 //
+// Some scenarios also time, in the same run, the plainest thing that has
+// the same shape, and say so in their notes, so that a miss can be told
+// apart from a limit of the shape itself: cluster-consume times two plain
+// nats.go pull consumers on one durable, broadcast-3 three plain consumers
+// with a durable each, txn and txn-latency a null bridge (a service that
+// takes each request, does one plain JetStream write and replies: the
+// least a coordinator hop costs).
+//
 // Ratio is always a throughput ratio: a scenario's msgs/s divided by its
 // baseline's msgs/s in the same run (baselines show 1). For latency-type
 // scenarios, whose baseline is raw-publish-sync, a ratio of 0.5 therefore
