@@ -68,6 +68,7 @@ func (t *TxnService) drive(ctx context.Context, topic string) {
 	defer tick.Stop()
 	var trimmed uint64
 	for {
+		d.ensureNoticeSource(ctx)
 		d.updateGauges(ctx)
 		trimmed = d.trimNotices(ctx, cons, trimmed)
 		select {
@@ -369,6 +370,23 @@ func (d *checkDriver) rewrite(ctx context.Context, rec *txnRecord, checks int, p
 	}
 	out.Last = last
 	return &out, nil
+}
+
+// ensureNoticeSource writes the topic's empty notice source message
+// (semantics.TxnNoticeSource) when it is missing: at first, and again after
+// the topic's max_age removed it.
+func (d *checkDriver) ensureNoticeSource(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	subject := semantics.TxnNoticeSource(d.topic)
+	if m, err := d.t.store.leaderLast(sctx, d.topic, subject); err != nil || m != nil {
+		return
+	}
+	src := nats.NewMsg(subject)
+	src.Header.Set(hdrExpectedLastSubjSeq, "0") // once, however many drivers race
+	if _, err := d.t.store.publish(sctx, src); err != nil && !isWrongLast(err) {
+		d.log.Warn("writing the check notice source failed; notices copy their half messages meanwhile", "err", err)
+	}
 }
 
 // updateGauges recounts the open and parked transactions of the topic.

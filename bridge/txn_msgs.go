@@ -63,9 +63,17 @@ func halfMsg(req semantics.PrepareRequest, in *nats.Msg, now time.Time, immunity
 // firing, and each purge makes JetStream re-check every pending message of
 // the check consumer and rewrite its state. The check driver removes
 // handled notices in bulk instead (checkDriver.trimNotices).
+//
+// A notice takes its content from the topic's notice source, an empty
+// message, rather than from the half message (the scheduler's default):
+// the driver only needs the notice's subject, and a storm of large half
+// messages would otherwise be stored again with every firing. Without the
+// source message the notice falls back to a full copy, which is only
+// slower.
 func setTimer(m *nats.Msg, topic, txid string, period time.Duration) {
 	m.Header.Set(hdrSchedule, semantics.TimerPattern(period))
 	m.Header.Set(hdrScheduleTarget, semantics.TxnNoticeSubject(topic, txid))
+	m.Header.Set(hdrScheduleSource, semantics.TxnNoticeSource(topic))
 }
 
 // rewrittenHalf is half h again with new bookkeeping: checks sent so far,

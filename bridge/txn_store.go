@@ -21,6 +21,7 @@ const (
 	hdrExpectedLastSubjSeq     = "Nats-Expected-Last-Subject-Sequence"
 	hdrExpectedLastSubjSeqSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
 	hdrScheduler               = "Nats-Scheduler"
+	hdrScheduleSource          = "Nats-Schedule-Source"
 	hdrScheduleNext            = "Nats-Schedule-Next"
 	hdrRollup                  = "Nats-Rollup"
 	hdrBatchID                 = "Nats-Batch-Id"

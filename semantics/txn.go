@@ -26,6 +26,7 @@ import (
 //	$MQ.INT.T.TD.X.<part> a committed message that waits for its delay (a
 //	                      schedule targeting its O subject)
 //	$MQ.INT.T.C.X         check-due notices the timers fire
+//	$MQ.INT.T.N           the empty message every notice copies
 //	$MQ.INT.T.P.X         the parked marker
 //
 // Every prepare, rewrite and end is guarded by the last sequence over
@@ -79,6 +80,11 @@ func TxnDelayedSubject(topic, txid, part string) string {
 
 // TxnNoticeSubject receives the check-due notices of txid's timers.
 func TxnNoticeSubject(topic, txid string) string { return txnInternal(topic, TxnKindNotice) + txid }
+
+// TxnNoticeSource holds the one empty message whose content every check
+// notice of topic takes (Nats-Schedule-Source), so that a timer firing
+// stores a few bytes, not a copy of the half message.
+func TxnNoticeSource(topic string) string { return InternalPrefix + topic + ".N" }
 
 // TxnParkedSubject marks txid as parked.
 func TxnParkedSubject(topic, txid string) string { return txnInternal(topic, TxnKindParked) + txid }
