@@ -36,7 +36,6 @@ type checkDriver struct {
 		Info(string, ...any)
 	}
 
-	ackWait  time.Duration // of the check consumer
 	mu       sync.Mutex
 	inFlight map[string]bool
 	sem      chan struct{}
@@ -45,7 +44,7 @@ type checkDriver struct {
 
 // drive runs the check driver of topic until ctx ends.
 func (t *TxnService) drive(ctx context.Context, topic string) {
-	d := &checkDriver{t: t, topic: topic, log: t.log.With("topic", topic), inFlight: map[string]bool{}, sem: make(chan struct{}, txnChecksInFlight), ackWait: checkAckWait(t.cfg)}
+	d := &checkDriver{t: t, topic: topic, log: t.log.With("topic", topic), inFlight: map[string]bool{}, sem: make(chan struct{}, txnChecksInFlight)}
 	defer t.metrics.pending.DeleteLabelValues(topic)
 	defer t.metrics.parked.DeleteLabelValues(topic)
 	var (
@@ -242,7 +241,7 @@ func (d *checkDriver) act(ctx context.Context, ti TopicInfo, rec *txnRecord, m j
 func (d *checkDriver) pace(ctx context.Context, m jetstream.Msg) error {
 	r := d.t.checkLimit.Reserve()
 	wait := r.Delay()
-	keep := d.ackWait / 3
+	keep := checkAckWait(d.t.cfg) / 3
 	for wait > 0 {
 		step := min(wait, keep)
 		select {
@@ -277,7 +276,7 @@ func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, a
 	switch semantics.AfterCheck(answer, attempt, t.cfg) {
 	case semantics.OutcomeCommit, semantics.OutcomeRollback:
 		_, err := t.end(ctx, ti, rec.ID, answer, semantics.TxnByCheck, rec)
-		if err == nil || isConflict(err) {
+		if err == nil || errors.Is(err, semantics.ErrConflict) {
 			return true // ended, by this answer or by someone first
 		}
 		// Count the check and re-arm the timer for check_interval, so
@@ -303,12 +302,6 @@ func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, a
 		}
 	}
 	return true
-}
-
-// isConflict reports a 409: the transaction already ended the other way.
-func isConflict(err error) bool {
-	var ae *semantics.APIError
-	return errors.As(err, &ae) && ae.Code == 409
 }
 
 // ask sends the check request and returns the answer (COMMIT, ROLLBACK or

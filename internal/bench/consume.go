@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -20,18 +18,13 @@ const ConsumeBatch = 1000
 // times one pull consumer with explicit acks draining all of them. Latency
 // is not meaningful for a backlog and is left at 0.
 func runRawConsume(ctx context.Context, env *Env) (Result, error) {
-	nc, js, err := env.JetStream()
+	s, err := openRawStream(ctx, env)
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	stream := env.Name()
-	subj, err := createRawStream(ctx, js, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	defer deleteStream(js, stream)
-	filled, err := publishAsync(ctx, env, js, fixedSubject(subj), env.Msgs, nil, nil)
+	defer s.close()
+	js, stream := s.js, s.name
+	filled, err := publishAsync(ctx, env, js, fixedSubject(s.subj), env.Msgs, nil, nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("fill: %w", err)
 	}
@@ -47,7 +40,7 @@ func runRawConsume(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := nc.Flush(); err != nil {
+	if err := s.nc.Flush(); err != nil {
 		return Result{}, err
 	}
 	elapsed := time.Since(start)
@@ -146,11 +139,8 @@ func consumePlainMembers(ctx context.Context, env *Env, stream string, durables 
 		}
 		defer func() { _ = js.DeleteConsumer(context.Background(), stream, durable) }()
 	}
+	clock := newDrainClock(want)
 	var (
-		got   atomic.Int64
-		first atomic.Pointer[time.Time]
-		once  sync.Once
-		done  = make(chan struct{})
 		conns []*nats.Conn
 		ccs   []jetstream.ConsumeContext
 	)
@@ -177,29 +167,13 @@ func consumePlainMembers(ctx context.Context, env *Env, stream string, durables 
 	}
 	for _, c := range cons {
 		cc, err := c.Consume(func(m jetstream.Msg) {
-			if first.Load() == nil {
-				now := time.Now()
-				first.CompareAndSwap(nil, &now)
-			}
 			_ = m.Ack()
-			if got.Add(1) == int64(want) {
-				once.Do(func() { close(done) })
-			}
+			clock.tick()
 		}, jetstream.PullMaxMessages(prefetch))
 		if err != nil {
 			return 0, 0, fmt.Errorf("consume: %w", err)
 		}
 		ccs = append(ccs, cc)
 	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return int(got.Load()), 0, ctx.Err()
-	}
-	for _, nc := range conns {
-		if err := nc.Flush(); err != nil {
-			return int(got.Load()), 0, err
-		}
-	}
-	return int(got.Load()), time.Since(*first.Load()), nil
+	return clock.wait(ctx, conns)
 }

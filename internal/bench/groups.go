@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -40,101 +39,62 @@ func prefillTopic(ctx context.Context, env *Env, nc *nats.Conn, js jetstream.Jet
 // the JOIN requests. Members joining after that one are timed (the first
 // is consuming meanwhile). As in raw-consume, the flush that sends the
 // last acks is timed.
-func consumeWithMembers(ctx context.Context, env *Env, topic, group string, members, want int, handle func(), opts ...semantics.SubscribeOption) (int, time.Duration, error) {
-	var got atomic.Int64
-	var first atomic.Pointer[time.Time]
-	done := make(chan struct{})
-	var once atomic.Bool
-	var subs []*semantics.Subscription
-	var conns []*nats.Conn
-	defer func() {
-		for _, s := range subs {
-			sctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-			_ = s.Stop(sctx)
-			cancel()
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < members; i++ {
-		nc, err := env.Connect()
-		if err != nil {
-			return 0, 0, err
-		}
-		conns = append(conns, nc)
-	}
+func consumeWithMembers(ctx context.Context, env *Env, topic, group string, members, want int, handle func()) (int, time.Duration, error) {
+	clock := newDrainClock(want)
 	h := func(ctx context.Context, d *semantics.Delivery) error {
-		if first.Load() == nil {
-			now := time.Now()
-			first.CompareAndSwap(nil, &now)
-		}
 		if handle != nil {
 			handle()
 		}
-		n := int(got.Add(1))
-		env.Progress(n, want)
-		if n >= want && once.CompareAndSwap(false, true) {
-			close(done)
-		}
+		env.Progress(clock.tick(), want)
 		return nil
 	}
-	for i, nc := range conns {
-		o := append([]semantics.SubscribeOption{semantics.WithoutCreate(), semantics.WithPrefetch(groupPrefetch), semantics.WithMember(fmt.Sprintf("m%d", i))}, opts...)
-		s, err := semantics.Subscribe(ctx, nc, topic, group, h, o...)
-		if err != nil {
-			return 0, 0, err
-		}
-		subs = append(subs, s)
+	ms, err := startMembers(ctx, env, topic, group, members, func(string) semantics.Handler { return h }, semantics.WithPrefetch(groupPrefetch))
+	defer ms.stop()
+	if err != nil {
+		return 0, 0, err
 	}
-	since := func() time.Duration {
-		if start := first.Load(); start != nil {
-			return time.Since(*start)
-		}
-		return 0
+	return clock.wait(ctx, ms.conns)
+}
+
+// drainGroup pre-fills a topic with env.Msgs keyed messages and drains it
+// twice in the same run: first with plain nats.go pull consumers, member
+// i on plainDurables[i mod len] (the reference: the same shape without
+// jetmq's helper), then with members of a group of mode through the Go
+// helper. want is how many deliveries one message makes (fanout).
+func drainGroup(ctx context.Context, env *Env, mode, group string, members, fanout int, plainDurables []string) (helper, plain Result, filled int, err error) {
+	nc, js, err := env.JetStream()
+	if err != nil {
+		return Result{}, Result{}, 0, err
 	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return int(got.Load()), since(), ctx.Err()
+	defer nc.Close()
+	topic := env.Name()
+	filled, err = prefillTopic(ctx, env, nc, js, topic, env.Msgs)
+	defer deleteTopic(nc, topic)
+	if err != nil {
+		return Result{}, Result{}, 0, err
 	}
-	for _, c := range conns {
-		if err := c.Flush(); err != nil {
-			return int(got.Load()), since(), err
-		}
+	got, elapsed, err := consumePlainMembers(ctx, env, topic, plainDurables, members, groupPrefetch, fanout*filled)
+	if err != nil {
+		return Result{}, Result{}, 0, fmt.Errorf("plain consumers: %w", err)
 	}
-	return int(got.Load()), since(), nil
+	plain = NewResult(got, elapsed, nil)
+	if err := createGroup(ctx, nc, topic, group, mode); err != nil {
+		return Result{}, Result{}, 0, err
+	}
+	got, elapsed, err = consumeWithMembers(ctx, env, topic, group, members, fanout*filled, nil)
+	if err != nil {
+		return Result{}, Result{}, 0, err
+	}
+	return NewResult(got, elapsed, nil), plain, filled, nil
 }
 
 // runClusterConsume drains a pre-filled topic with a two-member clustering
 // group (explicit acks through the Go helper).
 func runClusterConsume(ctx context.Context, env *Env) (Result, error) {
-	nc, js, err := env.JetStream()
+	r, plain, _, err := drainGroup(ctx, env, semantics.ModeClustering, "workers", 2, 1, []string{"plain_pair"})
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	topic := env.Name()
-	filled, err := prefillTopic(ctx, env, nc, js, topic, env.Msgs)
-	defer deleteTopic(nc, topic)
-	if err != nil {
-		return Result{}, err
-	}
-	// The reference: the same two members' work done by two plain nats.go
-	// pull consumers on one durable, on the same stream in the same run.
-	plainGot, plainElapsed, err := consumePlainMembers(ctx, env, topic, []string{"plain_pair"}, 2, groupPrefetch, filled)
-	if err != nil {
-		return Result{}, fmt.Errorf("plain pair: %w", err)
-	}
-	plain := NewResult(plainGot, plainElapsed, nil)
-	if err := createGroup(ctx, nc, topic, "workers", semantics.ModeClustering); err != nil {
-		return Result{}, err
-	}
-	got, elapsed, err := consumeWithMembers(ctx, env, topic, "workers", 2, filled, nil)
-	if err != nil {
-		return Result{}, err
-	}
-	r := NewResult(got, elapsed, nil)
 	r.Notes = fmt.Sprintf("two members of one clustering group, prefetch %d each, explicit ack per message; "+
 		"the same drain by two plain nats.go pull consumers on one durable: %.0f msgs/s, helper/plain pair %.2f",
 		groupPrefetch, plain.MsgsPerSec, r.MsgsPerSec/plain.MsgsPerSec)
@@ -144,32 +104,10 @@ func runClusterConsume(ctx context.Context, env *Env) (Result, error) {
 // runBroadcast3 drains a pre-filled topic with three broadcasting members;
 // the rate counts every delivery (3 × messages).
 func runBroadcast3(ctx context.Context, env *Env) (Result, error) {
-	nc, js, err := env.JetStream()
+	r, plain, filled, err := drainGroup(ctx, env, semantics.ModeBroadcasting, "caches", 3, 3, []string{"plain_0", "plain_1", "plain_2"})
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	topic := env.Name()
-	filled, err := prefillTopic(ctx, env, nc, js, topic, env.Msgs)
-	defer deleteTopic(nc, topic)
-	if err != nil {
-		return Result{}, err
-	}
-	// The reference: three plain nats.go pull consumers, a durable each,
-	// on the same stream in the same run.
-	plainGot, plainElapsed, err := consumePlainMembers(ctx, env, topic, []string{"plain_0", "plain_1", "plain_2"}, 3, groupPrefetch, 3*filled)
-	if err != nil {
-		return Result{}, fmt.Errorf("plain trio: %w", err)
-	}
-	plain := NewResult(plainGot, plainElapsed, nil)
-	if err := createGroup(ctx, nc, topic, "caches", semantics.ModeBroadcasting); err != nil {
-		return Result{}, err
-	}
-	got, elapsed, err := consumeWithMembers(ctx, env, topic, "caches", 3, 3*filled, nil)
-	if err != nil {
-		return Result{}, err
-	}
-	r := NewResult(got, elapsed, nil)
 	r.Notes = fmt.Sprintf("three broadcasting members, %d messages each, aggregate deliveries; "+
 		"the same by three plain nats.go pull consumers, a durable each: %.0f msgs/s, helper/plain trio %.2f",
 		filled, plain.MsgsPerSec, r.MsgsPerSec/plain.MsgsPerSec)

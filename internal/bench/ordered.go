@@ -99,8 +99,8 @@ func runOrderedConsume(ctx context.Context, env *Env) (Result, error) {
 			return nil
 		}
 	}
-	stop, err := startOrderedMembers(ctx, env, topic, "ordered", orderedMembers, handler)
-	defer stop()
+	ms, err := startMembers(ctx, env, topic, "ordered", orderedMembers, handler, semantics.Ordered())
+	defer ms.stop()
 	if err != nil {
 		return Result{}, err
 	}
@@ -141,37 +141,6 @@ func (l *partitionLog) into(c *ordercheck.Checker) {
 	for _, e := range l.events {
 		c.Record(e)
 	}
-}
-
-// startOrderedMembers starts n Ordered() members on their own
-// connections; stop stops them.
-func startOrderedMembers(ctx context.Context, env *Env, topic, group string, n int, handler func(member string) semantics.Handler) (stop func(), err error) {
-	var subs []*semantics.Subscription
-	var conns []*nats.Conn
-	stop = func() {
-		for _, s := range subs {
-			sctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-			_ = s.Stop(sctx)
-			cancel()
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-	}
-	for i := 0; i < n; i++ {
-		nc, err := env.Connect()
-		if err != nil {
-			return stop, err
-		}
-		conns = append(conns, nc)
-		id := fmt.Sprintf("m%d", i)
-		s, err := semantics.Subscribe(ctx, nc, topic, group, handler(id), semantics.Ordered(), semantics.WithoutCreate(), semantics.WithMember(id))
-		if err != nil {
-			return stop, err
-		}
-		subs = append(subs, s)
-	}
-	return stop, nil
 }
 
 // failoverRounds is how often ordered-failover kills an owner per

@@ -23,17 +23,12 @@ const SyncScale = 4
 // time under a full window is just window ÷ rate (Little's law), tens of
 // milliseconds that say nothing about the server.
 func runRawPublishAsync(ctx context.Context, env *Env) (Result, error) {
-	nc, js, err := env.JetStream()
+	s, err := openRawStream(ctx, env)
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	stream := env.Name()
-	subj, err := createRawStream(ctx, js, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	defer deleteStream(js, stream)
+	defer s.close()
+	js, stream, subj := s.js, s.name, s.subj
 	start := time.Now()
 	acked, err := publishAsync(ctx, env, js, fixedSubject(subj), env.Msgs, nil, nil)
 	elapsed := time.Since(start)
@@ -129,17 +124,12 @@ func awaitAcks(ctx context.Context, env *Env, window <-chan pending, n int, lat 
 // env.Msgs/SyncScale publishes, each waiting for its ack; p50/p99 are per
 // publish.
 func runRawPublishSync(ctx context.Context, env *Env) (Result, error) {
-	nc, js, err := env.JetStream()
+	s, err := openRawStream(ctx, env)
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	stream := env.Name()
-	subj, err := createRawStream(ctx, js, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	defer deleteStream(js, stream)
+	defer s.close()
+	js, stream, subj := s.js, s.name, s.subj
 	n := max(env.Msgs/SyncScale, 1)
 	lat := NewLatencies(n)
 	payload := env.Payload()

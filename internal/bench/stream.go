@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -55,4 +56,49 @@ func checkStored(ctx context.Context, js jetstream.JetStream, name string, want 
 		return fmt.Errorf("stream %s holds %d messages, %d were acknowledged", name, info.State.Msgs, want)
 	}
 	return nil
+}
+
+// scenarioStream is a scenario's own connection and the stream it works
+// on; close removes the stream and closes the connection.
+type scenarioStream struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	name   string // the stream, or the topic
+	subj   string // a raw stream's subject to publish to
+	remove func()
+}
+
+// openRawStream connects and creates a plain stream named env.Name().
+func openRawStream(ctx context.Context, env *Env) (*scenarioStream, error) {
+	nc, js, err := env.JetStream()
+	if err != nil {
+		return nil, err
+	}
+	s := &scenarioStream{nc: nc, js: js, name: env.Name()}
+	if s.subj, err = createRawStream(ctx, js, s.name); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	s.remove = func() { _ = deleteStream(js, s.name) }
+	return s, nil
+}
+
+// openTopic connects and creates a topic named env.Name() with partitions.
+func openTopic(ctx context.Context, env *Env, partitions int) (*scenarioStream, error) {
+	nc, js, err := env.JetStream()
+	if err != nil {
+		return nil, err
+	}
+	s := &scenarioStream{nc: nc, js: js, name: env.Name()}
+	if err := createTopic(ctx, nc, s.name, partitions); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	s.remove = func() { deleteTopic(nc, s.name) }
+	return s, nil
+}
+
+func (s *scenarioStream) close() {
+	s.remove()
+	s.nc.Close()
 }

@@ -51,16 +51,12 @@ func keySubjects(topic string) []string {
 // runKeyedPublish is raw-publish-async through a topic: every message has
 // one of benchKeys keys and goes through the broker's partition mapping.
 func runKeyedPublish(ctx context.Context, env *Env) (Result, error) {
-	nc, js, err := env.JetStream()
+	s, err := openTopic(ctx, env, benchPartitions)
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	topic := env.Name()
-	if err := createTopic(ctx, nc, topic, benchPartitions); err != nil {
-		return Result{}, err
-	}
-	defer deleteTopic(nc, topic)
+	defer s.close()
+	js, topic := s.js, s.name
 	subs := keySubjects(topic)
 	start := time.Now()
 	acked, err := publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, env.Msgs, nil, nil)
@@ -80,16 +76,12 @@ func runKeyedPublish(ctx context.Context, env *Env) (Result, error) {
 // flight, each delayed by an hour so that none fires during the run; p50 and
 // p99 are request-to-reply.
 func runDelayedPublish(ctx context.Context, env *Env) (Result, error) {
-	nc, err := env.Connect()
+	s, err := openTopic(ctx, env, benchPartitions)
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	topic := env.Name()
-	if err := createTopic(ctx, nc, topic, benchPartitions); err != nil {
-		return Result{}, err
-	}
-	defer deleteTopic(nc, topic)
+	defer s.close()
+	nc, topic := s.nc, s.name
 	n := max(env.Msgs/SyncScale, 1)
 	payload := env.Payload()
 	const workers = 256

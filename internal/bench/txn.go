@@ -51,16 +51,12 @@ func runTxnLatency(ctx context.Context, env *Env) (Result, error) {
 }
 
 func runTxnWith(ctx context.Context, env *Env, n, workers int) (Result, error) {
-	nc, err := env.Connect()
+	s, err := openTopic(ctx, env, benchPartitions)
 	if err != nil {
 		return Result{}, err
 	}
-	defer nc.Close()
-	topic := env.Name()
-	if err := createTopic(ctx, nc, topic, benchPartitions); err != nil {
-		return Result{}, err
-	}
-	defer deleteTopic(nc, topic)
+	defer s.close()
+	nc, topic := s.nc, s.name
 	payload := env.Payload()
 	lat, elapsed, err := runRequests(env, n, workers, func(i int) error {
 		return txnOnce(ctx, nc, topic, "tx"+strconv.Itoa(i), "user-"+strconv.Itoa(i%benchKeys), payload)
