@@ -80,7 +80,11 @@ func groupConsumerConfig(g semantics.GroupConfig, member string) jetstream.Consu
 	if g.Start == semantics.StartLastPerKey {
 		c.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
 	}
-	if f := semantics.GroupFilters(g.Topic, g.Tags); len(f) == 1 {
+	f := semantics.GroupFilters(g.Topic, g.Tags)
+	if len(f) == 0 && g.Start == semantics.StartLastPerKey {
+		f = []string{semantics.LastPerKeyFilter(g.Topic)}
+	}
+	if len(f) == 1 {
 		c.FilterSubject = f[0]
 	} else {
 		c.FilterSubjects = f

@@ -49,3 +49,11 @@ type Service interface {
 	// Stop stops intake, finishes in-flight work and returns.
 	Stop(ctx context.Context) error
 }
+
+// Reporter is a service that can tell of problems that last (a stalled
+// source, a stuck partition). They show in /healthz details while they
+// last; the node itself stays ready, since they are the cluster's, not
+// the node's.
+type Reporter interface {
+	Problems() []string
+}

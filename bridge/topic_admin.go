@@ -34,7 +34,13 @@ type TopicStatus struct {
 	Consumers     int              `json:"consumers"`
 	Delayed       uint64           `json:"delayed"`
 	PartitionMsgs []PartitionCount `json:"partition_messages"`
-	Created       bool             `json:"created,omitempty"`
+	// Misfiled counts messages on a subject of the topic stream that is
+	// not a stored form (left by an older jetmq; TOPIC.REPAIR moves them).
+	Misfiled uint64 `json:"misfiled"`
+	// Source is the outbox source as the watcher last saw it, on the node
+	// that runs the watcher (absent elsewhere).
+	Source  *sourceState `json:"source,omitempty"`
+	Created bool         `json:"created,omitempty"`
 }
 
 // PartitionCount is the number of stored messages of one partition.
@@ -75,6 +81,11 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 	if !ok {
 		return false, apiErr(409, "stream %q exists and is not a jetmq topic", c.Name)
 	}
+	if needsMigration(s.CachedInfo().Config) {
+		if err := t.migrate(ctx, s.CachedInfo().Config, cur); err != nil {
+			return false, apiErr(503, "bring topic %q to the current layout: %v", c.Name, err)
+		}
+	}
 	if cur == c {
 		if err := t.ensureInternal(ctx, c); err != nil {
 			return false, err
@@ -94,7 +105,7 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 	sc := s.CachedInfo().Config
 	next := topicStreamConfig(c)
 	sc.Replicas, sc.MaxAge, sc.MaxBytes, sc.Metadata = next.Replicas, next.MaxAge, next.MaxBytes, next.Metadata
-	sc.Subjects, sc.Sources = next.Subjects, next.Sources
+	sc.Subjects, sc.SubjectTransform, sc.Sources = next.Subjects, next.SubjectTransform, next.Sources
 	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
 		return false, apiErr(500, "update stream %q: %v", c.Name, err)
 	}
@@ -207,9 +218,14 @@ func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) 
 		LastSeq: info.State.LastSeq, Consumers: info.State.Consumers}
 	counts := make([]uint64, ti.Partitions)
 	for subj, n := range info.State.Subjects {
-		if sm, err := semantics.ParseStoredSubject(subj); err == nil && sm.Partition < len(counts) {
-			counts[sm.Partition] += n
+		if p, ok := isStoredForm(name, subj, ti.Partitions); ok {
+			counts[p] += n
+		} else {
+			st.Misfiled += n
 		}
+	}
+	if src := t.watch.get(name); src.Stalled || src.Repairs > 0 {
+		st.Source = &src
 	}
 	for p, n := range counts {
 		st.Messages += n
@@ -232,7 +248,7 @@ func (t *Topics) onAPI(m *nats.Msg) {
 		name = toks[1]
 	}
 	if (op == "LIST") != (len(toks) == 1) || len(toks) > 2 {
-		respondError(m, 400, "unknown topic API subject %q: want $MQ.API.TOPIC.CREATE|UPDATE|INFO|DELETE.<topic> or $MQ.API.TOPIC.LIST", m.Subject)
+		respondError(m, 400, "unknown topic API subject %q: want $MQ.API.TOPIC.CREATE|UPDATE|INFO|DELETE|REPAIR.<topic> or $MQ.API.TOPIC.LIST", m.Subject)
 		return
 	}
 	if name != "" {
@@ -253,10 +269,12 @@ func (t *Topics) onAPI(m *nats.Msg) {
 		respondJSON(m, st)
 	case "DELETE":
 		t.handleDelete(ctx, m, name)
+	case "REPAIR":
+		t.handleRepair(ctx, m, name)
 	case "LIST":
 		t.handleList(ctx, m)
 	default:
-		respondError(m, 400, "unknown topic operation %q: want CREATE, UPDATE, INFO, DELETE or LIST", op)
+		respondError(m, 400, "unknown topic operation %q: want CREATE, UPDATE, INFO, DELETE, REPAIR or LIST", op)
 	}
 }
 
@@ -378,3 +396,17 @@ func (t *Topics) handleList(ctx context.Context, m *nats.Msg) {
 
 // delayedFilter selects the delayed messages of topic still waiting.
 func delayedFilter(topic string) string { return semantics.InternalPrefix + topic + ".D.>" }
+
+func (t *Topics) handleRepair(ctx context.Context, m *nats.Msg, name string) {
+	st, err := t.status(ctx, name)
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	r, err := t.repair(ctx, st.Config)
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	respondJSON(m, r)
+}

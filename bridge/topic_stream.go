@@ -12,17 +12,31 @@ import (
 // recorded in the stream's config and metadata.
 type TopicInfo = semantics.TopicConfig
 
-// topicStreamConfig is the JetStream stream that stores topic c. Its one
-// subject is <topic>.>, so a group consumer filtered on <topic>.> covers the
-// whole stream and JetStream serves it as fast as an unfiltered one (a
-// stream with a second subject makes every such consumer scan per-subject
-// state: ~9x slower with 10,000 keys). Everything else jetmq keeps for the
-// topic lives in its internal stream, whose outbox this stream sources.
+// topicStreamConfig is the JetStream stream that stores topic c.
+//
+// Its subjects are chosen so that no publish can ever be stored on
+// anything but a stored form, whether or not this node has installed the
+// topic's account mappings yet (a node that is starting, restarting or
+// joining a cluster, or a topic that was just created elsewhere):
+//   - <topic>.* (a keyed publish) is turned into <topic>.<p>.<key> by the
+//     stream's own subject transform, which is part of the replicated
+//     stream config and so in force from the first instant on every node;
+//   - the tagged and keyless stored forms, which only the account mappings
+//     produce, are listed per partition (<topic>.<p>.*.* and <topic>.<p>._),
+//     so an unmapped <topic>.<key>.<tag> or <topic> matches no subject of
+//     the stream and its publish fails (no responders) instead of being
+//     stored under a wrong partition.
+//
+// Group consumers that want the whole topic are unfiltered, which JetStream
+// serves on its fast path whatever the stream's subjects. Everything else
+// jetmq keeps for the topic lives in its internal stream, whose outbox this
+// stream sources (sourced messages are stored whatever their subject).
 func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
 	sc := topicLimits(c)
 	sc.Name = c.Name
 	sc.Description = "jetmq topic"
-	sc.Subjects = []string{c.Name + ".>"}
+	sc.Subjects = topicSubjects(c.Name, c.Partitions)
+	sc.SubjectTransform = &jetstream.SubjectTransformConfig{Source: c.Name + ".*", Destination: keyedDestination(c.Name, c.Partitions)}
 	sc.Duplicates = 2 * time.Minute
 	sc.AllowDirect = true
 	sc.Sources = []*jetstream.StreamSource{{
@@ -37,6 +51,25 @@ func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
 		semantics.MetaVersion:    layoutVersion,
 	}
 	return sc
+}
+
+// topicSubjects are the subjects a topic stream listens on: keyed input
+// (transformed by the stream) and, per partition, the keyless and tagged
+// stored forms that the account mappings produce.
+func topicSubjects(topic string, partitions int) []string {
+	out := make([]string, 0, 1+2*partitions)
+	out = append(out, topic+".*")
+	for p := 0; p < partitions; p++ {
+		ps := topic + "." + strconv.Itoa(p) + "."
+		out = append(out, ps+semantics.KeylessKey, ps+"*.*")
+	}
+	return out
+}
+
+// keyedDestination is where <topic>.<key> goes: the NATS partition()
+// function, FNV-1a-32 of the key token mod partitions (semantics.Partition).
+func keyedDestination(topic string, partitions int) string {
+	return topic + ".{{partition(" + strconv.Itoa(partitions) + ",1)}}.{{wildcard(1)}}"
 }
 
 // internalStreamConfig is the topic's internal stream: delayed messages as
@@ -81,15 +114,21 @@ func topicLimits(c semantics.TopicConfig) jetstream.StreamConfig {
 // layoutVersion names the internal layout of a topic's two streams
 // (subjects, outbox, source transform) that this jetmq writes into the
 // topic's metadata. Version 3: the outbox is $MQ.INT.T.O.<txid>.<part>.…
-// (docs/PROTOCOL.md).
-const layoutVersion = "3"
+// (docs/PROTOCOL.md). Version 4: the topic stream lists its stored forms
+// per partition and maps keyed publishes itself (topicStreamConfig).
+const layoutVersion = "4"
+
+// migratableVersion is the one older layout jetmq brings up to date in
+// place: version 3 differs only in the topic stream's subjects and input
+// transform, which a stream update changes without touching a message.
+const migratableVersion = "3"
 
 // topicFromStream reads a topic back from its stream config; ok is false
 // for streams that are not jetmq topics of this layout (legacyTopic tells
 // an older layout apart).
 func topicFromStream(sc jetstream.StreamConfig) (TopicInfo, bool) {
 	ps, ok := sc.Metadata[semantics.MetaPartitions]
-	if !ok || sc.Metadata[semantics.MetaVersion] != layoutVersion {
+	if v := sc.Metadata[semantics.MetaVersion]; !ok || v != layoutVersion && v != migratableVersion {
 		return TopicInfo{}, false
 	}
 	n, err := strconv.Atoi(ps)
@@ -118,7 +157,12 @@ func topicFromStream(sc jetstream.StreamConfig) (TopicInfo, bool) {
 func legacyTopic(sc jetstream.StreamConfig) (string, bool) {
 	_, isTopic := sc.Metadata[semantics.MetaPartitions]
 	v := sc.Metadata[semantics.MetaVersion]
-	return v, isTopic && v != layoutVersion
+	return v, isTopic && v != layoutVersion && v != migratableVersion
+}
+
+// needsMigration reports a topic stream of the migratable older layout.
+func needsMigration(sc jetstream.StreamConfig) bool {
+	return sc.Metadata[semantics.MetaVersion] == migratableVersion
 }
 
 func legacyTopicError(name, version string) error {
@@ -126,16 +170,17 @@ func legacyTopicError(name, version string) error {
 }
 
 // topicMappings are the account mappings that route a publish on a topic's
-// input subjects to its stored subjects (docs/PROTOCOL.md, "Topics").
+// input subjects to its stored subjects (docs/PROTOCOL.md, "Topics"). A
+// keyed publish needs none: the stream maps it (keyedDestination). Without
+// these, a tagged or keyless publish matches no stream subject and fails;
+// it is never stored elsewhere.
 func topicMappings(topic string, partitions int) map[string]string {
 	n := strconv.Itoa(partitions)
 	return map[string]string{
 		topic:            topic + ".{{random(" + n + ")}}." + semantics.KeylessKey,
-		topic + ".*":     topic + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}",
 		topic + ".*.*":   topic + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
 		topic + ".*.*.*": semantics.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
-		// The topic stream captures <topic>.>: longer junk must be
-		// rejected too, never stored.
+		// Longer junk is answered with an error too, not silently dropped.
 		topic + ".*.*.*.>": semantics.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.>",
 	}
 }

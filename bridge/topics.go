@@ -39,6 +39,7 @@ type Topics struct {
 	installed map[string]int  // topic -> partitions of the mappings in place
 	legacy    map[string]bool // older jetmq's topics already reported
 	subs      []*nats.Subscription
+	watch     sourceWatch
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -89,8 +90,12 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 	t.cancel = cancel
 	t.wg.Add(1)
 	go t.resyncLoop(lctx)
+	h.RunSingleton(lctx, "topic-sources", t.watchSources)
 	return nil
 }
+
+// Problems implements Reporter: the topics whose outbox is not sourced.
+func (t *Topics) Problems() []string { return t.watch.problems() }
 
 // applyConfigured creates or updates a topic of the config file, retrying
 // while JetStream is not available yet (a cluster that is still forming).
@@ -151,38 +156,62 @@ func (t *Topics) resyncLoop(ctx context.Context) {
 	}
 }
 
-// resync reads every stream and makes the installed mappings match.
+// resync reads every stream and installs the mappings of every topic. It
+// never removes one: a stream missing from the list (a stream without a
+// leader, a partial list during an election) is looked up on its own, and
+// only a confirmed delete takes its mappings away (syncOne).
 func (t *Topics) resync(ctx context.Context) error {
-	seen := map[string]TopicInfo{}
+	seen := map[string]bool{}
 	lister := t.js.ListStreams(ctx)
 	for si := range lister.Info() {
-		if ti, ok := topicFromStream(si.Config); ok {
-			seen[ti.Name] = ti
-		} else if v, legacy := legacyTopic(si.Config); legacy {
-			t.warnLegacy(si.Config.Name, v)
-		}
+		seen[si.Config.Name] = true
+		t.observe(ctx, si)
 	}
 	if err := lister.Err(); err != nil {
 		return err
 	}
-	t.mu.RLock()
-	var gone []string
-	for name := range t.known {
-		if _, ok := seen[name]; !ok {
-			gone = append(gone, name)
+	for _, ti := range t.List() {
+		if !seen[ti.Name] {
+			t.syncOne(ctx, ti.Name)
 		}
-	}
-	t.mu.RUnlock()
-	for _, ti := range seen {
-		t.install(ti)
-	}
-	for _, name := range gone {
-		t.uninstall(name)
 	}
 	return nil
 }
 
-// syncOne re-reads one stream after an advisory or a change of ours.
+// observe takes in what one stream says: a topic to install (brought up to
+// date first if it has the older layout), a source to watch, or an older
+// jetmq's topic to report.
+func (t *Topics) observe(ctx context.Context, si *jetstream.StreamInfo) {
+	ti, ok := topicFromStream(si.Config)
+	if !ok {
+		if v, legacy := legacyTopic(si.Config); legacy {
+			t.warnLegacy(si.Config.Name, v)
+		}
+		return
+	}
+	if needsMigration(si.Config) {
+		if err := t.migrate(ctx, si.Config, ti); err != nil {
+			t.log.Warn("bringing topic to the current layout failed; the next resync retries", "topic", ti.Name, "err", err)
+		}
+	}
+	t.install(ti)
+}
+
+// migrate updates a topic stream of the older layout in place: its
+// subjects and input transform change, its messages and consumers stay.
+func (t *Topics) migrate(ctx context.Context, sc jetstream.StreamConfig, ti TopicInfo) error {
+	next := topicStreamConfig(ti)
+	sc.Subjects, sc.SubjectTransform, sc.Metadata = next.Subjects, next.SubjectTransform, next.Metadata
+	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
+		return err
+	}
+	t.log.Info("topic brought to the current layout", "topic", ti.Name, "version", layoutVersion)
+	return nil
+}
+
+// syncOne re-reads one stream after an advisory or a change of ours. Only
+// "stream not found", which JetStream's meta leader answers for a stream
+// that has no assignment, removes a topic; any other failure keeps it.
 func (t *Topics) syncOne(ctx context.Context, name string) {
 	s, err := t.js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -193,11 +222,7 @@ func (t *Topics) syncOne(ctx context.Context, name string) {
 		t.log.Warn("reading stream failed; the periodic resync will retry", "stream", name, "err", err)
 		return
 	}
-	if ti, ok := topicFromStream(s.CachedInfo().Config); ok {
-		t.install(ti)
-	} else if v, legacy := legacyTopic(s.CachedInfo().Config); legacy {
-		t.warnLegacy(name, v)
-	}
+	t.observe(ctx, s.CachedInfo())
 }
 
 // warnLegacy logs, once per stream, that an older jetmq's topic is not

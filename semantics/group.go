@@ -48,14 +48,15 @@ func ClusteringConsumer(group string) string { return group }
 // position: <group>__<member>.
 func BroadcastConsumer(group, member string) string { return group + broadcastSep + member }
 
-// GroupFilters are the filter subjects of a group's consumers: the whole
-// topic (<topic>.>, the topic stream's only subject, which JetStream serves
-// on its fast path), or one filter per tag. One tag or none is one filter subject;
-// several tags make a multi-filter consumer, which JetStream serves far
-// more slowly.
+// GroupFilters are the filter subjects of a group's consumers: none for
+// the whole topic (an unfiltered consumer, which JetStream serves on its
+// fast path), or one filter per tag. Several tags make a multi-filter
+// consumer, which JetStream serves far more slowly. A whole-topic group
+// that starts at the last message per key needs a filter all the same
+// (JetStream's rule for DeliverLastPerSubject): LastPerKeyFilter.
 func GroupFilters(topic string, tags []string) []string {
 	if len(tags) == 0 {
-		return []string{topic + ".>"}
+		return nil
 	}
 	out := make([]string, len(tags))
 	for i, t := range tags {
@@ -63,6 +64,11 @@ func GroupFilters(topic string, tags []string) []string {
 	}
 	return out
 }
+
+// LastPerKeyFilter is the filter of a whole-topic group that starts at the
+// last message of every key: every stored subject. JetStream serves a
+// filtered consumer more slowly than an unfiltered one (docs/NOTES.md).
+func LastPerKeyFilter(topic string) string { return topic + ".>" }
 
 // GroupID is "<topic>.<group>", the key of a group in the registry.
 func GroupID(topic, group string) string { return topic + "." + group }

@@ -89,6 +89,17 @@ func OutboxSubject(topic string, partition int, key, tag string) string {
 	return TxnOutboxSubject(topic, outboxNoTxn, outboxNoTxn, partition, key, tag)
 }
 
+// RepairOutboxSubject is where TOPIC.REPAIR writes the misfiled message
+// that was stored at seq, bound for partition p: the tokens ~r.<seq> make
+// one subject per moved message, so a repeated repair can see that it was
+// moved already (~ is never part of a transaction id).
+func RepairOutboxSubject(topic string, seq uint64, partition int, key, tag string) string {
+	return TxnOutboxSubject(topic, outboxRepair, strconv.FormatUint(seq, 10), partition, key, tag)
+}
+
+// outboxRepair fills the transaction token of a repaired message.
+const outboxRepair = "~r"
+
 // outboxNoTxn fills the transaction tokens of an outbox subject outside a
 // transaction; it is never a legal transaction id.
 const outboxNoTxn = "~"

@@ -62,6 +62,7 @@ const (
 	HeaderMember         = "Mq-Member"
 	HeaderDeadAt         = "Mq-Dead-At"
 	HeaderNatsMsgID      = "Nats-Msg-Id"
+	HeaderRepairedFrom   = "Mq-Repaired-From"
 	TxnStateCommit       = "COMMIT"
 	TxnStateRollback     = "ROLLBACK"
 	TxnStateUnknown      = "UNKNOWN"

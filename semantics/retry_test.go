@@ -131,8 +131,8 @@ func TestGroupCompatibility(t *testing.T) {
 			t.Fatalf("CompatibleWith(%+v) ok=%v, want %v", c.want, got, c.ok)
 		}
 	}
-	if f := GroupFilters("t", nil); len(f) != 1 || f[0] != "t.>" {
-		t.Fatalf("untagged filter %v must be t.> (never unfiltered)", f)
+	if f := GroupFilters("t", nil); len(f) != 0 {
+		t.Fatalf("untagged filter %v: a whole-topic group is unfiltered (the topic stream holds only topic messages)", f)
 	}
 	if f := GroupFilters("t", []string{"x"}); len(f) != 1 || f[0] != "t.*.*.x" {
 		t.Fatalf("one tag filter %v", f)

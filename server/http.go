@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jetmq/jetmq/bridge"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -91,5 +92,23 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "reason": err.Error()})
 		return
 	}
+	if problems := s.Problems(); len(problems) > 0 {
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "degraded", "problems": problems})
+		return
+	}
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+}
+
+// Problems lists what jetmq's services report as not working right now (a
+// topic whose outbox is not sourced, a stalled partition). The node stays
+// ready: these are the cluster's problems, which another node would report
+// alike, so /healthz answers 200 with status "degraded" and the list.
+func (s *Server) Problems() []string {
+	var out []string
+	for _, svc := range s.services {
+		if r, ok := svc.(bridge.Reporter); ok {
+			out = append(out, r.Problems()...)
+		}
+	}
+	return out
 }

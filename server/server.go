@@ -42,8 +42,10 @@ type Server struct {
 	started  []bridge.Service
 	ready    chan struct{}
 	notReady string
-	cancel   context.CancelFunc
-	done     chan struct{}
+	// storeLock keeps a second process off the store dir while NATS runs.
+	storeLock *storeLock
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // Option customises a Server beyond its Config.
@@ -111,6 +113,15 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) startNATS() error {
+	if s.opts.JetStream {
+		lock, err := lockStoreDir(s.opts.StoreDir)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.storeLock = lock
+		s.mu.Unlock()
+	}
 	ns, err := natsserver.NewServer(s.opts)
 	if err != nil {
 		// NewServer only validates options: a configuration problem.
@@ -323,6 +334,11 @@ func (s *Server) stopNATS() {
 		ns.Shutdown()
 		ns.WaitForShutdown()
 	}
+	s.mu.Lock()
+	lock := s.storeLock
+	s.storeLock = nil
+	s.mu.Unlock()
+	lock.release()
 }
 
 // ClientURL is the URL clients connect to.

@@ -1,0 +1,208 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Watching a topic's outbox source. The topic stream copies committed and
+// fired delayed messages from its internal stream; if that copy stops, a
+// commit answered COMMIT is never seen by consumers. nats-server restarts a
+// source it has not heard from for 10 s on its own, but only while the
+// same node stays the stream leader; after leader moves a source was seen
+// stalled until the whole cluster restarted. The watcher runs on one node
+// (a singleton) and repairs what it finds.
+const (
+	// sourceWatchEvery is how often the watcher looks at every topic.
+	sourceWatchEvery = 5 * time.Second
+	// sourceStallAfter is how long a source may stay silent before the
+	// watcher calls it stalled: beyond nats-server's own 10 s health check
+	// and the heartbeats a live source receives every few seconds.
+	sourceStallAfter = 20 * time.Second
+)
+
+// sourceState is what the watcher last saw of one topic.
+type sourceState struct {
+	Stalled  bool      `json:"stalled"`
+	Since    time.Time `json:"since,omitzero"`
+	Lag      uint64    `json:"lag"`
+	Problem  string    `json:"problem,omitempty"`
+	Repairs  uint64    `json:"repairs"`
+	repaired time.Time // last repair, to let one take effect before the next
+}
+
+// sourceWatch is the watcher's state, shared with topic info, /metrics and
+// /healthz on the node that runs it.
+type sourceWatch struct {
+	mu     sync.Mutex
+	topics map[string]*sourceState
+}
+
+func (w *sourceWatch) state(topic string) *sourceState {
+	if w.topics == nil {
+		w.topics = map[string]*sourceState{}
+	}
+	st, ok := w.topics[topic]
+	if !ok {
+		st = &sourceState{}
+		w.topics[topic] = st
+	}
+	return st
+}
+
+// get returns a copy of topic's state.
+func (w *sourceWatch) get(topic string) sourceState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st, ok := w.topics[topic]; ok {
+		return *st
+	}
+	return sourceState{}
+}
+
+// problems lists the topics whose source is stalled, for /healthz.
+func (w *sourceWatch) problems() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for name, st := range w.topics {
+		if st.Stalled {
+			out = append(out, fmt.Sprintf("topic %s: %s since %s", name, st.Problem, st.Since.UTC().Format(time.RFC3339)))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// watchSources is the singleton loop.
+func (t *Topics) watchSources(ctx context.Context) {
+	tick := time.NewTicker(sourceWatchEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, ti := range t.List() {
+			wctx, cancel := context.WithTimeout(ctx, sourceWatchEvery)
+			t.checkSource(wctx, ti)
+			cancel()
+		}
+	}
+}
+
+// checkSource looks at one topic's internal stream and outbox source and
+// repairs what is broken: a missing internal stream is recreated, a stalled
+// source is restarted.
+func (t *Topics) checkSource(ctx context.Context, ti TopicInfo) {
+	problem, lag, err := t.sourceProblem(ctx, ti)
+	if err != nil {
+		return // the stream cannot be read now (an election): look again next time
+	}
+	t.watch.mu.Lock()
+	st := t.watch.state(ti.Name)
+	st.Lag = lag
+	if problem == "" {
+		st.Stalled, st.Problem, st.Since = false, "", time.Time{}
+		t.watch.mu.Unlock()
+		return
+	}
+	if !st.Stalled {
+		st.Stalled, st.Since = true, time.Now()
+		t.log.Warn("topic outbox not sourced", "topic", ti.Name, "problem", problem, "lag", lag)
+	}
+	st.Problem = problem
+	due := time.Since(st.repaired) > sourceStallAfter
+	if due {
+		st.repaired = time.Now()
+		st.Repairs++
+	}
+	t.watch.mu.Unlock()
+	if due {
+		if err := t.repairSource(ctx, ti, problem); err != nil {
+			t.log.Warn("repairing the topic's outbox source failed; retrying later", "topic", ti.Name, "err", err)
+		}
+	}
+}
+
+// errNoInternal marks a topic whose internal stream is gone.
+var errNoInternal = errors.New("internal stream missing")
+
+// sourceProblem says what is wrong with ti's outbox source, "" if nothing.
+func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) (string, uint64, error) {
+	if _, err := t.js.Stream(ctx, semantics.InternalStream(ti.Name)); errors.Is(err, jetstream.ErrStreamNotFound) {
+		return errNoInternal.Error(), 0, nil
+	} else if err != nil {
+		return "", 0, err
+	}
+	s, err := t.js.Stream(ctx, ti.Name)
+	if err != nil {
+		return "", 0, err
+	}
+	info := s.CachedInfo()
+	if info.Cluster != nil && info.Cluster.Leader == "" {
+		return "", 0, errors.New("no leader") // an election, not a stall
+	}
+	for _, src := range info.Sources {
+		if src.Name != semantics.InternalStream(ti.Name) {
+			continue
+		}
+		switch {
+		case src.Error != nil:
+			return "source error: " + src.Error.Description, src.Lag, nil
+		case src.Active < 0 || src.Active > sourceStallAfter:
+			return fmt.Sprintf("source silent for %s", src.Active.Round(time.Second)), src.Lag, nil
+		}
+		return "", src.Lag, nil
+	}
+	return "outbox source missing from the topic stream", 0, nil
+}
+
+// repairSource fixes what sourceProblem found. A missing internal stream
+// is recreated (its content, open transactions and waiting delayed
+// messages, is gone: that is logged as an error). A silent source is
+// restarted: a replicated stream moves its leader, whose new source
+// consumer resumes after the last message it copied; a single-replica one
+// has the source taken out and put back by two updates, and nats-server
+// resumes it from the last copied message recorded in the stream.
+func (t *Topics) repairSource(ctx context.Context, ti TopicInfo, problem string) error {
+	if problem == errNoInternal.Error() {
+		t.log.Error("the topic's internal stream was deleted from outside jetmq: recreating it; its open transactions and waiting delayed messages are lost", "topic", ti.Name)
+		if err := t.ensureInternal(ctx, ti); err != nil {
+			return err
+		}
+	}
+	s, err := t.js.Stream(ctx, ti.Name)
+	if err != nil {
+		return err
+	}
+	sc := s.CachedInfo().Config
+	if sc.Replicas > 1 {
+		return t.stepDown(ctx, ti.Name)
+	}
+	full := sc.Sources
+	sc.Sources = nil
+	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
+		return err
+	}
+	sc.Sources = full
+	_, err = t.js.UpdateStream(ctx, sc)
+	return err
+}
+
+// stepDown asks a replicated stream's leader to step down.
+func (t *Topics) stepDown(ctx context.Context, stream string) error {
+	m, err := t.h.Conn().RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
+	if err != nil {
+		return err
+	}
+	return semantics.DecodeReply(m.Data, nil)
+}
