@@ -18,6 +18,9 @@ var (
 	partitionMsgsDesc = prometheus.NewDesc("jetmq_topic_partition_messages", "Messages stored in one partition of a topic.", []string{"topic", "partition"}, nil)
 	delayedDesc       = prometheus.NewDesc("jetmq_topic_delayed_pending", "Delayed messages of a topic waiting for their time.", []string{"topic"}, nil)
 	partitionsDesc    = prometheus.NewDesc("jetmq_topic_partitions", "Partition count of a topic.", []string{"topic"}, nil)
+	misfiledDesc      = prometheus.NewDesc("jetmq_topic_misfiled_messages", "Messages of a topic on a subject that is not a stored form (jetmq topic repair moves them).", []string{"topic"}, nil)
+	sourceStalledDesc = prometheus.NewDesc("jetmq_topic_source_stalled", "1 while the topic's outbox is not sourced into it (seen by the node that watches sources).", []string{"topic"}, nil)
+	sourceRepairsDesc = prometheus.NewDesc("jetmq_topic_source_repairs_total", "Repairs of the topic's outbox source by this node.", []string{"topic"}, nil)
 )
 
 // topicCollector exports topic figures, read from JetStream at scrape time
@@ -31,7 +34,7 @@ type topicCollector struct {
 }
 
 func (c *topicCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{topicMessagesDesc, partitionMsgsDesc, delayedDesc, partitionsDesc} {
+	for _, d := range []*prometheus.Desc{topicMessagesDesc, partitionMsgsDesc, delayedDesc, partitionsDesc, misfiledDesc, sourceStalledDesc, sourceRepairsDesc} {
 		ch <- d
 	}
 }
@@ -68,7 +71,17 @@ func (c *topicCollector) read(prev map[string][]prometheus.Metric) map[string][]
 		out[ti.Name] = append(out[ti.Name],
 			prometheus.MustNewConstMetric(topicMessagesDesc, prometheus.GaugeValue, float64(st.Messages), ti.Name),
 			prometheus.MustNewConstMetric(delayedDesc, prometheus.GaugeValue, float64(st.Delayed), ti.Name),
-			prometheus.MustNewConstMetric(partitionsDesc, prometheus.GaugeValue, float64(ti.Partitions), ti.Name))
+			prometheus.MustNewConstMetric(partitionsDesc, prometheus.GaugeValue, float64(ti.Partitions), ti.Name),
+			prometheus.MustNewConstMetric(misfiledDesc, prometheus.GaugeValue, float64(st.Misfiled), ti.Name))
+		if st.Source != nil {
+			stalled := 0.0
+			if st.Source.Stalled {
+				stalled = 1
+			}
+			out[ti.Name] = append(out[ti.Name],
+				prometheus.MustNewConstMetric(sourceStalledDesc, prometheus.GaugeValue, stalled, ti.Name),
+				prometheus.MustNewConstMetric(sourceRepairsDesc, prometheus.CounterValue, float64(st.Source.Repairs), ti.Name))
+		}
 		for _, pc := range st.PartitionMsgs {
 			out[ti.Name] = append(out[ti.Name], prometheus.MustNewConstMetric(partitionMsgsDesc, prometheus.GaugeValue, float64(pc.Messages), ti.Name, strconv.Itoa(pc.Partition)))
 		}

@@ -175,8 +175,7 @@ func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) (string, uint6
 // resumes it from the last copied message recorded in the stream.
 func (t *Topics) repairSource(ctx context.Context, ti TopicInfo, problem string) error {
 	if problem == errNoInternal.Error() {
-		t.log.Error("the topic's internal stream was deleted from outside jetmq: recreating it; its open transactions and waiting delayed messages are lost", "topic", ti.Name)
-		if err := t.ensureInternal(ctx, ti); err != nil {
+		if err := t.recreateInternal(ctx, ti); err != nil {
 			return err
 		}
 	}
@@ -205,4 +204,14 @@ func (t *Topics) stepDown(ctx context.Context, stream string) error {
 		return err
 	}
 	return semantics.DecodeReply(m.Data, nil)
+}
+
+// recreateInternal makes a deleted internal stream anew; the watcher then
+// restarts the topic's source on it (repairSource).
+func (t *Topics) recreateInternal(ctx context.Context, ti TopicInfo) error {
+	t.log.Error("the topic's internal stream was deleted from outside jetmq: recreating it; its open transactions and waiting delayed messages are lost", "topic", ti.Name)
+	if _, err := t.js.CreateStream(ctx, internalStreamConfig(ti)); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return err
+	}
+	return nil
 }

@@ -79,7 +79,7 @@ func TestGroupClusteringIsPlainDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	ci := cons.CachedInfo()
-	if ci.Config.Metadata[semantics.MetaGroup] != "billing" || ci.Config.Metadata[semantics.MetaMode] != "clustering" || ci.Config.FilterSubject != "orders.>" {
+	if ci.Config.Metadata[semantics.MetaGroup] != "billing" || ci.Config.Metadata[semantics.MetaMode] != "clustering" || ci.Config.FilterSubject != "" || len(ci.Config.FilterSubjects) != 0 {
 		t.Fatalf("durable config %+v", ci.Config)
 	}
 	sendN(t, newProducer(t, nc), "orders", 10, func(i int) *semantics.Message { return &semantics.Message{Key: fmt.Sprint(i)} })
