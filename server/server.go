@@ -116,7 +116,8 @@ func (s *Server) startNATS() error {
 		// NewServer only validates options: a configuration problem.
 		return cfgErr("nats", "%s", oneLine(err.Error()))
 	}
-	s.nlog = newNATSLogger(s.log)
+	// At debug level nothing is held back: the whole start-up shows.
+	s.nlog = newNATSLogger(s.log, !s.opts.Debug)
 	ns.SetLoggerV2(s.nlog, s.opts.Debug, s.opts.Trace, false)
 	s.mu.Lock()
 	s.ns = ns
@@ -125,15 +126,19 @@ func (s *Server) startNATS() error {
 	deadline := time.Now().Add(startTimeout)
 	for !ns.ReadyForConnections(50 * time.Millisecond) {
 		if err := s.nlog.fatalErr(); err != nil {
+			s.nlog.quiet()
 			return listenError(err)
 		}
 		if time.Now().After(deadline) {
+			s.nlog.release() // the log may tell why
 			return errors.New("nats server did not become ready in time")
 		}
 	}
 	if err := s.nlog.fatalErr(); err != nil {
+		s.nlog.quiet()
 		return listenError(err)
 	}
+	s.nlog.release()
 	return nil
 }
 
