@@ -95,9 +95,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	if err := s.startHTTP(); err != nil {
+		s.nlog.quiet()
 		s.stopNATS()
 		return err
 	}
+	s.nlog.release()
 	if err := s.startJetmq(ctx); err != nil {
 		s.Shutdown(context.Background())
 		return err
@@ -138,8 +140,7 @@ func (s *Server) startNATS() error {
 		s.nlog.quiet()
 		return listenError(err)
 	}
-	s.nlog.release()
-	return nil
+	return nil // Start releases the held log once HTTP listens too
 }
 
 // listenError turns nats-server's fatal listener message, such as

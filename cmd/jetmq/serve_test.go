@@ -60,9 +60,9 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
-// TestPortInUseOneLine: a client port that is taken stops the binary with
-// exit status 1 and one line naming the key and the address, without the
-// NATS start-up banner.
+// TestPortInUseOneLine: a client or HTTP port that is taken stops the
+// binary with exit status 1 and one line naming the key and the address,
+// without the NATS start-up banner.
 func TestPortInUseOneLine(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,13 +71,18 @@ func TestPortInUseOneLine(t *testing.T) {
 	defer taken.Close()
 	addr := taken.Addr().String()
 	_, port, _ := net.SplitHostPort(addr)
-	res := testutil.RunCLI(t, "--port", port, "--store-dir", t.TempDir(), "--http", "")
-	lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
-	if res.Code != 1 || len(lines) != 1 {
-		t.Fatalf("exit %d, %d lines, want 1 and one line:\n%s", res.Code, len(lines), res.Stderr)
-	}
-	if !strings.HasPrefix(lines[0], "jetmq: nats.port: ") || !strings.Contains(lines[0], addr) || !strings.Contains(lines[0], "in use") {
-		t.Fatalf("the line does not name nats.port and %s as in use: %q", addr, lines[0])
+	for key, args := range map[string][]string{
+		"nats.port": {"--port", port, "--http", ""},
+		"http":      {"--port", "-1", "--http", addr},
+	} {
+		res := testutil.RunCLI(t, append(args, "--store-dir", t.TempDir())...)
+		lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
+		if res.Code != 1 || len(lines) != 1 {
+			t.Fatalf("%s: exit %d, %d lines, want 1 and one line:\n%s", key, res.Code, len(lines), res.Stderr)
+		}
+		if !strings.HasPrefix(lines[0], "jetmq: "+key+": ") || !strings.Contains(lines[0], addr) || !strings.Contains(lines[0], "in use") {
+			t.Fatalf("the line does not name %s and %s as in use: %q", key, addr, lines[0])
+		}
 	}
 }
 
