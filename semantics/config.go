@@ -48,6 +48,16 @@ const (
 	maxRetryBackoffEntries = 64
 )
 
+// Minimums that keep every duration driving a timer a real interval: no
+// busy loop, no zero ticker.
+const (
+	MinTopicMaxAge   = 100 * time.Millisecond // JetStream's own minimum
+	MinCheckInterval = 100 * time.Millisecond
+	MinCheckTimeout  = 100 * time.Millisecond
+	MinMemberTTL     = time.Second
+	MinSuspend       = 10 * time.Millisecond
+)
+
 // DefaultRetryBackoff is RocketMQ's reconsume ladder.
 var DefaultRetryBackoff = []time.Duration{
 	10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 3 * time.Minute,
@@ -97,8 +107,8 @@ func (c *TopicConfig) Validate(key string) error {
 	if c.Replicas < 1 || c.Replicas > maxReplicas {
 		return cfgErr(key+".replicas", "%d is out of range 1-%d", c.Replicas, maxReplicas)
 	}
-	if c.MaxAge < 0 {
-		return cfgErr(key+".max_age", "negative duration %s", c.MaxAge)
+	if c.MaxAge < MinTopicMaxAge {
+		return cfgErr(key+".max_age", "%s is below the minimum %s", c.MaxAge, MinTopicMaxAge)
 	}
 	if c.MaxBytes < 0 {
 		return cfgErr(key+".max_bytes", "negative size %d", c.MaxBytes)
@@ -146,11 +156,14 @@ func (c *TxnConfig) SetDefaults() {
 // Validate checks a transaction config whose defaults are set.
 func (c *TxnConfig) Validate(key string) error {
 	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"check_immunity", c.CheckImmunity}, {"check_interval", c.CheckInterval}, {"check_timeout", c.CheckTimeout}} {
+		name     string
+		v, least time.Duration
+	}{{"check_immunity", c.CheckImmunity, 0}, {"check_interval", c.CheckInterval, MinCheckInterval}, {"check_timeout", c.CheckTimeout, MinCheckTimeout}} {
 		if d.v < 0 {
 			return cfgErr(key+"."+d.name, "negative duration %s", d.v)
+		}
+		if d.v < d.least {
+			return cfgErr(key+"."+d.name, "%s is below the minimum %s", d.v, d.least)
 		}
 	}
 	if c.MaxChecks < 0 {
@@ -238,14 +251,14 @@ func (c *GroupConfig) Validate(key string) error {
 	if c.Start != StartNew && c.Start != StartAll && c.Start != StartLastPerKey {
 		return cfgErr(key+".start", "%q is not one of new, all, last_per_key", c.Start)
 	}
-	if c.MemberTTL < 0 {
-		return cfgErr(key+".member_ttl", "negative duration %s", c.MemberTTL)
+	if c.MemberTTL < MinMemberTTL {
+		return cfgErr(key+".member_ttl", "%s is below the minimum %s", c.MemberTTL, MinMemberTTL)
 	}
 	if c.SessionTimeout < MinSessionTimeout {
 		return cfgErr(key+".session_timeout", "%s is below the minimum %s", c.SessionTimeout, MinSessionTimeout)
 	}
-	if c.Suspend < 0 {
-		return cfgErr(key+".suspend", "negative duration %s", c.Suspend)
+	if c.Suspend < MinSuspend {
+		return cfgErr(key+".suspend", "%s is below the minimum %s", c.Suspend, MinSuspend)
 	}
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -113,6 +115,29 @@ func (c *Config) SetDefaults() {
 // Validate checks a config whose defaults are set. The error is a
 // *semantics.ConfigError naming the key.
 func (c *Config) Validate() error {
+	if err := c.validateNATS(); err != nil {
+		return err
+	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
+	if addr := c.HTTPAddr(); addr != "" {
+		if err := checkListenAddr(addr); err != nil {
+			return cfgErr("http", "%q: %v", addr, err)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return cfgErr("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	return c.validateSemantics()
+}
+
+// MinNodeTTL keeps the node heartbeat (a sixth of node_ttl) a real interval.
+const MinNodeTTL = 100 * time.Millisecond
+
+func (c *Config) validateNATS() error {
 	n := &c.NATS
 	if n.ConfigFile != "" {
 		if _, err := os.Stat(n.ConfigFile); err != nil {
@@ -127,35 +152,21 @@ func (c *Config) Validate() error {
 	if n.Port < -1 || n.Port > 65535 {
 		return cfgErr("nats.port", "%d is out of range 0-65535 (-1 picks a free port)", n.Port)
 	}
-	if n.Host != "" && net.ParseIP(n.Host) == nil && !isHostname(n.Host) {
-		return cfgErr("nats.host", "%q is not an IP address or host name", n.Host)
+	if n.Host != "" {
+		if err := checkHost(n.Host); err != nil {
+			return cfgErr("nats.host", "%v", err)
+		}
 	}
 	if n.Sync != SyncDefault && n.Sync != SyncAlways {
 		return cfgErr("nats.sync", "%q is not one of default, always", n.Sync)
 	}
-	if n.NodeTTL < 0 {
-		return cfgErr("nats.node_ttl", "negative duration %s", n.NodeTTL)
+	if n.NodeTTL < MinNodeTTL {
+		return cfgErr("nats.node_ttl", "%s is below the minimum %s", n.NodeTTL, MinNodeTTL)
 	}
 	if n.StoreDir != "" {
 		if err := checkWritableDir(n.StoreDir); err != nil {
 			return cfgErr("nats.store_dir", "%v", err)
 		}
-	}
-	if err := c.validateCluster(); err != nil {
-		return err
-	}
-	if addr := c.HTTPAddr(); addr != "" {
-		if _, _, err := splitHostPort(addr); err != nil {
-			return cfgErr("http", "%q: %v", addr, err)
-		}
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		return cfgErr("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
-	}
-	if err := c.validateSemantics(); err != nil {
-		return err
 	}
 	return nil
 }
@@ -166,7 +177,7 @@ func (c *Config) validateCluster() error {
 		return nil
 	}
 	if cl.Listen != "" {
-		if _, _, err := splitHostPort(cl.Listen); err != nil {
+		if err := checkListenAddr(cl.Listen); err != nil {
 			return cfgErr("nats.cluster.listen", "%q: %v", cl.Listen, err)
 		}
 	}
@@ -264,16 +275,42 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, p, nil
 }
 
+// checkListenAddr checks host:port; an empty host listens everywhere.
+func checkListenAddr(addr string) error {
+	host, _, err := splitHostPort(addr)
+	if err != nil || host == "" {
+		return err
+	}
+	return checkHost(host)
+}
+
+// checkHost accepts an IP address or a DNS host name (RFC 1123 labels
+// whose last one is not all digits, so 256.1.1.1 is neither).
+func checkHost(h string) error {
+	if _, err := netip.ParseAddr(h); err == nil || isHostname(h) {
+		return nil
+	}
+	return fmt.Errorf("%q is not an IP address or host name", h)
+}
+
 func isHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
 	if len(h) == 0 || len(h) > 253 {
 		return false
 	}
-	for _, r := range h {
-		if !(r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
+		for _, r := range l {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
 	}
-	return true
+	_, err := strconv.Atoi(labels[len(labels)-1])
+	return err != nil
 }
 
 func validateAccountName(a string) error {

@@ -72,6 +72,16 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"nats.port", func(c *Config) { c.NATS.Port = 70000 }},
 		{"nats.port", func(c *Config) { c.NATS.Port = -2 }},
 		{"nats.host", func(c *Config) { c.NATS.Host = "no such host!" }},
+		{"nats.host", func(c *Config) { c.NATS.Host = "256.1.1.1" }},
+		{"nats.host", func(c *Config) { c.NATS.Host = "-bad.example" }},
+		{"nats.node_ttl", func(c *Config) { c.NATS.NodeTTL = 2 * time.Nanosecond }},
+		{"http", func(c *Config) { h := "300.0.0.1:8222"; c.HTTP = &h }},
+		{"nats.cluster.listen", func(c *Config) {
+			c.NATS.Cluster = ClusterConfig{Name: "c", Listen: "1.2.3.256:6222", Routes: []string{"nats-route://127.0.0.1:6222"}}
+		}},
+		{"nats.cluster.routes[0]", func(c *Config) {
+			c.NATS.Cluster = ClusterConfig{Name: "c", Listen: "127.0.0.1:6222", Routes: []string{"nats-route://256.1.1.1:6222"}}
+		}},
 		{"nats.sync", func(c *Config) { c.NATS.Sync = "sometimes" }},
 		{"nats.node_ttl", func(c *Config) { c.NATS.NodeTTL = -time.Second }},
 		// Root can write anywhere, but not below a regular file.
@@ -267,6 +277,26 @@ func TestLoadConfigEnvBadValueNamesKey(t *testing.T) {
 	var ce *semantics.ConfigError
 	if !errors.As(err, &ce) || ce.Key != "nats.port" {
 		t.Fatalf("got %v, want an error naming nats.port", err)
+	}
+}
+
+// TestLoadConfigEnvHostIsChecked: an address that is neither an IP nor a
+// host name is refused from the environment too, naming the key.
+func TestLoadConfigEnvHostIsChecked(t *testing.T) {
+	t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
+	for _, host := range []string{"256.1.1.1", "1.2.3", "a..b", "host_name"} {
+		t.Setenv("JETMQ_NATS_HOST", host)
+		_, err := LoadConfig("", nil)
+		var ce *semantics.ConfigError
+		if !errors.As(err, &ce) || ce.Key != "nats.host" {
+			t.Fatalf("JETMQ_NATS_HOST=%s: got %v, want an error naming nats.host", host, err)
+		}
+	}
+	for _, host := range []string{"0.0.0.0", "::1", "localhost", "jetmq-1.example.com"} {
+		t.Setenv("JETMQ_NATS_HOST", host)
+		if _, err := LoadConfig("", nil); err != nil {
+			t.Fatalf("JETMQ_NATS_HOST=%s refused: %v", host, err)
+		}
 	}
 }
 

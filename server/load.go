@@ -46,7 +46,7 @@ func LoadConfig(configFile string, fs *pflag.FlagSet) (*Config, error) {
 		// Decode the file on its own first: once environment variables
 		// are bound, viper builds maps from them that would hide a file
 		// value of the wrong shape (nats: [1, 2]).
-		if err := decodeExact(v, &Config{}); err != nil {
+		if err := decodeExact(v, &Config{}, false); err != nil {
 			return nil, err
 		}
 	}
@@ -66,8 +66,10 @@ func LoadConfig(configFile string, fs *pflag.FlagSet) (*Config, error) {
 			}
 		}
 	}
+	// Environment variables are strings: this pass parses them (strictly)
+	// into numbers and booleans; the file's own values passed above.
 	var cfg Config
-	if err := decodeExact(v, &cfg); err != nil {
+	if err := decodeExact(v, &cfg, true); err != nil {
 		return nil, err
 	}
 	if configFile != "" && v.InConfig("nats.config_file") && cfg.NATS.ConfigFile == v.GetString("nats.config_file") {
@@ -103,11 +105,13 @@ func configFileError(file string, err error) error {
 	return &semantics.ConfigError{Key: "--config " + file, Problem: oneLine(err.Error())}
 }
 
-// decodeExact decodes v into cfg, refusing unknown keys.
-func decodeExact(v *viper.Viper, cfg *Config) error {
+// decodeExact decodes v into cfg, refusing unknown keys and values of the
+// wrong type (see strictScalars); parseStrings lets strings stand for
+// numbers and booleans, as environment variables must.
+func decodeExact(v *viper.Viper, cfg *Config, parseStrings bool) error {
 	err := v.UnmarshalExact(cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),
+		strictScalars(parseStrings),
 	)))
 	if err != nil {
 		return decodeError(err)
@@ -190,6 +194,9 @@ func parseRouteURL(r string) (*url.URL, error) {
 	}
 	if u.Host == "" || u.Port() == "" {
 		return nil, errors.New("want scheme://host:port, e.g. nats-route://127.0.0.1:6222")
+	}
+	if err := checkHost(u.Hostname()); err != nil {
+		return nil, err
 	}
 	return u, nil
 }

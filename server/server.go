@@ -97,9 +97,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	if err := s.startHTTP(); err != nil {
+		s.nlog.quiet()
 		s.stopNATS()
 		return err
 	}
+	s.nlog.release()
 	if err := s.startJetmq(ctx); err != nil {
 		s.Shutdown(context.Background())
 		return err
@@ -127,7 +129,8 @@ func (s *Server) startNATS() error {
 		// NewServer only validates options: a configuration problem.
 		return cfgErr("nats", "%s", oneLine(err.Error()))
 	}
-	s.nlog = newNATSLogger(s.log)
+	// At debug level nothing is held back: the whole start-up shows.
+	s.nlog = newNATSLogger(s.log, !s.opts.Debug)
 	ns.SetLoggerV2(s.nlog, s.opts.Debug, s.opts.Trace, false)
 	s.mu.Lock()
 	s.ns = ns
@@ -136,16 +139,19 @@ func (s *Server) startNATS() error {
 	deadline := time.Now().Add(startTimeout)
 	for !ns.ReadyForConnections(50 * time.Millisecond) {
 		if err := s.nlog.fatalErr(); err != nil {
+			s.nlog.quiet()
 			return listenError(err)
 		}
 		if time.Now().After(deadline) {
+			s.nlog.release() // the log may tell why
 			return errors.New("nats server did not become ready in time")
 		}
 	}
 	if err := s.nlog.fatalErr(); err != nil {
+		s.nlog.quiet()
 		return listenError(err)
 	}
-	return nil
+	return nil // Start releases the held log once HTTP listens too
 }
 
 // listenError turns nats-server's fatal listener message, such as

@@ -5,9 +5,11 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -246,6 +248,55 @@ func nodesLive(t *testing.T, httpAddr string) (string, error) {
 	return m[1], nil
 }
 
+// checkSystemUser: the system account user of conf/cluster/nats.conf gets
+// a JetStream report from every node, as `nats server report jetstream`
+// asks for it (and runs that command too when the nats CLI is installed).
+func checkSystemUser(t *testing.T, url string, servers []string) {
+	t.Helper()
+	sys := testutil.Connect(t, url, nats.UserInfo("sys", "sys-secret"))
+	inbox := sys.NewRespInbox()
+	sub, err := sys.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.PublishRequest("$SYS.REQ.SERVER.PING.JSZ", inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < len(servers) {
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("JSZ replies from %v, want %v: %v", seen, servers, err)
+		}
+		var reply struct {
+			Server struct{ Name string } `json:"server"`
+			Data   *struct{}             `json:"data"`
+		}
+		if err := json.Unmarshal(m.Data, &reply); err != nil || reply.Data == nil {
+			t.Fatalf("JSZ reply %s: %v", m.Data, err)
+		}
+		seen[reply.Server.Name] = true
+	}
+	for _, name := range servers {
+		if !seen[name] {
+			t.Fatalf("JSZ replies from %v, want %v", seen, servers)
+		}
+	}
+	if _, err := exec.LookPath("nats"); err != nil {
+		t.Log("nats CLI not on PATH; `nats server report jetstream` not run")
+		return
+	}
+	out, err := exec.Command("nats", "-s", url, "--user", "sys", "--password", "sys-secret", "server", "report", "jetstream").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nats server report jetstream: %v\n%s", err, out)
+	}
+	for _, name := range servers {
+		if !strings.Contains(string(out), name) {
+			t.Fatalf("nats server report jetstream does not list %s:\n%s", name, out)
+		}
+	}
+}
+
 // TestConfClusterKill9 runs conf/cluster/n1..n3.yaml as three processes
 // (ports and storage overridden by flags), kills the leader of a replicated
 // stream with kill -9 and checks that the others notice within 5 s, keep
@@ -279,6 +330,8 @@ func TestConfClusterKill9(t *testing.T) {
 			return nil
 		})
 	}
+
+	checkSystemUser(t, urls[0], []string{"n1", "n2", "n3"})
 
 	nc := testutil.Connect(t, strings.Join(urls, ","), nats.MaxReconnects(-1))
 	js := testutil.JetStream(t, nc)

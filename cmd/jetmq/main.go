@@ -5,7 +5,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/jetmq/jetmq/server"
 )
@@ -19,10 +21,14 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(runTo(os.Args[1:], os.Stderr))
 }
 
-func run(args []string) int {
+func run(args []string) int { return runTo(args, os.Stderr) }
+
+// runTo runs the command line and returns the exit status, writing the
+// error, if any, to stderr as one line.
+func runTo(args []string, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.Execute()
@@ -33,14 +39,20 @@ func run(args []string) int {
 	switch {
 	case errors.As(err, &ee):
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "jetmq:", ee.err)
+			printError(stderr, "", ee.err)
 		}
 		return ee.code
 	case server.IsConfigError(err):
-		fmt.Fprintln(os.Stderr, "jetmq: config:", err)
+		printError(stderr, "config: ", err)
 		return 2
 	default:
-		fmt.Fprintln(os.Stderr, "jetmq:", err)
+		printError(stderr, "", err)
 		return 1
 	}
+}
+
+// printError writes "jetmq: <kind><err>" once: errors of the semantics
+// package already start with "jetmq: ", which is not repeated.
+func printError(w io.Writer, kind string, err error) {
+	fmt.Fprintln(w, "jetmq: "+kind+strings.TrimPrefix(err.Error(), "jetmq: "))
 }
