@@ -42,7 +42,7 @@ func TestTopicsLiveInTheJetmqAccount(t *testing.T) {
 	}
 
 	// bob may publish to orders but not administer: $MQ.API is denied.
-	bob := testutil.Connect(t, url, nats.UserInfo("bob", "bob-secret"))
+	bob := testutil.Connect(t, url, nats.UserInfo("bob", "bob-secret"), nats.CustomInboxPrefix("_INBOX_bob"))
 	if _, err := testutil.JetStream(t, bob).Publish(ctx, "orders.k2", nil); err != nil {
 		t.Fatalf("bob publish: %v", err)
 	}
