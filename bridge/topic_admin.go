@@ -39,7 +39,7 @@ type TopicStatus struct {
 	Misfiled uint64 `json:"misfiled"`
 	// Source is the outbox source as the watcher last saw it, on the node
 	// that runs the watcher (absent elsewhere).
-	Source  *sourceState `json:"source,omitempty"`
+	Source  *SourceState `json:"source,omitempty"`
 	Created bool         `json:"created,omitempty"`
 }
 

@@ -28,8 +28,9 @@ const (
 	sourceStallAfter = 20 * time.Second
 )
 
-// sourceState is what the watcher last saw of one topic.
-type sourceState struct {
+// SourceState is what the source watcher last saw of one topic's outbox
+// source (TOPIC.INFO "source").
+type SourceState struct {
 	Stalled  bool      `json:"stalled"`
 	Since    time.Time `json:"since,omitzero"`
 	Lag      uint64    `json:"lag"`
@@ -42,29 +43,29 @@ type sourceState struct {
 // /healthz on the node that runs it.
 type sourceWatch struct {
 	mu     sync.Mutex
-	topics map[string]*sourceState
+	topics map[string]*SourceState
 }
 
-func (w *sourceWatch) state(topic string) *sourceState {
+func (w *sourceWatch) state(topic string) *SourceState {
 	if w.topics == nil {
-		w.topics = map[string]*sourceState{}
+		w.topics = map[string]*SourceState{}
 	}
 	st, ok := w.topics[topic]
 	if !ok {
-		st = &sourceState{}
+		st = &SourceState{}
 		w.topics[topic] = st
 	}
 	return st
 }
 
 // get returns a copy of topic's state.
-func (w *sourceWatch) get(topic string) sourceState {
+func (w *sourceWatch) get(topic string) SourceState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if st, ok := w.topics[topic]; ok {
 		return *st
 	}
-	return sourceState{}
+	return SourceState{}
 }
 
 // problems lists the topics whose source is stalled, for /healthz.

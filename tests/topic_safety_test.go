@@ -119,14 +119,16 @@ func TestTopicOlderLayoutMisfiledRepaired(t *testing.T) {
 		t.Fatalf("after migration a keyed publish is stored on %s, want %s", got, want)
 	}
 
+	info := testutil.RunCLI(t, "topic", "info", "orders", "-s", s.ClientURL())
+	if !strings.Contains(info.Stdout, "Misfiled 5") {
+		t.Fatalf("jetmq topic info does not show the misfiled messages:\n%s%s", info.Stdout, info.Stderr)
+	}
+	rep := testutil.RunCLI(t, "topic", "repair", "orders", "-s", s.ClientURL())
+	if rep.Code != 0 || !strings.Contains(rep.Stdout, "moved 4 misfiled messages; 1 junk") {
+		t.Fatalf("jetmq topic repair: %d\n%s%s", rep.Code, rep.Stdout, rep.Stderr)
+	}
 	var r bridge.RepairReply
-	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.REPAIR.orders", nil, &r); err != nil {
-		t.Fatal(err)
-	}
-	if r.Moved != 4 || r.Unplaced != 1 || r.Remaining != 0 {
-		t.Fatalf("repair %+v, want 4 moved, 1 unplaced", r)
-	}
-	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.REPAIR.orders", nil, &r); err != nil || r.Moved != 0 {
+	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.REPAIR.orders", nil, &r); err != nil || r.Moved != 0 || r.Unplaced != 1 {
 		t.Fatalf("second repair %+v %v, want nothing moved", r, err)
 	}
 	alice := fmt.Sprintf("orders.%d.alice", semantics.Partition("alice", 4))

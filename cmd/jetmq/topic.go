@@ -15,7 +15,7 @@ func newTopicCmd(g *globalFlags) *cobra.Command {
 		Use:   "topic",
 		Short: "Manage topics (partitioned JetStream streams)",
 	}
-	cmd.AddCommand(newTopicAddCmd(g), newTopicUpdateCmd(g), newTopicLsCmd(g), newTopicInfoCmd(g), newTopicRmCmd(g))
+	cmd.AddCommand(newTopicAddCmd(g), newTopicUpdateCmd(g), newTopicLsCmd(g), newTopicInfoCmd(g), newTopicRmCmd(g), newTopicRepairCmd(g))
 	return cmd
 }
 
@@ -152,7 +152,14 @@ func printTopicStatus(cmd *cobra.Command, g *globalFlags, st *bridge.TopicStatus
 	w := cmd.OutOrStdout()
 	c := st.Config
 	fmt.Fprintf(w, "Topic %s: %d partitions, %d replicas, %s storage, max age %s, max delay %s\n", c.Name, c.Partitions, c.Replicas, c.Storage, c.MaxAge, c.MaxDelay)
-	fmt.Fprintf(w, "Messages %d (%d bytes in the stream), sequences %d..%d, %d delayed waiting, %d consumers\n\n", st.Messages, st.Bytes, st.FirstSeq, st.LastSeq, st.Delayed, st.Consumers)
+	fmt.Fprintf(w, "Messages %d (%d bytes in the stream), sequences %d..%d, %d delayed waiting, %d consumers\n", st.Messages, st.Bytes, st.FirstSeq, st.LastSeq, st.Delayed, st.Consumers)
+	if st.Misfiled > 0 {
+		fmt.Fprintf(w, "Misfiled %d (on subjects that are not stored forms; jetmq topic repair %s moves them)\n", st.Misfiled, c.Name)
+	}
+	if src := st.Source; src != nil && src.Stalled {
+		fmt.Fprintf(w, "Outbox source stalled since %s: %s (lag %d, %d repairs)\n", src.Since.Format(time.RFC3339), src.Problem, src.Lag, src.Repairs)
+	}
+	fmt.Fprintln(w)
 	t := newTable(w, "PARTITION", "MESSAGES", "FILTER")
 	for _, pc := range st.PartitionMsgs {
 		t.row(pc.Partition, pc.Messages, semantics.PartitionFilter(c.Name, pc.Partition))
