@@ -68,7 +68,7 @@ func (w *sourceWatch) get(topic string) SourceState {
 	return SourceState{}
 }
 
-// problems lists the topics whose source is stalled, for /healthz.
+// problems lists the topics that cannot serve now, for /healthz.
 func (w *sourceWatch) problems() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -100,35 +100,35 @@ func (t *Topics) watchSources(ctx context.Context) {
 	}
 }
 
-// checkSource looks at one topic's internal stream and outbox source and
-// repairs what is broken: a missing internal stream is recreated, a stalled
-// source is restarted.
+// checkSource looks at one topic's streams and outbox source, records what
+// it finds and repairs what can be: a missing internal stream is
+// recreated, a stalled source is restarted. A topic stream that cannot be
+// read (no leader during an election) is reported while it lasts.
 func (t *Topics) checkSource(ctx context.Context, ti TopicInfo) {
-	problem, lag, err := t.sourceProblem(ctx, ti)
-	if err != nil {
-		return // the stream cannot be read now (an election): look again next time
-	}
+	f := t.sourceProblem(ctx, ti)
 	t.watch.mu.Lock()
 	st := t.watch.state(ti.Name)
-	st.Lag = lag
-	if problem == "" {
+	st.Lag = f.lag
+	if f.problem == "" {
 		st.Stalled, st.Problem, st.Since = false, "", time.Time{}
 		t.watch.mu.Unlock()
 		return
 	}
+	if !st.Stalled || st.Problem != f.problem {
+		t.log.Warn("topic cannot serve", "topic", ti.Name, "problem", f.problem, "lag", f.lag)
+	}
 	if !st.Stalled {
 		st.Stalled, st.Since = true, time.Now()
-		t.log.Warn("topic outbox not sourced", "topic", ti.Name, "problem", problem, "lag", lag)
 	}
-	st.Problem = problem
-	due := time.Since(st.repaired) > sourceStallAfter
+	st.Problem = f.problem
+	due := f.repairable && time.Since(st.repaired) > sourceStallAfter
 	if due {
 		st.repaired = time.Now()
 		st.Repairs++
 	}
 	t.watch.mu.Unlock()
 	if due {
-		if err := t.repairSource(ctx, ti, problem); err != nil {
+		if err := t.repairSource(ctx, ti, f.problem); err != nil {
 			t.log.Warn("repairing the topic's outbox source failed; retrying later", "topic", ti.Name, "err", err)
 		}
 	}
@@ -137,20 +137,27 @@ func (t *Topics) checkSource(ctx context.Context, ti TopicInfo) {
 // errNoInternal marks a topic whose internal stream is gone.
 var errNoInternal = errors.New("internal stream missing")
 
-// sourceProblem says what is wrong with ti's outbox source, "" if nothing.
-func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) (string, uint64, error) {
+// sourceFinding is what sourceProblem found.
+type sourceFinding struct {
+	problem    string // "" when all is well
+	lag        uint64
+	repairable bool // repairSource can fix it (an election cannot be)
+}
+
+// sourceProblem says what is wrong with ti's streams and outbox source.
+func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) sourceFinding {
 	if _, err := t.js.Stream(ctx, semantics.InternalStream(ti.Name)); errors.Is(err, jetstream.ErrStreamNotFound) {
-		return errNoInternal.Error(), 0, nil
+		return sourceFinding{problem: errNoInternal.Error(), repairable: true}
 	} else if err != nil {
-		return "", 0, err
+		return sourceFinding{problem: "internal stream cannot be read: " + err.Error()}
 	}
 	s, err := t.js.Stream(ctx, ti.Name)
 	if err != nil {
-		return "", 0, err
+		return sourceFinding{problem: "topic stream cannot be read: " + err.Error()}
 	}
 	info := s.CachedInfo()
 	if info.Cluster != nil && info.Cluster.Leader == "" {
-		return "", 0, errors.New("no leader") // an election, not a stall
+		return sourceFinding{problem: "topic stream has no leader"}
 	}
 	for _, src := range info.Sources {
 		if src.Name != semantics.InternalStream(ti.Name) {
@@ -158,13 +165,13 @@ func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) (string, uint6
 		}
 		switch {
 		case src.Error != nil:
-			return "source error: " + src.Error.Description, src.Lag, nil
+			return sourceFinding{problem: "outbox source error: " + src.Error.Description, lag: src.Lag, repairable: true}
 		case src.Active < 0 || src.Active > sourceStallAfter:
-			return fmt.Sprintf("source silent for %s", src.Active.Round(time.Second)), src.Lag, nil
+			return sourceFinding{problem: fmt.Sprintf("outbox source silent for %s", src.Active.Round(time.Second)), lag: src.Lag, repairable: true}
 		}
-		return "", src.Lag, nil
+		return sourceFinding{lag: src.Lag}
 	}
-	return "outbox source missing from the topic stream", 0, nil
+	return sourceFinding{problem: "outbox source missing from the topic stream", repairable: true}
 }
 
 // repairSource fixes what sourceProblem found. A missing internal stream
@@ -188,12 +195,11 @@ func (t *Topics) repairSource(ctx context.Context, ti TopicInfo, problem string)
 	if sc.Replicas > 1 {
 		return t.stepDown(ctx, ti.Name)
 	}
-	full := sc.Sources
 	sc.Sources = nil
 	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
 		return err
 	}
-	sc.Sources = full
+	sc.Sources = topicStreamConfig(ti).Sources
 	_, err = t.js.UpdateStream(ctx, sc)
 	return err
 }
