@@ -71,23 +71,21 @@ func (t *TxnService) onAPI(m *nats.Msg) {
 	case len(toks) == 3 && toks[0] == "INFO":
 		t.apiInfo(ctx, m, toks[1], toks[2])
 	default:
-		respondError(m, 400, "unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, semantics.TxnAPIPrefix, semantics.TxnAPIPrefix)
+		respondAPIError(m, errBadRequest("unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, semantics.TxnAPIPrefix, semantics.TxnAPIPrefix))
 	}
 }
 
 func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 	var req TxnListRequest
-	if len(strings.TrimSpace(string(m.Data))) > 0 {
-		if err := json.Unmarshal(m.Data, &req); err != nil {
-			respondError(m, 400, "request body: %v", err)
-			return
-		}
+	if err := semantics.DecodeStrict(m.Data, &req); err != nil {
+		respondAPIError(m, errBadRequest("transaction list request: %v", err))
+		return
 	}
 	if req.Limit <= 0 || req.Limit > txnListMax {
 		req.Limit = txnListMax
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondError(m, 404, "topic %q not found", topic)
+		respondAPIError(m, errNotFound("topic %q not found", topic))
 		return
 	}
 	kind := semantics.TxnKindHalf
@@ -123,11 +121,11 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 
 func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid string) {
 	if err := semantics.ValidateTxnID(txid); err != nil {
-		respondError(m, 400, "%v", err)
+		respondAPIError(m, errBadRequest("%v", err))
 		return
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondError(m, 404, "topic %q not found", topic)
+		respondAPIError(m, errNotFound("topic %q not found", topic))
 		return
 	}
 	rec, err := t.store.read(ctx, topic, txid)
@@ -137,7 +135,7 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 	}
 	v := rec.view(t.cfg)
 	if v.State() == "" {
-		respondError(m, 404, "transaction %q of topic %q not found", txid, topic)
+		respondAPIError(m, errNotFound("transaction %q of topic %q not found", txid, topic))
 		return
 	}
 	reply := TxnInfoReply{Topic: topic, TxnID: txid, State: v.State(), Checks: v.Checks}
