@@ -149,15 +149,75 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 		reply.EndedBy, reply.EndedAt, reply.Group = cmp.Or(rec.EndedBy, semantics.TxnByProducer), &rec.EndedAt, rec.Group
 	}
 	for _, h := range rec.Halves {
-		_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)
 		reply.Group = h.Header.Get(semantics.HeaderProducerGroup)
-		reply.Messages = append(reply.Messages, TxnMessageInfo{
-			Part: part, Key: h.Header.Get(semantics.HeaderKey), Tag: h.Header.Get(semantics.HeaderTag),
-			Size: len(h.Data), Headers: userHeaders(h.Header, halfOnlyHeaders...),
-		})
+		reply.Messages = append(reply.Messages, halfInfo(topic, h))
 	}
 	if !v.PreparedAt.IsZero() {
 		reply.PreparedAt = &v.PreparedAt
 	}
+	if len(rec.Halves) == 0 {
+		reply.Messages, reply.PreparedAt = endedParts(topic, rec)
+	}
 	respondJSON(m, reply)
+}
+
+// halfInfo describes half message h of topic.
+func halfInfo(topic string, h txnMsg) TxnMessageInfo {
+	_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)
+	return TxnMessageInfo{
+		Part: part, Key: h.Header.Get(semantics.HeaderKey), Tag: h.Header.Get(semantics.HeaderTag),
+		Size: len(h.Data), Headers: userHeaders(h.Header, halfOnlyHeaders...),
+	}
+}
+
+// endedParts is what remains of an ended transaction's messages and its
+// prepare time: the committed parts, or what the rollback's end record
+// kept.
+func endedParts(topic string, rec *txnRecord) ([]TxnMessageInfo, *time.Time) {
+	var e txnEnd
+	if rec.End != nil && json.Unmarshal(rec.End.Data, &e) == nil {
+		return e.Parts, e.PreparedAt
+	}
+	var out []TxnMessageInfo
+	for _, m := range rec.Parts {
+		out = append(out, committedInfo(topic, m))
+	}
+	pa, err := time.Parse(time.RFC3339Nano, firstHeader(rec.Parts, semantics.HeaderTxnPreparedAt))
+	if err != nil {
+		return out, nil
+	}
+	return out, &pa
+}
+
+// committedInfo describes a committed part: an outbox message
+// ($MQ.INT.T.O.<txid>.<part>.<p>.<key>[.<tag>]) or one waiting for its
+// delay, whose schedule targets that outbox subject.
+func committedInfo(topic string, m txnMsg) TxnMessageInfo {
+	kind, txid, part, _ := semantics.ParseTxnSubject(topic, m.Subject)
+	outbox := m.Subject
+	if kind == semantics.TxnKindDelayed {
+		outbox = m.Header.Get(hdrScheduleTarget)
+	}
+	info := TxnMessageInfo{Part: part, Size: len(m.Data), Headers: userHeaders(m.Header, halfOnlyHeaders...)}
+	for _, k := range []string{semantics.HeaderTxnID, semantics.HeaderProducerGroup, semantics.HeaderTxnPreparedAt} {
+		info.Headers.Del(k) // the broker's, as on a half message
+	}
+	stored := topic + strings.TrimPrefix(outbox, semantics.InternalPrefix+topic+"."+semantics.TxnKindOutbox+"."+txid+"."+part)
+	if sm, err := semantics.ParseStoredSubject(stored); err == nil {
+		info.Tag = sm.Tag
+		if sm.Key != semantics.KeylessKey {
+			info.Key = sm.Key
+		}
+	}
+	return info
+}
+
+// firstHeader is header k of the first of msgs that has it.
+func firstHeader(msgs []txnMsg, k string) string {
+	for _, m := range msgs {
+		if v := m.Header.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -136,6 +136,9 @@ func committedMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg
 	out := nats.NewMsg(outbox)
 	out.Header = userHeaders(h.Header, halfOnlyHeaders...)
 	out.Header.Set(semantics.HeaderTxnID, txid)
+	if pa := h.Header.Get(semantics.HeaderTxnPreparedAt); pa != "" {
+		out.Header.Set(semantics.HeaderTxnPreparedAt, pa) // TXN.INFO of the ended transaction
+	}
 	out.Data = h.Data
 	if deliverAt != "" || delay != "" {
 		at, err := semantics.DeliveryTime(deliverAt, delay, now, ti.MaxDelay)
@@ -160,6 +163,10 @@ type txnEnd struct {
 	By       string    `json:"by"`
 	At       time.Time `json:"at"`
 	Messages int       `json:"messages"`
+	// PreparedAt and Parts keep what TXN.INFO shows of the rolled-back
+	// transaction once its half messages are purged.
+	PreparedAt *time.Time       `json:"prepared_at,omitempty"`
+	Parts      []TxnMessageInfo `json:"parts,omitempty"`
 }
 
 // endMsg records the end of rec, a rollback (a commit is recorded by its
@@ -177,7 +184,16 @@ func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
 		m.Header.Set(hdrScheduler, rec.Halves[0].Subject)
 		m.Header.Set(hdrScheduleNext, "purge")
 	}
-	m.Data, _ = json.Marshal(txnEnd{State: state, By: by, At: now.UTC(), Messages: len(rec.Halves)})
+	e := txnEnd{State: state, By: by, At: now.UTC(), Messages: len(rec.Halves)}
+	for _, h := range rec.Halves {
+		info := halfInfo(rec.Topic, h)
+		info.Headers = nil
+		e.Parts = append(e.Parts, info)
+	}
+	if pa, err := time.Parse(time.RFC3339Nano, firstHeader(rec.Halves, semantics.HeaderTxnPreparedAt)); err == nil {
+		e.PreparedAt = &pa
+	}
+	m.Data, _ = json.Marshal(e)
 	guard(m, rec.Topic, rec.ID, rec.Last)
 	return m
 }

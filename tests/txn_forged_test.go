@@ -51,10 +51,11 @@ func TestTxnInfoOfEndedTransaction(t *testing.T) {
 			State      string     `json:"state"`
 			PreparedAt *time.Time `json:"prepared_at"`
 			Messages   []struct {
-				Part string `json:"part"`
-				Key  string `json:"key"`
-				Tag  string `json:"tag"`
-				Size int    `json:"size"`
+				Part    string      `json:"part"`
+				Key     string      `json:"key"`
+				Tag     string      `json:"tag"`
+				Size    int         `json:"size"`
+				Headers nats.Header `json:"headers"`
 			} `json:"messages"`
 		}
 		testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
@@ -72,6 +73,9 @@ func TestTxnInfoOfEndedTransaction(t *testing.T) {
 				t.Fatalf("%s: message without part: %+v", txid, info.Messages)
 			}
 			keys[msg.Key+"/"+msg.Tag] = msg.Size
+			if state == semantics.TxnStateCommit && msg.Key == "alice" && (msg.Headers.Get("X-Trace") != "t1" || msg.Headers.Get(semantics.HeaderTxnID) != "") {
+				t.Fatalf("%s: headers %v, want the producer's only", txid, msg.Headers)
+			}
 		}
 		if len(keys) != 2 || keys["alice/vip"] != len("hello") || keys["bob/"] != len("hi") {
 			t.Fatalf("%s: messages %+v", txid, info.Messages)
