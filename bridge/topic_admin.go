@@ -58,9 +58,11 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 		if err := t.ensureInternal(ctx, c); err != nil {
 			return false, err
 		}
-		_, err = t.js.CreateStream(ctx, topicStreamConfig(c))
-		if err != nil {
-			return false, errInternal("create stream %q: %v", c.Name, err)
+		if _, err = t.js.CreateStream(ctx, topicStreamConfig(c)); err != nil {
+			// No topic, no use for its internal stream: a refused
+			// CREATE leaves nothing behind.
+			_ = t.js.DeleteStream(ctx, semantics.InternalStream(c.Name))
+			return false, streamAdminError("create stream "+c.Name, err)
 		}
 		t.install(c)
 		return true, nil
@@ -98,7 +100,7 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 	sc.Replicas, sc.MaxAge, sc.MaxBytes, sc.Metadata = next.Replicas, next.MaxAge, next.MaxBytes, next.Metadata
 	sc.Subjects, sc.Sources = next.Subjects, next.Sources
 	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
-		return false, errInternal("update stream %q: %v", c.Name, err)
+		return false, streamAdminError("update stream "+c.Name, err)
 	}
 	t.install(c)
 	return false, nil
@@ -108,9 +110,40 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 // exist before the topic stream that sources it).
 func (t *Topics) ensureInternal(ctx context.Context, c semantics.TopicConfig) error {
 	if _, err := t.js.CreateOrUpdateStream(ctx, internalStreamConfig(c)); err != nil {
-		return errUnavailable("create or update stream %q: %v", semantics.InternalStream(c.Name), err)
+		return streamAdminError("create or update stream "+semantics.InternalStream(c.Name), err)
 	}
 	return nil
+}
+
+// JetStream errors that refuse a topic's settings on this server.
+const (
+	errCodeReplicasNotSupported     jetstream.ErrorCode = 10074
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
+	errCodeMemoryResourcesExceeded  jetstream.ErrorCode = 10028
+	errCodeSubjectOverlap           jetstream.ErrorCode = 10065
+)
+
+// streamAdminError classifies JetStream's refusal of a topic's streams:
+// another stream on the topic's subjects is a 409; settings this server
+// cannot meet (replicas on a server without a
+// cluster, more bytes than it may store) are the client's 400; what may
+// pass by waiting (a cluster still forming, no answer) is 503, as
+// retryStartup expects; the rest is 500.
+func streamAdminError(what string, err error) error {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.ErrorCode == errCodeSubjectOverlap:
+			return errConflict("%s: %s (another stream captures the topic's subjects)", what, ae.Description)
+		case ae.ErrorCode == errCodeReplicasNotSupported, ae.ErrorCode == errCodeStorageResourcesExceeded,
+			ae.ErrorCode == errCodeMemoryResourcesExceeded, ae.Code == 400:
+			return errBadRequest("%s: %s", what, ae.Description)
+		}
+	}
+	if retryable(err) {
+		return errUnavailable("%s: %v", what, err)
+	}
+	return errInternal("%s: %v", what, err)
 }
 
 // checkChange refuses the changes that would lose order or data.

@@ -11,6 +11,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // rawAPI sends body as it is (no JSON encoding) and decodes the reply.
@@ -45,10 +46,22 @@ func TestTopicAPIBodiesAreStrict(t *testing.T) {
 		err := rawAPI(t, nc, "$MQ.API.TOPIC.CREATE.strict", tc.body, nil)
 		wantCodeNaming(t, "CREATE "+tc.body, err, 400, tc.names)
 	}
+	// Settings this server cannot meet are the client's mistake too.
+	err := rawAPI(t, nc, "$MQ.API.TOPIC.CREATE.strict", `{"replicas":3}`, nil)
+	wantCodeNaming(t, "CREATE with replicas 3 on one server", err, 400, "replicas")
+	err = rawAPI(t, nc, "$MQ.API.TOPIC.CREATE.strict", `{"max_bytes":99999999999999}`, nil)
+	wantCodeNaming(t, "CREATE with more bytes than the server has", err, 400, "storage")
 	if err := rawAPI(t, nc, "$MQ.API.TOPIC.INFO.strict", "", nil); !errors.Is(err, semantics.ErrNotFound) {
 		t.Fatalf("a refused CREATE made the topic: %v", err)
 	}
-	err := rawAPI(t, nc, "$MQ.API.TOPIC.UPDATE.orders", `{"partitons":8}`, nil)
+	js := testutil.JetStream(t, nc)
+	if _, err := js.Stream(context.Background(), semantics.InternalStream("strict")); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("a refused CREATE left its internal stream: %v", err)
+	}
+	if err := rawAPI(t, nc, "$MQ.API.TOPIC.CREATE.strict", `{"storage":"memory"}`, nil); err != nil {
+		t.Fatalf("CREATE after refused ones: %v", err)
+	}
+	err = rawAPI(t, nc, "$MQ.API.TOPIC.UPDATE.orders", `{"partitons":8}`, nil)
 	wantCodeNaming(t, "UPDATE with a typo", err, 400, "partitons")
 	err = rawAPI(t, nc, semantics.TxnAPIPrefix+"LIST.orders", `{"parkd":true}`, nil)
 	wantCodeNaming(t, "TXN.LIST with a typo", err, 400, "parkd")
