@@ -125,6 +125,13 @@ func commitMsgs(ti TopicInfo, rec *txnRecord, by string, now time.Time) ([]*nats
 func committedMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, error) {
 	key, tag := h.Header.Get(semantics.HeaderKey), h.Header.Get(semantics.HeaderTag)
 	deliverAt, delay := h.Header.Get(semantics.HeaderDeliverAt), h.Header.Get(semantics.HeaderDelay)
+	// PREPARE wrote valid tokens; a half message written by anyone else
+	// must not put junk subjects into the outbox and the topic.
+	for what, v := range map[string]string{"key": key, "tag": tag} {
+		if err := semantics.ValidateToken(what, v); v != "" && err != nil {
+			return nil, err
+		}
+	}
 	p, k := 0, key
 	if key == "" {
 		p, k = rand.IntN(max(ti.Partitions, 1)), semantics.KeylessKey

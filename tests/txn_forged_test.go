@@ -28,6 +28,14 @@ func TestTxnCommitForgedHalfIs4xx(t *testing.T) {
 	}
 	err := endTxn(nc, semantics.TxnStateCommit, "forged-1")
 	wantCodeNaming(t, "commit of a forged half message", err, 409, "forged-1")
+	// A forged tag of several tokens would land on a junk topic subject.
+	m = nats.NewMsg(semantics.TxnHalfSubject(txnTopic, "forged-2", "p1"))
+	m.Header.Set(semantics.HeaderTag, "a.b")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	err = endTxn(nc, semantics.TxnStateCommit, "forged-2")
+	wantCodeNaming(t, "commit of a half message with a forged tag", err, 409, "tag")
 }
 
 // TestTxnInfoOfEndedTransaction: TXN.INFO of a committed and of a
