@@ -59,9 +59,7 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 			return false, err
 		}
 		if _, err = t.js.CreateStream(ctx, topicStreamConfig(c)); err != nil {
-			// No topic, no use for its internal stream: a refused
-			// CREATE leaves nothing behind.
-			_ = t.js.DeleteStream(ctx, semantics.InternalStream(c.Name))
+			t.dropOrphanInternal(ctx, c.Name)
 			return false, streamAdminError("create stream "+c.Name, err)
 		}
 		t.install(c)
@@ -115,6 +113,17 @@ func (t *Topics) ensureInternal(ctx context.Context, c semantics.TopicConfig) er
 	return nil
 }
 
+// dropOrphanInternal deletes the internal stream of a topic whose stream
+// could not be created, so that a refused CREATE leaves nothing behind
+// (and a later CREATE with other settings is not refused by it). When
+// another node created the topic stream meanwhile, it keeps its internal
+// stream.
+func (t *Topics) dropOrphanInternal(ctx context.Context, name string) {
+	if _, err := t.js.Stream(ctx, name); errors.Is(err, jetstream.ErrStreamNotFound) {
+		_ = t.js.DeleteStream(ctx, semantics.InternalStream(name))
+	}
+}
+
 // JetStream errors that refuse a topic's settings on this server.
 const (
 	errCodeReplicasNotSupported     jetstream.ErrorCode = 10074
@@ -125,10 +134,9 @@ const (
 
 // streamAdminError classifies JetStream's refusal of a topic's streams:
 // another stream on the topic's subjects is a 409; settings this server
-// cannot meet (replicas on a server without a
-// cluster, more bytes than it may store) are the client's 400; what may
-// pass by waiting (a cluster still forming, no answer) is 503, as
-// retryStartup expects; the rest is 500.
+// cannot meet (replicas without a cluster, more bytes than it may store)
+// are the client's 400; what may pass by waiting (a cluster still
+// forming, no answer) is 503, as retryStartup expects; the rest is 500.
 func streamAdminError(what string, err error) error {
 	var ae *jetstream.APIError
 	if errors.As(err, &ae) {
