@@ -182,11 +182,7 @@ func endedParts(topic string, rec *txnRecord) ([]TxnMessageInfo, *time.Time) {
 	for _, m := range rec.Parts {
 		out = append(out, committedInfo(topic, m))
 	}
-	pa, err := time.Parse(time.RFC3339Nano, firstHeader(rec.Parts, semantics.HeaderTxnPreparedAt))
-	if err != nil {
-		return out, nil
-	}
-	return out, &pa
+	return out, earliestPrepare(rec.Parts)
 }
 
 // committedInfo describes a committed part: an outbox message
@@ -212,12 +208,14 @@ func committedInfo(topic string, m txnMsg) TxnMessageInfo {
 	return info
 }
 
-// firstHeader is header k of the first of msgs that has it.
-func firstHeader(msgs []txnMsg, k string) string {
+// earliestPrepare is the earliest Mq-Txn-Prepared-At of msgs (nil when
+// none has one): when the transaction was prepared.
+func earliestPrepare(msgs []txnMsg) *time.Time {
+	var first *time.Time
 	for _, m := range msgs {
-		if v := m.Header.Get(k); v != "" {
-			return v
+		if t, err := time.Parse(time.RFC3339Nano, m.Header.Get(semantics.HeaderTxnPreparedAt)); err == nil && (first == nil || t.Before(*first)) {
+			first = &t
 		}
 	}
-	return ""
+	return first
 }

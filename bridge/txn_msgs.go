@@ -197,9 +197,7 @@ func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
 		info.Headers = nil
 		e.Parts = append(e.Parts, info)
 	}
-	if pa, err := time.Parse(time.RFC3339Nano, firstHeader(rec.Halves, semantics.HeaderTxnPreparedAt)); err == nil {
-		e.PreparedAt = &pa
-	}
+	e.PreparedAt = earliestPrepare(rec.Halves)
 	m.Data, _ = json.Marshal(e)
 	guard(m, rec.Topic, rec.ID, rec.Last)
 	return m

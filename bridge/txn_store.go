@@ -165,6 +165,7 @@ func newTxnRecord(topic, txid string, msgs []txnMsg) *txnRecord {
 		}
 	}
 	sort.Slice(r.Halves, func(i, j int) bool { return r.Halves[i].Seq < r.Halves[j].Seq })
+	sort.Slice(r.Parts, func(i, j int) bool { return r.Parts[i].Seq < r.Parts[j].Seq })
 	return r
 }
 
