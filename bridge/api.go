@@ -22,9 +22,10 @@ func respondError(m *nats.Msg, code int, format string, args ...any) {
 	_ = m.Respond(b)
 }
 
-// respondAPIError answers with err's code when it is an *APIError, else 500.
+// respondAPIError answers with the code of the *APIError in err, else 500.
 func respondAPIError(m *nats.Msg, err error) {
-	if ae, ok := err.(*semantics.APIError); ok {
+	var ae *semantics.APIError
+	if errors.As(err, &ae) {
 		respondError(m, ae.Code, "%s", ae.Description)
 		return
 	}
@@ -41,12 +42,63 @@ func respondJSON(m *nats.Msg, v any) {
 		respondError(m, 500, "encode reply: %v", err)
 		return
 	}
-	_ = m.Respond(b)
+	if err := m.Respond(b); err != nil {
+		// Silence would leave the client waiting for its timeout.
+		respondError(m, 500, "reply of %d bytes not sent: %v", len(b), err)
+	}
 }
 
-// apiErr builds an *APIError.
+// apiErr builds an *APIError. The constructors below name the codes a
+// request can get (docs/PROTOCOL.md, "Conventions"): a client's mistake is
+// a 4xx, only a failure on the server's side a 5xx.
 func apiErr(code int, format string, args ...any) *semantics.APIError {
 	return &semantics.APIError{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// errBadRequest: the request itself is wrong (subject, headers, body).
+func errBadRequest(format string, args ...any) *semantics.APIError {
+	return apiErr(400, format, args...)
+}
+
+// errNotFound: the topic, group or transaction named does not exist.
+func errNotFound(format string, args ...any) *semantics.APIError {
+	return apiErr(404, format, args...)
+}
+
+// errConflict: the request is well formed but the state it meets refuses
+// it (an ended transaction, a different config, tampered metadata).
+func errConflict(format string, args ...any) *semantics.APIError {
+	return apiErr(409, format, args...)
+}
+
+// errTooLarge: the message does not fit the server's max_payload.
+func errTooLarge(format string, args ...any) *semantics.APIError {
+	return apiErr(413, format, args...)
+}
+
+// errInternal: the server failed in a way retrying will not cure.
+func errInternal(format string, args ...any) *semantics.APIError {
+	return apiErr(500, format, args...)
+}
+
+// errUnavailable: JetStream did not answer or is not ready; retry.
+func errUnavailable(format string, args ...any) *semantics.APIError {
+	return apiErr(503, format, args...)
+}
+
+// brokerHeaderReserve is what a stored message may need beyond the
+// client's own headers and body: the broker's bookkeeping headers.
+const brokerHeaderReserve = 1024
+
+// checkStoredSize refuses a message that would not fit the server's
+// max_payload once the broker's headers are added (413).
+func checkStoredSize(m *nats.Msg, maxPayload int64, what string) error {
+	size := len(m.Data) + headerSize(m.Header)
+	if int64(size+brokerHeaderReserve) > maxPayload {
+		return errTooLarge("message of %d bytes (with headers) is too large: a %s may have at most %d bytes, %d less than the server's max_payload for the broker's headers",
+			size, what, maxPayload-brokerHeaderReserve, brokerHeaderReserve)
+	}
+	return nil
 }
 
 // startupWait bounds how long a service's start-up waits for JetStream to

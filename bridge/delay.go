@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -26,21 +25,25 @@ const (
 // outbox and purges the schedule; the topic stream sources the outbox, so
 // the message appears once on its partition subject.
 type Delay struct {
-	topics  *Topics
-	js      jetstream.JetStream
-	log     *slog.Logger
-	sub     *nats.Subscription
-	now     func() time.Time
-	pending chan delayedPublish // stored asynchronously, answered in order
-	done    chan struct{}
+	topics *Topics
+	js     jetstream.JetStream
+	log    *slog.Logger
+	sub    *nats.Subscription
+	// maxPayload is the server's max_payload (messages that do not fit
+	// with the schedule's headers are refused with 413).
+	maxPayload int64
+	now        func() time.Time
+	pending    chan delayedPublish // stored asynchronously, answered in order
+	done       chan struct{}
 }
 
 // delayedPublish is a delayed message being stored.
 type delayedPublish struct {
-	req *nats.Msg
-	ack jetstream.PubAckFuture
-	p   int
-	at  time.Time
+	req   *nats.Msg
+	topic string
+	ack   jetstream.PubAckFuture
+	p     int
+	at    time.Time
 }
 
 // delayWindow bounds the delayed publishes stored concurrently; the request
@@ -68,7 +71,7 @@ func (d *Delay) Start(ctx context.Context, h Host) error {
 	if err != nil {
 		return err
 	}
-	d.js, d.log = js, h.Logger().With("service", "delay")
+	d.js, d.log, d.maxPayload = js, h.Logger().With("service", "delay"), h.Conn().MaxPayload()
 	d.pending, d.done = make(chan delayedPublish, delayWindow), make(chan struct{})
 	go d.answer()
 	sub, err := h.Conn().QueueSubscribe(semantics.DelayPrefix+">", semantics.ServiceQueue, d.onDelay)
@@ -92,49 +95,57 @@ func (d *Delay) answer() {
 	for p := range d.pending {
 		select {
 		case ack := <-p.ack.Ok():
-			respondJSON(p.req, DelayReply{Stream: ack.Stream, Seq: ack.Sequence, Partition: p.p, DeliverAt: p.at.UTC(), Duplicate: ack.Duplicate})
+			// The reply names the topic: the schedule's own stream (%INT%T)
+			// is jetmq's business, and the message will be on stream T.
+			respondJSON(p.req, DelayReply{Stream: p.topic, Seq: ack.Sequence, Partition: p.p, DeliverAt: p.at.UTC(), Duplicate: ack.Duplicate})
 		case err := <-p.ack.Err():
-			respondError(p.req, 503, "store delayed message: %v", err)
+			respondAPIError(p.req, storeError("store delayed message", err))
 		}
 	}
 }
 
 func (d *Delay) onDelay(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.DelayPrefix), ".")
-	if len(toks) < 2 || len(toks) > 3 {
-		respondError(m, 400, "subject %q: want $MQ.DELAY.<topic>.<key>[.<tag>]", m.Subject)
+	req, aerr := semantics.ParseDelay(m.Subject, m.Header)
+	if aerr != nil {
+		respondAPIError(m, aerr)
 		return
 	}
-	topic, key, tag := toks[0], toks[1], ""
-	if len(toks) == 3 {
-		tag = toks[2]
-	}
-	ti, ok := d.topics.Lookup(topic)
+	ti, ok := d.topics.Lookup(req.Topic)
 	if !ok {
-		respondError(m, 404, "topic %q not found", topic)
+		respondAPIError(m, errNotFound("topic %q not found", req.Topic))
+		return
+	}
+	if err := checkStoredSize(m, d.maxPayload, "delayed message"); err != nil {
+		respondAPIError(m, err)
 		return
 	}
 	now := d.now()
 	at, err := semantics.DeliveryTime(m.Header.Get(semantics.HeaderDeliverAt), m.Header.Get(semantics.HeaderDelay), now, ti.MaxDelay)
 	if err != nil {
-		respondError(m, 400, "%v", err)
+		respondAPIError(m, errBadRequest("%v", err))
 		return
 	}
-	p := semantics.Partition(key, ti.Partitions)
-	out := nats.NewMsg(semantics.InternalPrefix + topic + ".D." + nuid.Next())
-	for k, v := range m.Header {
+	p := semantics.Partition(req.Key, ti.Partitions)
+	ack, err := d.js.PublishMsgAsync(scheduledMsg(req, m, p, at))
+	if err != nil {
+		respondAPIError(m, storeError("store delayed message", err))
+		return
+	}
+	d.pending <- delayedPublish{req: m, topic: req.Topic, ack: ack, p: p, at: at}
+}
+
+// scheduledMsg is the schedule that delivers in (a delayed publish of req)
+// to partition p at its time.
+func scheduledMsg(req semantics.DelayRequest, in *nats.Msg, p int, at time.Time) *nats.Msg {
+	out := nats.NewMsg(semantics.InternalPrefix + req.Topic + ".D." + nuid.Next())
+	for k, v := range in.Header {
 		if k != semantics.HeaderDelay {
 			out.Header[k] = v
 		}
 	}
 	out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
 	out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
-	out.Header.Set(hdrScheduleTarget, semantics.OutboxSubject(topic, p, key, tag))
-	out.Data = m.Data
-	ack, err := d.js.PublishMsgAsync(out)
-	if err != nil {
-		respondError(m, 503, "store delayed message: %v", err)
-		return
-	}
-	d.pending <- delayedPublish{req: m, ack: ack, p: p, at: at}
+	out.Header.Set(hdrScheduleTarget, semantics.OutboxSubject(req.Topic, p, req.Key, req.Tag))
+	out.Data = in.Data
+	return out
 }

@@ -87,11 +87,8 @@ func (s *GroupService) onDLQAPI(m *nats.Msg) {
 }
 
 func decodeBody(data []byte, v any) error {
-	if len(data) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return apiErr(400, "request: %v", err)
+	if err := semantics.DecodeStrict(data, v); err != nil {
+		return errBadRequest("request: %v", err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -54,32 +53,35 @@ type PartitionCount struct {
 func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts) (created bool, err error) {
 	c.SetDefaults()
 	if err := c.Validate("topic"); err != nil {
-		return false, apiErr(400, "%v", err)
+		return false, errBadRequest("%v", err)
 	}
 	s, err := t.js.Stream(ctx, c.Name)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		if !o.create {
-			return false, apiErr(404, "topic %q not found", c.Name)
+			return false, errNotFound("topic %q not found", c.Name)
 		}
 		if err := t.ensureInternal(ctx, c); err != nil {
 			return false, err
 		}
-		_, err = t.js.CreateStream(ctx, topicStreamConfig(c))
-		if err != nil {
-			return false, apiErr(500, "create stream %q: %v", c.Name, err)
+		if _, err = t.js.CreateStream(ctx, topicStreamConfig(c)); err != nil {
+			t.dropOrphanInternal(ctx, c.Name)
+			return false, streamAdminError("create stream "+c.Name, err)
 		}
 		t.install(c)
 		return true, nil
 	case err != nil:
-		return false, apiErr(503, "read stream %q: %v", c.Name, err)
+		return false, errUnavailable("read stream %q: %v", c.Name, err)
 	}
 	cur, ok := topicFromStream(s.CachedInfo().Config)
 	if v, legacy := legacyTopic(s.CachedInfo().Config); legacy {
 		return false, legacyTopicError(c.Name, v)
 	}
+	if err := badMetadata(s.CachedInfo().Config); err != nil {
+		return false, err
+	}
 	if !ok {
-		return false, apiErr(409, "stream %q exists and is not a jetmq topic", c.Name)
+		return false, errConflict("stream %q exists and is not a jetmq topic", c.Name)
 	}
 	if needsMigration(s.CachedInfo().Config) {
 		if err := t.migrate(ctx, s.CachedInfo().Config, cur); err != nil {
@@ -94,7 +96,7 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 		return false, nil
 	}
 	if !o.update {
-		return false, apiErr(409, "topic %q exists with a different config (%s); update it instead", c.Name, configDiff(cur, c))
+		return false, errConflict("topic %q exists with a different config (%s); update it instead", c.Name, configDiff(cur, c))
 	}
 	if err := t.checkChange(ctx, cur, c, o.force); err != nil {
 		return false, err
@@ -107,7 +109,7 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 	sc.Replicas, sc.MaxAge, sc.MaxBytes, sc.Metadata = next.Replicas, next.MaxAge, next.MaxBytes, next.Metadata
 	sc.Subjects, sc.SubjectTransform, sc.Sources = next.Subjects, next.SubjectTransform, next.Sources
 	if _, err := t.js.UpdateStream(ctx, sc); err != nil {
-		return false, apiErr(500, "update stream %q: %v", c.Name, err)
+		return false, streamAdminError("update stream "+c.Name, err)
 	}
 	t.install(c)
 	return false, nil
@@ -117,25 +119,66 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 // exist before the topic stream that sources it).
 func (t *Topics) ensureInternal(ctx context.Context, c semantics.TopicConfig) error {
 	if _, err := t.js.CreateOrUpdateStream(ctx, internalStreamConfig(c)); err != nil {
-		return apiErr(503, "create or update stream %q: %v", semantics.InternalStream(c.Name), err)
+		return streamAdminError("create or update stream "+semantics.InternalStream(c.Name), err)
 	}
 	return nil
+}
+
+// dropOrphanInternal deletes the internal stream of a topic whose stream
+// could not be created, so that a refused CREATE leaves nothing behind
+// (and a later CREATE with other settings is not refused by it). When
+// another node created the topic stream meanwhile, it keeps its internal
+// stream.
+func (t *Topics) dropOrphanInternal(ctx context.Context, name string) {
+	if _, err := t.js.Stream(ctx, name); errors.Is(err, jetstream.ErrStreamNotFound) {
+		_ = t.js.DeleteStream(ctx, semantics.InternalStream(name))
+	}
+}
+
+// JetStream errors that refuse a topic's settings on this server.
+const (
+	errCodeReplicasNotSupported     jetstream.ErrorCode = 10074
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
+	errCodeMemoryResourcesExceeded  jetstream.ErrorCode = 10028
+	errCodeSubjectOverlap           jetstream.ErrorCode = 10065
+)
+
+// streamAdminError classifies JetStream's refusal of a topic's streams:
+// another stream on the topic's subjects is a 409; settings this server
+// cannot meet (replicas without a cluster, more bytes than it may store)
+// are the client's 400; what may pass by waiting (a cluster still
+// forming, no answer) is 503, as retryStartup expects; the rest is 500.
+func streamAdminError(what string, err error) error {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.ErrorCode == errCodeSubjectOverlap:
+			return errConflict("%s: %s (another stream captures the topic's subjects)", what, ae.Description)
+		case ae.ErrorCode == errCodeReplicasNotSupported, ae.ErrorCode == errCodeStorageResourcesExceeded,
+			ae.ErrorCode == errCodeMemoryResourcesExceeded, ae.Code == 400:
+			return errBadRequest("%s: %s", what, ae.Description)
+		}
+	}
+	if retryable(err) {
+		return errUnavailable("%s: %v", what, err)
+	}
+	return errInternal("%s: %v", what, err)
 }
 
 // checkChange refuses the changes that would lose order or data.
 func (t *Topics) checkChange(ctx context.Context, cur, next TopicInfo, force bool) error {
 	if next.Storage != cur.Storage {
-		return apiErr(409, "topic %q: storage cannot change from %s to %s", cur.Name, cur.Storage, next.Storage)
+		return errConflict("topic %q: storage cannot change from %s to %s", cur.Name, cur.Storage, next.Storage)
 	}
 	if next.Partitions < cur.Partitions {
-		return apiErr(409, "topic %q: lowering partitions from %d to %d is refused: it would remap keys and strand messages; create a new topic and move consumers instead (docs/TOPICS.md)", cur.Name, cur.Partitions, next.Partitions)
+		return errConflict("topic %q: lowering partitions from %d to %d is refused: it would remap keys and strand messages; create a new topic and move consumers instead (docs/TOPICS.md)", cur.Name, cur.Partitions, next.Partitions)
 	}
 	if next.Partitions == cur.Partitions || force {
 		return nil
 	}
 	pending, err := t.orderedPending(ctx, cur.Name)
 	if err != nil {
-		return apiErr(503, "topic %q: cannot check ordered groups before resizing: %v", cur.Name, err)
+		return errUnavailable("topic %q: cannot check ordered groups before resizing: %v", cur.Name, err)
 	}
 	if len(pending) == 0 {
 		return nil
@@ -144,7 +187,7 @@ func (t *Topics) checkChange(ctx context.Context, cur, next TopicInfo, force boo
 	for _, g := range sortedKeys(pending) {
 		parts = append(parts, fmt.Sprintf("%s (%d pending)", g, pending[g]))
 	}
-	return apiErr(409, "topic %q: raising partitions from %d to %d remaps keys and would break per-key order while ordered groups have pending messages: %s; drain them first or force the change",
+	return errConflict("topic %q: raising partitions from %d to %d remaps keys and would break per-key order while ordered groups have pending messages: %s; drain them first or force the change",
 		cur.Name, cur.Partitions, next.Partitions, strings.Join(parts, ", "))
 }
 
@@ -201,18 +244,21 @@ func configDiff(a, b TopicInfo) string {
 func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) {
 	s, err := t.js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, apiErr(404, "topic %q not found", name)
+		return nil, errNotFound("topic %q not found", name)
 	}
 	if err != nil {
-		return nil, apiErr(503, "read stream %q: %v", name, err)
+		return nil, errUnavailable("read stream %q: %v", name, err)
+	}
+	if err := badMetadata(s.CachedInfo().Config); err != nil {
+		return nil, err
 	}
 	ti, ok := topicFromStream(s.CachedInfo().Config)
 	if !ok {
-		return nil, apiErr(404, "topic %q not found (stream %q is not a jetmq topic)", name, name)
+		return nil, errNotFound("topic %q not found (stream %q is not a jetmq topic)", name, name)
 	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(name+".>"))
 	if err != nil {
-		return nil, apiErr(503, "stream info %q: %v", name, err)
+		return nil, errUnavailable("stream info %q: %v", name, err)
 	}
 	st := &TopicStatus{Config: ti, Bytes: info.State.Bytes, FirstSeq: info.State.FirstSeq,
 		LastSeq: info.State.LastSeq, Consumers: info.State.Consumers}
@@ -248,12 +294,12 @@ func (t *Topics) onAPI(m *nats.Msg) {
 		name = toks[1]
 	}
 	if (op == "LIST") != (len(toks) == 1) || len(toks) > 2 {
-		respondError(m, 400, "unknown topic API subject %q: want $MQ.API.TOPIC.CREATE|UPDATE|INFO|DELETE|REPAIR.<topic> or $MQ.API.TOPIC.LIST", m.Subject)
+		respondAPIError(m, errBadRequest("unknown topic API subject %q: want $MQ.API.TOPIC.CREATE|UPDATE|INFO|DELETE|REPAIR.<topic> or $MQ.API.TOPIC.LIST", m.Subject))
 		return
 	}
 	if name != "" {
 		if err := semantics.ValidateTopicName(name); err != nil {
-			respondError(m, 400, "%v", err)
+			respondAPIError(m, errBadRequest("%v", err))
 			return
 		}
 	}
@@ -274,45 +320,39 @@ func (t *Topics) onAPI(m *nats.Msg) {
 	case "LIST":
 		t.handleList(ctx, m)
 	default:
-		respondError(m, 400, "unknown topic operation %q: want CREATE, UPDATE, INFO, DELETE, REPAIR or LIST", op)
+		respondAPIError(m, errBadRequest("unknown topic operation %q: want CREATE, UPDATE, INFO, DELETE, REPAIR or LIST", op))
 	}
-}
-
-// topicRequest is the body of CREATE and UPDATE: a topic config (fields
-// left out keep their current value on UPDATE, their default on CREATE)
-// plus force.
-type topicRequest struct {
-	Force bool `json:"force"`
 }
 
 func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) {
-	var c semantics.TopicConfig
-	var req topicRequest
-	if len(m.Data) > 0 {
-		if err := json.Unmarshal(m.Data, &c); err != nil {
-			respondError(m, 400, "bad topic config: %v", err)
-			return
-		}
-		if err := json.Unmarshal(m.Data, &req); err != nil {
-			respondError(m, 400, "bad topic request: %v", err)
-			return
-		}
-	}
-	if c.Name != "" && c.Name != name {
-		respondError(m, 400, "name %q in the body differs from %q in the subject", c.Name, name)
+	var req semantics.TopicRequest
+	if err := semantics.DecodeStrict(m.Data, &req); err != nil {
+		respondAPIError(m, errBadRequest("topic request: %v", err))
 		return
 	}
-	c.Name = name
-	o := applyOpts{create: op == "CREATE", update: op == "UPDATE", force: req.Force}
+	if req.Name != nil && *req.Name != name {
+		respondAPIError(m, errBadRequest("name %q in the body differs from %q in the subject", *req.Name, name))
+		return
+	}
+	base := TopicInfo{Name: name}
+	base.SetDefaults()
 	if op == "UPDATE" {
 		cur, err := t.status(ctx, name)
 		if err != nil {
 			respondAPIError(m, err)
 			return
 		}
-		c = mergeTopicConfig(cur.Config, c)
+		base = cur.Config
 	}
-	created, err := t.apply(ctx, c, o)
+	c, err := req.Overlay(base)
+	if err == nil {
+		err = c.Validate("topic") // before apply fills zeros with defaults
+	}
+	if err != nil {
+		respondAPIError(m, errBadRequest("%v", err))
+		return
+	}
+	created, err := t.apply(ctx, c, applyOpts{create: op == "CREATE", update: op == "UPDATE", force: req.Force})
 	if err != nil {
 		respondAPIError(m, err)
 		return
@@ -326,30 +366,6 @@ func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) 
 	respondJSON(m, st)
 }
 
-// mergeTopicConfig overlays the fields set in change on cur.
-func mergeTopicConfig(cur, change TopicInfo) TopicInfo {
-	out := cur
-	if change.Partitions != 0 {
-		out.Partitions = change.Partitions
-	}
-	if change.Replicas != 0 {
-		out.Replicas = change.Replicas
-	}
-	if change.MaxAge != 0 {
-		out.MaxAge = change.MaxAge
-	}
-	if change.MaxBytes != 0 {
-		out.MaxBytes = change.MaxBytes
-	}
-	if change.Storage != "" {
-		out.Storage = change.Storage
-	}
-	if change.MaxDelay != 0 {
-		out.MaxDelay = change.MaxDelay
-	}
-	return out
-}
-
 func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
 	if _, err := t.status(ctx, name); err != nil {
 		respondAPIError(m, err)
@@ -358,7 +374,7 @@ func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
 	// The topic goes with its internal stream and its dead letters.
 	for _, stream := range []string{name, semantics.InternalStream(name), semantics.DLQStream(name)} {
 		if err := t.js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			respondError(m, 500, "delete stream %q: %v", stream, err)
+			respondAPIError(m, errInternal("delete stream %q: %v", stream, err))
 			return
 		}
 	}
@@ -382,17 +398,33 @@ func (t *Topics) handleList(ctx context.Context, m *nats.Msg) {
 	out := TopicList{Topics: []TopicSummary{}}
 	lister := t.js.ListStreams(ctx)
 	for si := range lister.Info() {
-		if ti, ok := topicFromStream(si.Config); ok {
+		if ti, ok := topicFromStream(si.Config); ok && badMetadata(si.Config) == nil {
 			out.Topics = append(out.Topics, TopicSummary{Config: ti, Messages: si.State.Msgs, Bytes: si.State.Bytes})
 		}
 	}
 	if err := lister.Err(); err != nil {
-		respondError(m, 503, "list streams: %v", err)
+		respondAPIError(m, errUnavailable("list streams: %v", err))
 		return
 	}
 	sort.Slice(out.Topics, func(i, j int) bool { return out.Topics[i].Config.Name < out.Topics[j].Config.Name })
 	respondJSON(m, out)
 }
+
+// badMetadata reports a topic stream of this layout whose jetmq metadata
+// CREATE would refuse (changed through the JetStream API, say
+// jetmq.partitions "100000"): such a topic is not served, and its admin
+// requests say why.
+func badMetadata(sc jetstream.StreamConfig) error {
+	if v := sc.Metadata[semantics.MetaVersion]; !hasKey(sc.Metadata, semantics.MetaPartitions) || v != layoutVersion && v != migratableVersion {
+		return nil
+	}
+	if _, _, err := semantics.ParseTopicMetadata(sc.Metadata); err != nil {
+		return errConflict("topic %q is not served: its stream's metadata was changed outside jetmq and is invalid: %v; restore the value jetmq wrote or recreate the topic", sc.Name, err)
+	}
+	return nil
+}
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
 // delayedFilter selects the delayed messages of topic still waiting.
 func delayedFilter(topic string) string { return semantics.InternalPrefix + topic + ".D.>" }

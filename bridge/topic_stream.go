@@ -126,24 +126,25 @@ const migratableVersion = "3"
 // topicFromStream reads a topic back from its stream config; ok is false
 // for streams that are not jetmq topics of this layout (legacyTopic tells
 // an older layout apart).
+//
+// Values read back are checked like values written: a stream whose
+// metadata was changed through the JetStream API to something CREATE would
+// refuse (badMetadata says what) is not taken for a topic.
 func topicFromStream(sc jetstream.StreamConfig) (TopicInfo, bool) {
-	ps, ok := sc.Metadata[semantics.MetaPartitions]
+	_, ok := sc.Metadata[semantics.MetaPartitions]
 	if v := sc.Metadata[semantics.MetaVersion]; !ok || v != layoutVersion && v != migratableVersion {
 		return TopicInfo{}, false
 	}
-	n, err := strconv.Atoi(ps)
-	if err != nil || n < 1 {
+	n, maxDelay, err := semantics.ParseTopicMetadata(sc.Metadata)
+	if err != nil {
 		return TopicInfo{}, false
 	}
-	t := TopicInfo{Name: sc.Name, Partitions: n, Replicas: sc.Replicas, MaxAge: sc.MaxAge, Storage: semantics.StorageFile}
+	t := TopicInfo{Name: sc.Name, Partitions: n, Replicas: sc.Replicas, MaxAge: sc.MaxAge, MaxDelay: maxDelay, Storage: semantics.StorageFile}
 	if sc.MaxBytes > 0 {
 		t.MaxBytes = sc.MaxBytes
 	}
 	if sc.Storage == jetstream.MemoryStorage {
 		t.Storage = semantics.StorageMemory
-	}
-	if d, err := time.ParseDuration(sc.Metadata[semantics.MetaMaxDelay]); err == nil {
-		t.MaxDelay = d
 	}
 	t.SetDefaults()
 	return t, true

@@ -186,6 +186,8 @@ func (t *Topics) observe(ctx context.Context, si *jetstream.StreamInfo) {
 	if !ok {
 		if v, legacy := legacyTopic(si.Config); legacy {
 			t.warnLegacy(si.Config.Name, v)
+		} else if err := badMetadata(si.Config); err != nil {
+			t.notServed(si.Config.Name, err)
 		}
 		return
 	}
@@ -228,12 +230,19 @@ func (t *Topics) syncOne(ctx context.Context, name string) {
 // warnLegacy logs, once per stream, that an older jetmq's topic is not
 // served.
 func (t *Topics) warnLegacy(name, version string) {
+	t.notServed(name, legacyTopicError(name, version))
+}
+
+// notServed stops serving a stream that is no longer a topic of this
+// layout (its metadata was changed from outside) and logs why, once.
+func (t *Topics) notServed(name string, why error) {
 	t.mu.Lock()
 	seen := t.legacy[name]
 	t.legacy[name] = true
 	t.mu.Unlock()
+	t.uninstall(name)
 	if !seen {
-		t.log.Error("topic not served", "topic", name, "err", legacyTopicError(name, version))
+		t.log.Error("topic not served", "topic", name, "err", why)
 	}
 }
 

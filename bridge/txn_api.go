@@ -71,23 +71,21 @@ func (t *TxnService) onAPI(m *nats.Msg) {
 	case len(toks) == 3 && toks[0] == "INFO":
 		t.apiInfo(ctx, m, toks[1], toks[2])
 	default:
-		respondError(m, 400, "unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, semantics.TxnAPIPrefix, semantics.TxnAPIPrefix)
+		respondAPIError(m, errBadRequest("unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, semantics.TxnAPIPrefix, semantics.TxnAPIPrefix))
 	}
 }
 
 func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 	var req TxnListRequest
-	if len(strings.TrimSpace(string(m.Data))) > 0 {
-		if err := json.Unmarshal(m.Data, &req); err != nil {
-			respondError(m, 400, "request body: %v", err)
-			return
-		}
+	if err := semantics.DecodeStrict(m.Data, &req); err != nil {
+		respondAPIError(m, errBadRequest("transaction list request: %v", err))
+		return
 	}
 	if req.Limit <= 0 || req.Limit > txnListMax {
 		req.Limit = txnListMax
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondError(m, 404, "topic %q not found", topic)
+		respondAPIError(m, errNotFound("topic %q not found", topic))
 		return
 	}
 	kind := semantics.TxnKindHalf
@@ -123,11 +121,11 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 
 func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid string) {
 	if err := semantics.ValidateTxnID(txid); err != nil {
-		respondError(m, 400, "%v", err)
+		respondAPIError(m, errBadRequest("%v", err))
 		return
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondError(m, 404, "topic %q not found", topic)
+		respondAPIError(m, errNotFound("topic %q not found", topic))
 		return
 	}
 	rec, err := t.store.read(ctx, topic, txid)
@@ -137,7 +135,7 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 	}
 	v := rec.view(t.cfg)
 	if v.State() == "" {
-		respondError(m, 404, "transaction %q of topic %q not found", txid, topic)
+		respondAPIError(m, errNotFound("transaction %q of topic %q not found", txid, topic))
 		return
 	}
 	reply := TxnInfoReply{Topic: topic, TxnID: txid, State: v.State(), Checks: v.Checks}
@@ -151,15 +149,73 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 		reply.EndedBy, reply.EndedAt, reply.Group = cmp.Or(rec.EndedBy, semantics.TxnByProducer), &rec.EndedAt, rec.Group
 	}
 	for _, h := range rec.Halves {
-		_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)
 		reply.Group = h.Header.Get(semantics.HeaderProducerGroup)
-		reply.Messages = append(reply.Messages, TxnMessageInfo{
-			Part: part, Key: h.Header.Get(semantics.HeaderKey), Tag: h.Header.Get(semantics.HeaderTag),
-			Size: len(h.Data), Headers: userHeaders(h.Header, halfOnlyHeaders...),
-		})
+		reply.Messages = append(reply.Messages, halfInfo(topic, h))
 	}
 	if !v.PreparedAt.IsZero() {
 		reply.PreparedAt = &v.PreparedAt
 	}
+	if len(rec.Halves) == 0 {
+		reply.Messages, reply.PreparedAt = endedParts(topic, rec)
+	}
 	respondJSON(m, reply)
+}
+
+// halfInfo describes half message h of topic.
+func halfInfo(topic string, h txnMsg) TxnMessageInfo {
+	_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)
+	return TxnMessageInfo{
+		Part: part, Key: h.Header.Get(semantics.HeaderKey), Tag: h.Header.Get(semantics.HeaderTag),
+		Size: len(h.Data), Headers: userHeaders(h.Header, halfOnlyHeaders...),
+	}
+}
+
+// endedParts is what remains of an ended transaction's messages and its
+// prepare time: the committed parts, or what the rollback's end record
+// kept.
+func endedParts(topic string, rec *txnRecord) ([]TxnMessageInfo, *time.Time) {
+	var e txnEnd
+	if rec.End != nil && json.Unmarshal(rec.End.Data, &e) == nil {
+		return e.Parts, e.PreparedAt
+	}
+	var out []TxnMessageInfo
+	for _, m := range rec.Parts {
+		out = append(out, committedInfo(topic, m))
+	}
+	return out, earliestPrepare(rec.Parts)
+}
+
+// committedInfo describes a committed part: an outbox message
+// ($MQ.INT.T.O.<txid>.<part>.<p>.<key>[.<tag>]) or one waiting for its
+// delay, whose schedule targets that outbox subject.
+func committedInfo(topic string, m txnMsg) TxnMessageInfo {
+	kind, txid, part, _ := semantics.ParseTxnSubject(topic, m.Subject)
+	outbox := m.Subject
+	if kind == semantics.TxnKindDelayed {
+		outbox = m.Header.Get(hdrScheduleTarget)
+	}
+	info := TxnMessageInfo{Part: part, Size: len(m.Data), Headers: userHeaders(m.Header, halfOnlyHeaders...)}
+	for _, k := range []string{semantics.HeaderTxnID, semantics.HeaderProducerGroup, semantics.HeaderTxnPreparedAt} {
+		info.Headers.Del(k) // the broker's, as on a half message
+	}
+	stored := topic + strings.TrimPrefix(outbox, semantics.InternalPrefix+topic+"."+semantics.TxnKindOutbox+"."+txid+"."+part)
+	if sm, err := semantics.ParseStoredSubject(stored); err == nil {
+		info.Tag = sm.Tag
+		if sm.Key != semantics.KeylessKey {
+			info.Key = sm.Key
+		}
+	}
+	return info
+}
+
+// earliestPrepare is the earliest Mq-Txn-Prepared-At of msgs (nil when
+// none has one): when the transaction was prepared.
+func earliestPrepare(msgs []txnMsg) *time.Time {
+	var first *time.Time
+	for _, m := range msgs {
+		if t, err := time.Parse(time.RFC3339Nano, m.Header.Get(semantics.HeaderTxnPreparedAt)); err == nil && (first == nil || t.Before(*first)) {
+			first = &t
+		}
+	}
+	return first
 }

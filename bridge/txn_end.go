@@ -22,12 +22,12 @@ type EndReply struct {
 func (t *TxnService) onEnd(m *nats.Msg) {
 	req, aerr := semantics.ParseEnd(m.Subject, m.Header)
 	if aerr != nil {
-		respondError(m, aerr.Code, "%s", aerr.Description)
+		respondAPIError(m, aerr)
 		return
 	}
 	ti, ok := t.topics.Lookup(req.Topic)
 	if !ok {
-		respondError(m, 404, "topic %q not found", req.Topic)
+		respondAPIError(m, errNotFound("topic %q not found", req.Topic))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
@@ -56,9 +56,9 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 		v := rec.view(t.cfg)
 		switch semantics.DecideEnd(v, state) {
 		case semantics.EndNotFound:
-			return reply, apiErr(404, "transaction %q of topic %q not found", txid, ti.Name)
+			return reply, errNotFound("transaction %q of topic %q not found", txid, ti.Name)
 		case semantics.EndConflict:
-			return reply, apiErr(409, "transaction %q of topic %q is already %s", txid, ti.Name, v.End)
+			return reply, errConflict("transaction %q of topic %q is already %s", txid, ti.Name, v.End)
 		case semantics.EndAlready:
 			reply.Duplicate = true
 			reply.Messages = endedMessages(rec)
@@ -81,7 +81,7 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 		reply.Messages = len(rec.Halves)
 		return reply, nil
 	}
-	return reply, apiErr(503, "transaction %q changed %d times while ending it; try again", txid, casRetries)
+	return reply, errUnavailable("transaction %q changed %d times while ending it; try again", txid, casRetries)
 }
 
 // commit is its own record: one guarded write (one atomic batch for
@@ -166,7 +166,7 @@ func (t *TxnService) finish(ctx context.Context, ti TopicInfo, rec *txnRecord, p
 			return err
 		}
 	}
-	return apiErr(503, "transaction %q changed %d times while finishing it", rec.ID, casRetries)
+	return errUnavailable("transaction %q changed %d times while finishing it", rec.ID, casRetries)
 }
 
 // publishCommitted writes the committed form of every half message of rec
@@ -177,7 +177,10 @@ func (t *TxnService) publishCommitted(ctx context.Context, ti TopicInfo, rec *tx
 	defer t.cache.drop(ti.Name, rec.ID)
 	msgs, err := commitMsgs(ti, rec, by, t.now())
 	if err != nil {
-		return err
+		// A half message PREPARE did not write (one a client stored in
+		// the internal stream), or a delay beyond a lowered max_delay:
+		// the transaction's state refuses the commit.
+		return errConflict("transaction %q of topic %q cannot be committed: %v", rec.ID, ti.Name, err)
 	}
 	if len(msgs) == 1 {
 		_, err = t.store.publish(ctx, msgs[0])

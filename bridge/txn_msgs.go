@@ -125,6 +125,13 @@ func commitMsgs(ti TopicInfo, rec *txnRecord, by string, now time.Time) ([]*nats
 func committedMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, error) {
 	key, tag := h.Header.Get(semantics.HeaderKey), h.Header.Get(semantics.HeaderTag)
 	deliverAt, delay := h.Header.Get(semantics.HeaderDeliverAt), h.Header.Get(semantics.HeaderDelay)
+	// PREPARE wrote valid tokens; a half message written by anyone else
+	// must not put junk subjects into the outbox and the topic.
+	for what, v := range map[string]string{"key": key, "tag": tag} {
+		if err := semantics.ValidateToken(what, v); v != "" && err != nil {
+			return nil, err
+		}
+	}
 	p, k := 0, key
 	if key == "" {
 		p, k = rand.IntN(max(ti.Partitions, 1)), semantics.KeylessKey
@@ -136,6 +143,9 @@ func committedMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg
 	out := nats.NewMsg(outbox)
 	out.Header = userHeaders(h.Header, halfOnlyHeaders...)
 	out.Header.Set(semantics.HeaderTxnID, txid)
+	if pa := h.Header.Get(semantics.HeaderTxnPreparedAt); pa != "" {
+		out.Header.Set(semantics.HeaderTxnPreparedAt, pa) // TXN.INFO of the ended transaction
+	}
 	out.Data = h.Data
 	if deliverAt != "" || delay != "" {
 		at, err := semantics.DeliveryTime(deliverAt, delay, now, ti.MaxDelay)
@@ -160,6 +170,10 @@ type txnEnd struct {
 	By       string    `json:"by"`
 	At       time.Time `json:"at"`
 	Messages int       `json:"messages"`
+	// PreparedAt and Parts keep what TXN.INFO shows of the rolled-back
+	// transaction once its half messages are purged.
+	PreparedAt *time.Time       `json:"prepared_at,omitempty"`
+	Parts      []TxnMessageInfo `json:"parts,omitempty"`
 }
 
 // endMsg records the end of rec, a rollback (a commit is recorded by its
@@ -177,7 +191,14 @@ func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
 		m.Header.Set(hdrScheduler, rec.Halves[0].Subject)
 		m.Header.Set(hdrScheduleNext, "purge")
 	}
-	m.Data, _ = json.Marshal(txnEnd{State: state, By: by, At: now.UTC(), Messages: len(rec.Halves)})
+	e := txnEnd{State: state, By: by, At: now.UTC(), Messages: len(rec.Halves)}
+	for _, h := range rec.Halves {
+		info := halfInfo(rec.Topic, h)
+		info.Headers = nil
+		e.Parts = append(e.Parts, info)
+	}
+	e.PreparedAt = earliestPrepare(rec.Halves)
+	m.Data, _ = json.Marshal(e)
 	guard(m, rec.Topic, rec.ID, rec.Last)
 	return m
 }

@@ -26,23 +26,23 @@ type PrepareReply struct {
 func (t *TxnService) onPrepare(m *nats.Msg) {
 	req, aerr := semantics.ParsePrepare(m.Subject, m.Header, m.Data)
 	if aerr != nil {
-		respondError(m, aerr.Code, "%s", aerr.Description)
+		respondAPIError(m, aerr)
 		return
 	}
 	ti, ok := t.topics.Lookup(req.Topic)
 	if !ok {
-		respondError(m, 404, "topic %q not found", req.Topic)
+		respondAPIError(m, errNotFound("topic %q not found", req.Topic))
 		return
 	}
 	now := t.now()
 	if d, at := m.Header.Get(semantics.HeaderDelay), m.Header.Get(semantics.HeaderDeliverAt); d != "" || at != "" {
 		if _, err := semantics.DeliveryTime(at, d, now, ti.MaxDelay); err != nil {
-			respondError(m, 400, "%v", err)
+			respondAPIError(m, errBadRequest("%v", err))
 			return
 		}
 	}
-	if size := len(m.Data) + headerSize(m.Header) + 1024; int64(size) > t.nc.MaxPayload() {
-		respondError(m, 413, "message of %d bytes (with headers) is too large: a transactional message may have at most %d bytes, %d less than the server's max_payload for the broker's headers", len(m.Data)+headerSize(m.Header), t.nc.MaxPayload()-1024, 1024)
+	if err := checkStoredSize(m, t.nc.MaxPayload(), "transactional message"); err != nil {
+		respondAPIError(m, err)
 		return
 	}
 	immunity := t.cfg.CheckImmunity
@@ -67,17 +67,17 @@ func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, 
 		var last uint64
 		if rec != nil {
 			if end := rec.view(t.cfg).End; end != "" {
-				return PrepareReply{}, apiErr(409, "transaction %q of topic %q is already %s", req.TxnID, req.Topic, end)
+				return PrepareReply{}, errConflict("transaction %q of topic %q is already %s", req.TxnID, req.Topic, end)
 			}
 			if h, ok := rec.half(req.Part); ok {
 				return PrepareReply{Stream: req.Topic, Seq: h.Seq, TxnID: req.TxnID, Part: req.Part, Duplicate: true}, nil
 			}
 			if len(rec.Halves) >= semantics.MaxTxnMessages {
-				return PrepareReply{}, apiErr(400, "transaction %q already holds %d messages, the most one transaction may have", req.TxnID, semantics.MaxTxnMessages)
+				return PrepareReply{}, errBadRequest("transaction %q already holds %d messages, the most one transaction may have", req.TxnID, semantics.MaxTxnMessages)
 			}
 			if len(rec.Halves) > 0 {
 				if g := rec.Halves[0].Header.Get(semantics.HeaderProducerGroup); g != req.Group {
-					return PrepareReply{}, apiErr(409, "transaction %q belongs to producer group %q, not %q", req.TxnID, g, req.Group)
+					return PrepareReply{}, errConflict("transaction %q belongs to producer group %q, not %q", req.TxnID, g, req.Group)
 				}
 			}
 			last = rec.Last
@@ -86,7 +86,7 @@ func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, 
 		ack, err := t.store.publish(ctx, half)
 		if err == nil {
 			t.cache.put(withHalf(rec, req, half, ack.Sequence), t.now())
-			return PrepareReply{Stream: ack.Stream, Seq: ack.Sequence, TxnID: req.TxnID, Part: req.Part}, nil
+			return PrepareReply{Stream: req.Topic, Seq: ack.Sequence, TxnID: req.TxnID, Part: req.Part}, nil
 		}
 		if !isWrongLast(err) {
 			return PrepareReply{}, storeError("store half message", err)
@@ -96,7 +96,7 @@ func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, 
 		}
 		t.cache.put(rec, t.now())
 	}
-	return PrepareReply{}, apiErr(503, "transaction %q changed %d times during the prepare; try again", req.TxnID, casRetries)
+	return PrepareReply{}, errUnavailable("transaction %q changed %d times during the prepare; try again", req.TxnID, casRetries)
 }
 
 // withHalf is rec (nil for a new transaction) plus the stored half.
@@ -110,15 +110,21 @@ func withHalf(rec *txnRecord, req semantics.PrepareRequest, half *nats.Msg, seq 
 	return out
 }
 
-// storeError turns a JetStream failure into an API error.
+// storeError turns a JetStream failure into an API error: an *APIError
+// in err keeps its code; too large is 413; no answer, or JetStream saying
+// it is unavailable (no leader yet), is 503; anything else is 500.
 func storeError(what string, err error) error {
 	var ae *jetstream.APIError
+	var own *semantics.APIError
 	switch {
+	case errors.As(err, &own):
+		return apiErr(own.Code, "%s: %s", what, own.Description)
 	case errors.Is(err, nats.ErrMaxPayload), errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum,
 		err != nil && strings.Contains(err.Error(), "maximum payload"):
-		return apiErr(413, "%s: %v", what, err)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders):
-		return apiErr(503, "%s: %v", what, err)
+		return errTooLarge("%s: %v", what, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
+		errors.As(err, &ae) && ae.Code == 503:
+		return errUnavailable("%s: %v", what, err)
 	}
-	return apiErr(500, "%s: %v", what, err)
+	return errInternal("%s: %v", what, err)
 }

@@ -44,6 +44,7 @@ type txnRecord struct {
 	Topic, ID string
 	Halves    []txnMsg // by sequence
 	End       *txnMsg
+	Parts     []txnMsg  // committed parts (outbox or delayed), for TXN.INFO
 	Committed int       // parts written to the outbox
 	Delayed   int       // committed parts still waiting for their delay
 	EndedAt   time.Time // when the last committed part was written
@@ -154,14 +155,17 @@ func newTxnRecord(topic, txid string, msgs []txnMsg) *txnRecord {
 			r.End = &e
 		case semantics.TxnKindOutbox:
 			r.Committed++
+			r.Parts = append(r.Parts, m)
 		case semantics.TxnKindDelayed:
 			r.Delayed++
+			r.Parts = append(r.Parts, m)
 		}
 		if (kind == semantics.TxnKindOutbox || kind == semantics.TxnKindDelayed) && m.Time.After(r.EndedAt) {
 			r.EndedAt, r.Group, r.EndedBy = m.Time, m.Header.Get(semantics.HeaderProducerGroup), m.Header.Get(semantics.HeaderTxnBy)
 		}
 	}
 	sort.Slice(r.Halves, func(i, j int) bool { return r.Halves[i].Seq < r.Halves[j].Seq })
+	sort.Slice(r.Parts, func(i, j int) bool { return r.Parts[i].Seq < r.Parts[j].Seq })
 	return r
 }
 

@@ -101,8 +101,8 @@ func (c *TopicConfig) Validate(key string) error {
 	if err := ValidateTopicName(c.Name); err != nil {
 		return cfgErr(key+".name", "%v", err)
 	}
-	if c.Partitions < 1 || c.Partitions > MaxPartitions {
-		return cfgErr(key+".partitions", "%d is out of range 1-%d", c.Partitions, MaxPartitions)
+	if err := checkPartitions(key+".partitions", c.Partitions); err != nil {
+		return err
 	}
 	if c.Replicas < 1 || c.Replicas > maxReplicas {
 		return cfgErr(key+".replicas", "%d is out of range 1-%d", c.Replicas, maxReplicas)
@@ -111,13 +111,24 @@ func (c *TopicConfig) Validate(key string) error {
 		return cfgErr(key+".max_age", "%s is below the minimum %s", c.MaxAge, MinTopicMaxAge)
 	}
 	if c.MaxBytes < 0 {
-		return cfgErr(key+".max_bytes", "negative size %d", c.MaxBytes)
+		return cfgErr(key+".max_bytes", "negative size %d (0 means no limit)", c.MaxBytes)
 	}
 	if c.Storage != StorageFile && c.Storage != StorageMemory {
 		return cfgErr(key+".storage", "%q is not one of file, memory", c.Storage)
 	}
-	if c.MaxDelay < 0 {
-		return cfgErr(key+".max_delay", "negative duration %s", c.MaxDelay)
+	return checkMaxDelay(key+".max_delay", c.MaxDelay)
+}
+
+func checkPartitions(key string, n int) error {
+	if n < 1 || n > MaxPartitions {
+		return cfgErr(key, "%d is out of range 1-%d", n, MaxPartitions)
+	}
+	return nil
+}
+
+func checkMaxDelay(key string, d time.Duration) error {
+	if d <= 0 {
+		return cfgErr(key, "%s is not a positive duration", d)
 	}
 	return nil
 }

@@ -4,7 +4,36 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
+
+// DelayRequest is a validated delayed publish; its time is decided by
+// DeliveryTime once the topic's max_delay is known.
+type DelayRequest struct {
+	Topic, Key, Tag string
+}
+
+// ParseDelay validates a delayed publish: its subject
+// ($MQ.DELAY.<topic>.<key>[.<tag>]) and its headers, which may not include
+// what PREPARE refuses (CheckClientHeaders). It checks neither that the
+// topic exists nor the delivery time.
+func ParseDelay(subject string, h nats.Header) (DelayRequest, *APIError) {
+	const want = DelayPrefix + "<topic>.<key>[.<tag>]"
+	rest, ok := strings.CutPrefix(subject, DelayPrefix)
+	if !ok {
+		return DelayRequest{}, badRequest("subject %q: want %s", subject, want)
+	}
+	var r DelayRequest
+	var aerr *APIError
+	if r.Topic, r.Key, r.Tag, aerr = parseInput(rest, want); aerr != nil {
+		return r, aerr
+	}
+	if r.Key == "" {
+		return r, badRequest("subject %q has no key: want %s", subject, want)
+	}
+	return r, CheckClientHeaders(h)
+}
 
 // DeliveryTime decides when a delayed message is due from its headers
 // Mq-Deliver-At (RFC 3339, nanoseconds allowed) or Mq-Delay (a Go duration):

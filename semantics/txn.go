@@ -156,13 +156,6 @@ func badRequest(format string, args ...any) *APIError {
 	return &APIError{Code: 400, Description: fmt.Sprintf(format, args...)}
 }
 
-// reservedNATSHeader reports whether a client may not set header k on a
-// transactional message: the broker uses these to store and time it.
-func reservedNATSHeader(k string) bool {
-	k = strings.ToLower(k)
-	return strings.HasPrefix(k, "nats-") && k != strings.ToLower(HeaderNatsMsgID)
-}
-
 // ParsePrepare validates a prepare request: its subject
 // ($MQ.TXN.PREPARE.<topic>[.<key>[.<tag>]]) and headers. It checks neither
 // that the topic exists nor the delay against the topic's limit.
@@ -171,25 +164,10 @@ func ParsePrepare(subject string, h nats.Header, data []byte) (PrepareRequest, *
 	if !ok {
 		return PrepareRequest{}, badRequest("subject %q: want %sPREPARE.<topic>.<key>[.<tag>]", subject, TxnPrefix)
 	}
-	toks := strings.Split(rest, ".")
-	if len(toks) > 3 {
-		return PrepareRequest{}, badRequest("subject %q: want %sPREPARE.<topic>.<key>[.<tag>]", subject, TxnPrefix)
-	}
-	r := PrepareRequest{Topic: toks[0]}
-	if err := ValidateTopicName(r.Topic); err != nil {
-		return r, badRequest("%v", err)
-	}
-	if len(toks) > 1 {
-		r.Key = toks[1]
-		if err := ValidateToken("key", r.Key); err != nil {
-			return r, badRequest("%v", err)
-		}
-	}
-	if len(toks) > 2 {
-		r.Tag = toks[2]
-		if err := ValidateToken("tag", r.Tag); err != nil {
-			return r, badRequest("%v", err)
-		}
+	r := PrepareRequest{}
+	var aerr *APIError
+	if r.Topic, r.Key, r.Tag, aerr = parseInput(rest, TxnPrefix+"PREPARE.<topic>[.<key>[.<tag>]]"); aerr != nil {
+		return r, aerr
 	}
 	r.TxnID = strings.TrimSpace(h.Get(HeaderTxnID))
 	if r.TxnID == "" {
@@ -212,13 +190,8 @@ func ParsePrepare(subject string, h nats.Header, data []byte) (PrepareRequest, *
 		}
 		r.Immunity, r.HasImmunity = d, true
 	}
-	for k := range h {
-		if reservedNATSHeader(k) {
-			return r, badRequest("header %s is reserved for the broker on transactional messages", k)
-		}
-		if k == HeaderTxnChecks || k == HeaderTxnPreparedAt || k == HeaderTxnState {
-			return r, badRequest("header %s is set by the broker", k)
-		}
+	if aerr := CheckClientHeaders(h, HeaderTxnID, HeaderProducerGroup); aerr != nil {
+		return r, aerr
 	}
 	r.Part = TxnPart(rest, h, data)
 	return r, nil

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,21 +32,62 @@ func (g *globalFlags) request(subject string, body any, out any) error {
 
 // requestOn is request on an open connection.
 func requestOn(nc *nats.Conn, subject string, body any, out any) error {
-	var data []byte
+	m := nats.NewMsg(subject)
 	if body != nil {
 		var err error
-		if data, err = json.Marshal(body); err != nil {
+		if m.Data, err = json.Marshal(body); err != nil {
 			return err
 		}
 	}
-	resp, err := nc.Request(subject, data, apiTimeout)
+	resp, err := requestMsgOn(nc, m)
 	if err != nil {
-		if err == nats.ErrNoResponders {
-			return fmt.Errorf("%s: no jetmq server answered (is %q a jetmq server, and may this user use $MQ.API?)", subject, nc.ConnectedUrlRedacted())
-		}
-		return fmt.Errorf("%s: %w", subject, err)
+		return err
 	}
 	return semantics.DecodeReply(resp.Data, out)
+}
+
+// requestMsgOn sends m on nc and waits for the reply. A permissions
+// violation that the server reports meanwhile (the publish, or the reply
+// subscription, denied) ends the wait at once: the server drops a denied
+// publish silently, so the request would otherwise only time out.
+func requestMsgOn(nc *nats.Conn, m *nats.Msg) (*nats.Msg, error) {
+	denied, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	ctx, stop := context.WithTimeout(denied, apiTimeout)
+	defer stop()
+	nc.SetErrorHandler(func(c *nats.Conn, s *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			cancel(err)
+			return
+		}
+		asyncError(c, s, err)
+	})
+	defer nc.SetErrorHandler(asyncError)
+	resp, err := nc.RequestMsgWithContext(ctx, m)
+	if cause := context.Cause(denied); errors.Is(cause, nats.ErrPermissionViolation) {
+		return nil, permissionDenied(m.Subject, cause)
+	}
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, fmt.Errorf("%s: no jetmq server answered (is %q a jetmq server, and may this user use $MQ.API?)", m.Subject, nc.ConnectedUrlRedacted())
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("%s: no reply within %s: %w", m.Subject, apiTimeout, nats.ErrTimeout)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", m.Subject, err)
+	}
+	return resp, nil
+}
+
+// permissionDenied says which permission the server refused.
+func permissionDenied(subject string, err error) error {
+	detail := strings.TrimPrefix(err.Error(), nats.ErrPermissionViolation.Error()+": ")
+	return fmt.Errorf("%s: permission denied (%s): an admin user needs publish on $MQ.API.> and $MQ.TXN.> and subscribe on _INBOX.>", subject, detail)
+}
+
+// asyncError reports an asynchronous connection error (a slow consumer,
+// say) on stderr, as nats.go's default handler does.
+func asyncError(_ *nats.Conn, _ *nats.Subscription, err error) {
+	fmt.Fprintln(os.Stderr, "jetmq:", err)
 }
 
 // printJSON writes v indented.

@@ -7,7 +7,7 @@ import (
 
 // connect opens a client connection to the server the global flags name.
 func (g *globalFlags) connect() (*nats.Conn, error) {
-	return nats.Connect(g.server, append([]nats.Option{nats.Name("jetmq-cli")}, g.authOptions()...)...)
+	return nats.Connect(g.server, append([]nats.Option{nats.Name("jetmq-cli"), nats.ErrorHandler(asyncError)}, g.authOptions()...)...)
 }
 
 // authOptions are the credentials the global flags give.

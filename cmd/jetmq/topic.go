@@ -35,7 +35,7 @@ func (f *topicFlags) add(cmd *cobra.Command) {
 	fs.IntVar(&f.partitions, "partitions", semantics.DefaultPartitions, "number of partitions (1-1024; 1 = one global order)")
 	fs.IntVar(&f.replicas, "replicas", 1, "JetStream replicas (3 in a cluster)")
 	fs.DurationVar(&f.maxAge, "max-age", semantics.DefaultTopicMaxAge, "how long messages are kept")
-	fs.Int64Var(&f.maxBytes, "max-bytes", 0, "size limit of the topic in bytes (0 = none)")
+	fs.Int64Var(&f.maxBytes, "max-bytes", 0, "size limit of the topic in bytes (0 = no limit; on update, 0 removes the limit)")
 	fs.StringVar(&f.storage, "storage", semantics.StorageFile, "file or memory")
 	fs.DurationVar(&f.maxDelay, "max-delay", semantics.DefaultMaxDelay, "longest accepted delivery delay")
 }
@@ -151,7 +151,11 @@ func printTopicStatus(cmd *cobra.Command, g *globalFlags, st *bridge.TopicStatus
 	}
 	w := cmd.OutOrStdout()
 	c := st.Config
-	fmt.Fprintf(w, "Topic %s: %d partitions, %d replicas, %s storage, max age %s, max delay %s\n", c.Name, c.Partitions, c.Replicas, c.Storage, c.MaxAge, c.MaxDelay)
+	maxBytes := "unlimited"
+	if c.MaxBytes > 0 {
+		maxBytes = fmt.Sprintf("%d bytes", c.MaxBytes)
+	}
+	fmt.Fprintf(w, "Topic %s: %d partitions, %d replicas, %s storage, max age %s, max bytes %s, max delay %s\n", c.Name, c.Partitions, c.Replicas, c.Storage, c.MaxAge, maxBytes, c.MaxDelay)
 	fmt.Fprintf(w, "Messages %d (%d bytes in the stream), sequences %d..%d, %d delayed waiting, %d consumers\n", st.Messages, st.Bytes, st.FirstSeq, st.LastSeq, st.Delayed, st.Consumers)
 	if st.Misfiled > 0 {
 		fmt.Fprintf(w, "Misfiled %d (on subjects that are not stored forms; jetmq topic repair %s moves them)\n", st.Misfiled, c.Name)

@@ -25,34 +25,75 @@ func newTxnLsCmd(g *globalFlags) *cobra.Command {
 	var parked bool
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "ls TOPIC",
-		Short: "List the open transactions of a topic (--parked: only those check-back gave up on)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "ls [TOPIC]",
+		Short: "List the open transactions of a topic, or of every topic (--parked: only those check-back gave up on)",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r bridge.TxnListReply
-			if err := g.request(semantics.TxnAPIPrefix+"LIST."+args[0], bridge.TxnListRequest{Parked: parked, Limit: limit}, &r); err != nil {
-				return err
+			nc, err := g.connect()
+			if err != nil {
+				return fmt.Errorf("connect %s: %w", g.server, err)
+			}
+			defer nc.Close()
+			topics := args
+			if len(topics) == 0 {
+				if topics, err = topicNames(nc); err != nil {
+					return err
+				}
+			}
+			req := bridge.TxnListRequest{Parked: parked, Limit: limit}
+			var replies []bridge.TxnListReply
+			for _, topic := range topics {
+				var r bridge.TxnListReply
+				if err := requestOn(nc, semantics.TxnAPIPrefix+"LIST."+topic, req, &r); err != nil {
+					return err
+				}
+				replies = append(replies, r)
+			}
+			if g.json && len(args) == 1 {
+				return printJSON(cmd.OutOrStdout(), replies[0])
 			}
 			if g.json {
-				return printJSON(cmd.OutOrStdout(), r)
+				return printJSON(cmd.OutOrStdout(), replies)
 			}
-			w := cmd.OutOrStdout()
-			t := newTable(w, "TXID", "STATE", "GROUP", "MESSAGES", "CHECKS", "AGE")
-			for _, s := range r.Transactions {
-				t.row(s.TxnID, s.State, s.Group, s.Messages, s.Checks, age(s.PreparedAt))
-			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			if r.Truncated {
-				fmt.Fprintf(w, "(%d of %d shown)\n", len(r.Transactions), r.Total)
-			}
-			return nil
+			return printTxnLists(cmd, replies)
 		},
 	}
 	cmd.Flags().BoolVar(&parked, "parked", false, "only parked transactions (checked max_checks times without an answer)")
-	cmd.Flags().IntVar(&limit, "limit", 1000, "list at most this many")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "list at most this many per topic")
 	return cmd
+}
+
+// topicNames lists every topic's name.
+func topicNames(nc *nats.Conn) ([]string, error) {
+	var list bridge.TopicList
+	if err := requestOn(nc, semantics.APIPrefix+"TOPIC.LIST", nil, &list); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(list.Topics))
+	for _, ts := range list.Topics {
+		names = append(names, ts.Config.Name)
+	}
+	return names, nil
+}
+
+// printTxnLists writes one table of the transactions of every listing.
+func printTxnLists(cmd *cobra.Command, replies []bridge.TxnListReply) error {
+	w := cmd.OutOrStdout()
+	t := newTable(w, "TOPIC", "TXID", "STATE", "GROUP", "MESSAGES", "CHECKS", "AGE")
+	for _, r := range replies {
+		for _, s := range r.Transactions {
+			t.row(r.Topic, s.TxnID, s.State, s.Group, s.Messages, s.Checks, age(s.PreparedAt))
+		}
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, r := range replies {
+		if r.Truncated {
+			fmt.Fprintf(w, "(%s: %d of %d shown)\n", r.Topic, len(r.Transactions), r.Total)
+		}
+	}
+	return nil
 }
 
 func age(t time.Time) string {
@@ -135,9 +176,9 @@ func newTxnEndCmd(g *globalFlags, state string) *cobra.Command {
 			defer nc.Close()
 			m := nats.NewMsg(subj)
 			m.Header.Set(semantics.HeaderTxnBy, semantics.TxnByOperator)
-			resp, err := nc.RequestMsg(m, apiTimeout)
+			resp, err := requestMsgOn(nc, m)
 			if err != nil {
-				return fmt.Errorf("%s: %w", subj, err)
+				return err
 			}
 			var r bridge.EndReply
 			if err := semantics.DecodeReply(resp.Data, &r); err != nil {
