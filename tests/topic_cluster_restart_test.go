@@ -23,11 +23,13 @@ type processCluster struct {
 	cfgs    []string
 	procs   []*testutil.Process
 	routeCS string // every route URL, comma-separated, for a node that joins later
+	extra   string // more YAML for every node (groups, transactions)
 }
 
-// newProcessCluster writes n node configs (topic replicas 3) and starts them.
-func newProcessCluster(t *testing.T, n int) *processCluster {
-	c := &processCluster{t: t, dir: t.TempDir()}
+// newProcessCluster writes n node configs (topic replicas 3, plus extra
+// YAML) and starts them.
+func newProcessCluster(t *testing.T, n int, extra string) *processCluster {
+	c := &processCluster{t: t, dir: t.TempDir(), extra: extra}
 	for i := 0; i < n+1; i++ { // one spare node that can join later
 		c.ports = append(c.ports, testutil.FreePort(t))
 		c.routes = append(c.routes, testutil.FreePort(t))
@@ -69,7 +71,7 @@ topics:
   - name: %s
     partitions: 8
     replicas: 3
-`, i+1, filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)), c.ports[i], c.routes[i], rl.String(), restartTopic)
+%s`, i+1, filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)), c.ports[i], c.routes[i], rl.String(), restartTopic, c.extra)
 	path := filepath.Join(c.dir, fmt.Sprintf("n%d.yaml", i+1))
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		c.t.Fatal(err)
@@ -133,7 +135,7 @@ func TestTopicNoMisfileClusterLeaderKillsAndJoin(t *testing.T) {
 	if fullSize() {
 		rounds = 5
 	}
-	c := newProcessCluster(t, 3)
+	c := newProcessCluster(t, 3, "")
 	l := &ackLedger{acked: map[string]string{}}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

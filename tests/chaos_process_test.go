@@ -1,0 +1,307 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetmq/jetmq/bridge"
+	"github.com/jetmq/jetmq/internal/ordercheck"
+	"github.com/jetmq/jetmq/internal/testutil"
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// chaosGroupsYAML adds a clustering and an ordered group and quick
+// check-back to every node of the chaos cluster.
+const chaosGroupsYAML = `transactions:
+  check_immunity: 1s
+  check_interval: 1s
+  check_timeout: 1s
+  max_checks: 1000
+groups:
+  - name: billing
+    topic: orders
+    mode: clustering
+  - name: audit
+    topic: orders
+    ordered: true
+`
+
+// bodyTally counts the deliveries of each message body, with their times.
+type bodyTally struct {
+	mu    sync.Mutex
+	count map[string]int
+	times []time.Time
+}
+
+func newBodyTally() *bodyTally { return &bodyTally{count: map[string]int{}} }
+
+func (b *bodyTally) add(body string) {
+	b.mu.Lock()
+	b.count[body]++
+	b.times = append(b.times, time.Now())
+	b.mu.Unlock()
+}
+
+// missing lists the wanted bodies not delivered yet.
+func (b *bodyTally) missing(want []string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, w := range want {
+		if b.count[w] == 0 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func (b *bodyTally) dups() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, c := range b.count {
+		n += c - 1
+	}
+	return n
+}
+
+// longestGap is the longest time between two deliveries within [from, to].
+func longestGap(times []time.Time, from, to time.Time) time.Duration {
+	ts := append([]time.Time(nil), times...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	var gap time.Duration
+	prev := from
+	for _, t := range ts {
+		if t.Before(from) || t.After(to) {
+			continue
+		}
+		gap, prev = max(gap, t.Sub(prev)), t
+	}
+	return max(gap, to.Sub(prev))
+}
+
+// singletonLine is the log line of a node that starts running a singleton.
+var singletonLine = regexp.MustCompile(`msg="singleton started" singleton=(\S+) node=n(\d)`)
+
+// singletonNode is the index of the node that last started singleton name.
+func (c *processCluster) singletonNode(t *testing.T, name string) int {
+	t.Helper()
+	node := -1
+	testutil.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		var latest time.Time
+		for i, p := range c.procs {
+			if p == nil || p.Exited() {
+				continue
+			}
+			for _, l := range strings.Split(p.Stderr.String(), "\n") {
+				if m := singletonLine.FindStringSubmatch(l); m != nil && m[1] == name {
+					if at := logTime(l); !at.Before(latest) {
+						latest, node = at, i
+					}
+				}
+			}
+		}
+		if node < 0 {
+			return fmt.Errorf("no node runs singleton %s", name)
+		}
+		return nil
+	})
+	return node
+}
+
+// logTime reads the time= field of a log line.
+func logTime(line string) time.Time {
+	if i := strings.Index(line, "time="); i >= 0 {
+		if f := strings.Fields(line[i+5:]); len(f) > 0 {
+			if t, err := time.Parse(time.RFC3339Nano, f[0]); err == nil {
+				return t
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// chaosLoad is what the chaos run sends: keyed messages (ordered by key),
+// delayed messages and transactions, half committed by the producer, half
+// by check-back.
+type chaosLoad struct {
+	keyed, delayed, txns int
+	want                 []string // every body that must reach both groups
+}
+
+func (l *chaosLoad) bodies() {
+	for i := 0; i < l.keyed; i++ {
+		l.want = append(l.want, fmt.Sprint(i))
+	}
+	for i := 0; i < l.delayed; i++ {
+		l.want = append(l.want, fmt.Sprintf("d-%d", i))
+	}
+	for i := 0; i < l.txns; i++ {
+		l.want = append(l.want, fmt.Sprintf("t-%d", i))
+	}
+}
+
+// withTimeout runs f with a 5 s context, for retry.
+func withTimeout(f func(ctx context.Context) error) func() error {
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return f(ctx)
+	}
+}
+
+// sendDelayedAndTxns sends l's delayed messages and transactions through
+// faults, each retried until acknowledged.
+func sendDelayedAndTxns(t *testing.T, urls string, l *chaosLoad) <-chan struct{} {
+	nc := testutil.Connect(t, urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	p := newProducer(t, nc)
+	tp, err := semantics.NewTransactionProducer(nc, "pg", semantics.CheckerFunc(func(context.Context, *semantics.CheckRequest) semantics.LocalTxState {
+		return semantics.LocalCommit
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tp.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < max(l.delayed, l.txns); i++ {
+			if i < l.delayed {
+				m := &semantics.Message{Topic: "orders", Key: fmt.Sprintf("key-%d", i%50), Data: []byte(fmt.Sprintf("d-%d", i)), MsgID: fmt.Sprintf("d-%d", i), Delay: 300 * time.Millisecond}
+				_ = retry(withTimeout(func(ctx context.Context) error { _, err := p.Send(ctx, m); return err }))
+			}
+			if i < l.txns {
+				txid := fmt.Sprintf("tx-%d", i)
+				m := &semantics.Message{Topic: "orders", Key: fmt.Sprintf("key-%d", i%50), Data: []byte(fmt.Sprintf("t-%d", i))}
+				_ = retry(withTimeout(func(ctx context.Context) error { return tp.Prepare(ctx, txid, m) }))
+				if i%2 == 0 { // the rest is committed by check-back
+					_ = retry(withTimeout(func(ctx context.Context) error { return tp.Commit(ctx, "orders", txid) }))
+				}
+			}
+		}
+	}()
+	return done
+}
+
+// startProbe publishes to a plain replicated JetStream stream, one message
+// at a time and retried, so the chaos run can tell JetStream's own pauses
+// from jetmq's; the returned func gives the ack times.
+func startProbe(t *testing.T, urls string) func() []time.Time {
+	nc := testutil.Connect(t, urls, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	js := testutil.JetStream(t, nc)
+	testutil.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		_, err := js.CreateOrUpdateStream(context.Background(), jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: 3, MaxMsgs: 10000})
+		return err
+	})
+	tally := newBodyTally()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if _, err := js.Publish(pctx, "probe", nil); err == nil {
+				tally.add("")
+			}
+			cancel()
+		}
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	return func() []time.Time {
+		tally.mu.Lock()
+		defer tally.mu.Unlock()
+		return append([]time.Time(nil), tally.times...)
+	}
+}
+
+// TestChaosProcessCluster runs a 3-node cluster of real jetmq processes
+// under load (keyed messages retried until acked, delayed messages,
+// transactions committed by the producer and by check-back) with a
+// clustering group and an ordered group, and kills with -9 the topic
+// stream's leader and the node running the ordered group's coordinator,
+// each followed by a restart. Nothing acknowledged is lost to either
+// group, nothing is misfiled, the ordered group keeps per-partition order
+// without overlaps; the longest pauses are logged next to the publisher's.
+func TestChaosProcessCluster(t *testing.T) {
+	rounds, load := 2, &chaosLoad{keyed: 3000, delayed: 100, txns: 100}
+	if fullSize() {
+		rounds, load = 4, &chaosLoad{keyed: 30000, delayed: 1000, txns: 1000}
+	}
+	load.bodies()
+	c := newProcessCluster(t, 3, chaosGroupsYAML)
+	urls := c.urls(3)
+	billing, audit := newBodyTally(), newBodyTally()
+	for _, id := range []string{"b1", "b2"} {
+		nc := testutil.Connect(t, urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		subscribe(t, nc, "orders", "billing", func(_ context.Context, d *semantics.Delivery) error {
+			billing.add(string(d.Data))
+			return nil
+		}, semantics.WithMember(id))
+	}
+	checker := ordercheck.New()
+	om := newOrderedMembers(t, func() string { return urls }, checker, "orders", "audit", func(d *semantics.Delivery) error {
+		audit.add(string(d.Data))
+		return nil
+	})
+	for _, id := range []string{"o1", "o2", "o3"} {
+		om.start(id)
+	}
+
+	probe := startProbe(t, urls)
+	published := chaosPublisher(t, urls, checker, "orders", load.keyed, 500)
+	others := sendDelayedAndTxns(t, urls, load)
+	chaosStart := time.Now()
+	for r := 0; r < rounds; r++ {
+		victim, what := -1, ""
+		if r%2 == 0 {
+			admin := testutil.Connect(t, urls, nats.MaxReconnects(-1))
+			victim, what = streamLeaderIndex(t, testutil.JetStream(t, admin), "orders"), "stream leader"
+			admin.Close()
+		} else {
+			victim, what = c.singletonNode(t, "ordered.orders.audit"), "ordered coordinator's node"
+		}
+		before := len(billing.count)
+		t.Logf("round %d: kill -9 n%d (%s)", r, victim+1, what)
+		c.procs[victim].Kill9()
+		c.procs[victim] = testutil.StartProcess(t, c.dir, "serve", "-c", c.cfgs[victim])
+		c.procs[victim].WaitReady(t, 90*time.Second)
+		waitCount(t, "billing progress", 120*time.Second, func() int { billing.mu.Lock(); defer billing.mu.Unlock(); return len(billing.count) }, min(before+200, len(load.want)))
+	}
+	<-published
+	<-others
+	chaosEnd := time.Now()
+	for name, tally := range map[string]*bodyTally{"billing": billing, "audit": audit} {
+		testutil.CheckFor(t, 180*time.Second, 100*time.Millisecond, func() error {
+			if miss := tally.missing(load.want); len(miss) > 0 {
+				return fmt.Errorf("%s: %d of %d acknowledged messages never delivered, e.g. %v", name, len(miss), len(load.want), miss[:min(5, len(miss))])
+			}
+			return nil
+		})
+	}
+	r := checker.Check()
+	if len(r.Violations) > 0 || len(r.Overlaps) > 0 || len(r.KeyOrder) > 0 {
+		t.Fatalf("ordered group broke a guarantee: %s", r)
+	}
+	nc := testutil.Connect(t, urls)
+	var st bridge.TopicStatus
+	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.INFO.orders", nil, &st); err != nil || st.Misfiled != 0 {
+		t.Fatalf("topic info after the chaos: %v, misfiled %d", err, st.Misfiled)
+	}
+	billing.mu.Lock()
+	bt := append([]time.Time(nil), billing.times...)
+	billing.mu.Unlock()
+	audit.mu.Lock()
+	at := append([]time.Time(nil), audit.times...)
+	audit.mu.Unlock()
+	t.Logf("%d rounds, %d messages: 0 lost, 0 misfiled, 0 order violations, 0 overlaps; duplicates billing %d, audit %d; longest pause: plain JetStream publisher %s, billing %s, ordered %s (over %s of chaos)",
+		rounds, len(load.want), billing.dups(), audit.dups(), longestGap(probe(), chaosStart, chaosEnd).Round(time.Millisecond),
+		longestGap(bt, chaosStart, chaosEnd).Round(time.Millisecond), longestGap(at, chaosStart, chaosEnd).Round(time.Millisecond), chaosEnd.Sub(chaosStart).Round(time.Second))
+}
