@@ -25,8 +25,9 @@ func chaosSize() int {
 
 // chaosPublisher publishes n keyed messages in the background, retrying
 // each one through broker restarts (Nats-Msg-Id keeps retries from being
-// stored twice), and records them with the checker.
-func chaosPublisher(t *testing.T, url string, c *ordercheck.Checker, topic string, n, keys int) (done <-chan struct{}) {
+// stored twice), and records them with the checker (and calls onAck, if
+// given, on each acknowledgement).
+func chaosPublisher(t *testing.T, url string, c *ordercheck.Checker, topic string, n, keys int, onAck ...func()) (done <-chan struct{}) {
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,9 @@ func chaosPublisher(t *testing.T, url string, c *ordercheck.Checker, topic strin
 						cancel()
 						if err == nil {
 							c.Publish(ordercheck.Published{Partition: r.Partition, Key: key, Seq: r.Seq})
+							for _, f := range onAck {
+								f()
+							}
 							return
 						}
 						if nc.IsClosed() {
