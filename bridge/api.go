@@ -41,7 +41,9 @@ func respondJSON(m *nats.Msg, v any) {
 		respondError(m, 500, "encode reply: %v", err)
 		return
 	}
-	_ = m.Respond(b)
+	if err := m.Respond(b); errors.Is(err, nats.ErrMaxPayload) {
+		respondError(m, 413, "reply of %d bytes exceeds the server's max_payload: ask for less", len(b))
+	}
 }
 
 // apiErr builds an *APIError.

@@ -18,6 +18,7 @@ type subscribeConfig struct {
 	joinTimeout time.Duration
 	logger      *slog.Logger
 	ordered     bool
+	presence    string // the member's presence inbox (set by Subscribe)
 }
 
 func defaultSubscribeConfig() subscribeConfig {
