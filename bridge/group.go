@@ -132,6 +132,7 @@ func (s *GroupService) subscribe() error {
 	for subj, cb := range map[string]nats.MsgHandler{
 		semantics.GroupHeartbeatPrefix + "*.*.*": s.onHeartbeat,
 		semantics.GroupLeavePrefix + "*.*.*":     s.onLeave,
+		streamDeletedAdvisories:                  s.onStreamDeleted,
 	} {
 		sub, err := s.nc.Subscribe(subj, cb)
 		if err != nil {

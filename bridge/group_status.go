@@ -48,6 +48,9 @@ func (s *GroupService) status(ctx context.Context, g semantics.GroupConfig) (sem
 	}
 	for _, m := range sortedKeys(byMember) {
 		st.Members = append(st.Members, *byMember[m])
+		if byMember[m].Live {
+			st.MembersLive++
+		}
 	}
 	st.MembersTotal = len(st.Members)
 	if g.Ordered && g.Mode == semantics.ModeClustering {

@@ -20,10 +20,12 @@ type GroupStatus struct {
 	// DLQ is the number of the group's messages in the dead-letter queue.
 	DLQ uint64 `json:"dlq"`
 	// Members is one page of the members, sorted by id: MembersOffset is
-	// the index of its first member and MembersTotal how many there are.
+	// the index of its first member, MembersTotal how many there are and
+	// MembersLive how many of them are live (over all pages).
 	Members       []MemberStatus `json:"members"`
 	MembersTotal  int            `json:"members_total"`
 	MembersOffset int            `json:"members_offset"`
+	MembersLive   int            `json:"members_live"`
 	// Partitions (ordered clustering groups): owner, epoch, lag and
 	// suspension of every partition.
 	Partitions []OrderedPartitionStatus `json:"partitions,omitempty"`

@@ -1,0 +1,56 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// streamDeletedAdvisories is where JetStream announces every deleted
+// stream of the account, whoever deleted it ($MQ.API.TOPIC.DELETE, the
+// nats CLI, the JetStream API).
+const streamDeletedAdvisories = "$JS.EVENT.ADVISORY.STREAM.DELETED.*"
+
+// onStreamDeleted forgets the groups of a deleted topic. Every node
+// hears the advisory and forgets the topic's members; the registry
+// deletes are idempotent.
+func (s *GroupService) onStreamDeleted(m *nats.Msg) {
+	topic := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	if semantics.ValidateTopicName(topic) != nil {
+		return // a jetmq-internal stream (%INT%T, %DLQ%T, …) or not a topic
+	}
+	s.background(func(ctx context.Context) {
+		// Only a confirmed absence: the topic may have been created again.
+		if _, err := s.js.Stream(ctx, topic); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return
+		}
+		if err := s.ForgetTopic(ctx, topic); err != nil {
+			s.log.Warn("groups of a deleted topic not forgotten; GROUP.DELETE them", "topic", topic, "err", err)
+		}
+	})
+}
+
+// ForgetTopic removes every group of topic from the registry and this
+// node's member table, with their member records; the consumers went with
+// the topic's stream.
+func (s *GroupService) ForgetTopic(ctx context.Context, topic string) error {
+	s.members.forgetTopic(topic)
+	for kv, filter := range map[jetstream.KeyValue]string{s.kv: topic + ".*", s.memberKV: topic + ".*.*"} {
+		keys, err := kv.ListKeysFiltered(ctx, filter)
+		if err != nil {
+			return err
+		}
+		for k := range keys.Keys() {
+			if err := kv.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+				_ = keys.Stop()
+				return err
+			}
+		}
+	}
+	s.log.Info("topic deleted: its groups are forgotten", "topic", topic)
+	return nil
+}
