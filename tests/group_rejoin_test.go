@@ -10,6 +10,8 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // delivery is one message a member was handed.
@@ -51,48 +53,93 @@ func TestBroadcastRejoinRedeliversUnackedAtOnce(t *testing.T) {
 		return &semantics.Message{Key: "k", Data: []byte(fmt.Sprint(i))}
 	})
 
-	// The first process: joins as m1, takes 10 messages, acks 3, dies.
-	old := testutil.Connect(t, s.ClientURL())
+	dieHolding(t, s.ClientURL(), "feed", "tail", "m1", 10, 3)
+	expectRedeliveredFirst(t, s.ClientURL(), "feed", "tail", "m1", 3, 10, 17)
+}
+
+// dieHolding is a member process that joins topic/group as member, takes
+// fetch messages, acks the first acked of them and dies.
+func dieHolding(t *testing.T, url, topic, group, member string, fetch, acked int) {
+	t.Helper()
+	old := testutil.Connect(t, url)
 	var jr semantics.JoinReply
-	if err := apiRequest(t, old, semantics.GroupJoinPrefix+"feed.tail", semantics.JoinRequest{Member: "m1"}, &jr); err != nil {
+	if err := apiRequest(t, old, semantics.GroupJoinPrefix+topic+"."+group, semantics.JoinRequest{Member: member}, &jr); err != nil {
 		t.Fatal(err)
 	}
 	cons, err := testutil.JetStream(t, old).Consumer(context.Background(), jr.Stream, jr.Consumer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := cons.FetchNoWait(10)
+	batch, err := cons.Fetch(fetch, jetstream.FetchMaxWait(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for m := range batch.Messages() {
-		if n < 3 {
+		if n < acked {
 			if err := m.DoubleAck(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		}
 		n++
 	}
-	if n != 10 {
-		t.Fatalf("first process fetched %d, want 10", n)
+	if n != fetch {
+		t.Fatalf("first process fetched %d, want %d", n, fetch)
 	}
 	old.Close()
+}
 
+// expectRedeliveredFirst joins member again (messages are "0", "1", …)
+// and wants messages acked..held-1 first, on their second attempt, then
+// the rest up to want in order, all well within ack_wait.
+func expectRedeliveredFirst(t *testing.T, url, topic, group, member string, acked, held, want int) {
+	t.Helper()
 	start := time.Now()
 	log := &deliveryLog{}
-	subscribe(t, testutil.Connect(t, s.ClientURL()), "feed", "tail", log.handler, semantics.WithMember("m1"), semantics.WithoutCreate())
-	waitCount(t, "re-joined member", 5*time.Second, log.len, 17)
-	t.Logf("17 messages back after %v (ack_wait 30s)", time.Since(start).Round(time.Millisecond))
+	subscribe(t, testutil.Connect(t, url), topic, group, log.handler, semantics.WithMember(member), semantics.WithoutCreate())
+	waitCount(t, "re-joined member", 5*time.Second, log.len, want)
+	t.Logf("%d messages back after %v", want, time.Since(start).Round(time.Millisecond))
 	got := log.snapshot()
-	for i, d := range got[:17] {
-		want := delivery{fmt.Sprint(i + 3), 2}
-		if i >= 7 {
-			want.attempt = 1 // never delivered before
+	for i, d := range got[:want] {
+		w := delivery{fmt.Sprint(i + acked), 2}
+		if i+acked >= held {
+			w.attempt = 1 // never delivered before
 		}
-		if d != want {
-			t.Fatalf("delivery %d is %+v, want %+v (all: %+v)", i, d, want, got)
+		if d != w {
+			t.Fatalf("delivery %d is %+v, want %+v (all: %+v)", i, d, w, got)
 		}
+	}
+}
+
+// The same on three nodes with replicas 3: the dead process, the JOIN and
+// the new process are on different nodes from the consumer leader (in
+// general); a second process with the id is refused on any node; every
+// node's GROUP.INFO lists the member as live.
+func TestBroadcastRejoinCluster(t *testing.T) {
+	srvs := startGroupCluster(t, func(c *server.Config) {
+		c.Topics = []semantics.TopicConfig{{Name: "feed", Partitions: 2, Replicas: 3}}
+		c.Groups = []semantics.GroupConfig{{Name: "tail", Topic: "feed", Mode: semantics.ModeBroadcasting, Start: semantics.StartAll, SessionTimeout: 30 * time.Second}}
+	})
+	nc := testutil.Connect(t, srvs[0].ClientURL())
+	sendN(t, newProducer(t, nc), "feed", 20, func(i int) *semantics.Message {
+		return &semantics.Message{Key: "k", Data: []byte(fmt.Sprint(i))}
+	})
+	dieHolding(t, srvs[1].ClientURL(), "feed", "tail", "m1", 10, 3)
+	expectRedeliveredFirst(t, srvs[2].ClientURL(), "feed", "tail", "m1", 3, 10, 17)
+	for i, s := range srvs {
+		_, err := semantics.Subscribe(context.Background(), testutil.Connect(t, s.ClientURL()), "feed", "tail",
+			func(context.Context, *semantics.Delivery) error { return nil }, semantics.WithMember("m1"), semantics.WithoutCreate())
+		if !isAPIError(err, 409) {
+			t.Fatalf("second process as m1 on node %d: %v, want 409", i, err)
+		}
+		c := testutil.Connect(t, s.ClientURL())
+		testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+			st := groupInfo(t, c, "feed", "tail")
+			if st.MembersLive != 1 || len(st.Members) != 1 || st.Members[0].LastSeen.IsZero() {
+				return fmt.Errorf("node %d: members %+v", i, st.Members)
+			}
+			return nil
+		})
 	}
 }
 
