@@ -49,6 +49,9 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req semant
 	} else if err := semantics.ValidateMemberID(req.Member); err != nil {
 		return nil, apiErr(400, "%v", err)
 	}
+	if req.Presence != "" && !validPresence(req.Presence) {
+		return nil, apiErr(400, "presence %q: want a literal subject outside the $ namespaces", req.Presence)
+	}
 	g, err := s.groupForJoin(ctx, topic, group, req.Create)
 	if err != nil {
 		return nil, err

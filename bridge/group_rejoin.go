@@ -29,9 +29,6 @@ const (
 // coming back after its previous process died gets the messages that
 // process held unacked again at once, ahead of new ones.
 func (s *GroupService) joinBroadcasting(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (string, error) {
-	if req.Presence != "" && !validPresence(req.Presence) {
-		return "", apiErr(400, "presence %q: want a literal subject outside the $ namespaces", req.Presence)
-	}
 	name, err := s.ensureConsumer(ctx, g, req.Member)
 	if err != nil {
 		return "", apiErr(503, "consumer for member %q: %v", req.Member, err)
