@@ -135,7 +135,11 @@ func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 		return nil, apiErr(503, "read group registry: %v", err)
 	}
 	out := semantics.GroupList{Groups: []semantics.GroupStatus{}}
+	gone := map[string]bool{}
 	for _, g := range gs {
+		if s.forgetIfGone(ctx, g.Topic, gone) {
+			continue
+		}
 		st, err := s.status(ctx, g)
 		if err != nil {
 			return nil, apiErr(503, "%v", err)

@@ -28,10 +28,14 @@ func (s *GroupService) onStreamDeleted(m *nats.Msg) {
 		if _, err := s.js.Stream(ctx, topic); !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return
 		}
-		if err := s.ForgetTopic(ctx, topic); err != nil {
-			s.log.Warn("groups of a deleted topic not forgotten; GROUP.DELETE them", "topic", topic, "err", err)
-		}
+		s.forgetLogged(ctx, topic)
 	})
+}
+
+func (s *GroupService) forgetLogged(ctx context.Context, topic string) {
+	if err := s.ForgetTopic(ctx, topic); err != nil {
+		s.log.Warn("groups of a deleted topic not forgotten; GROUP.DELETE them", "topic", topic, "err", err)
+	}
 }
 
 // ForgetTopic removes every group of topic from the registry and this
@@ -53,4 +57,27 @@ func (s *GroupService) ForgetTopic(ctx context.Context, topic string) error {
 	}
 	s.log.Info("topic deleted: its groups are forgotten", "topic", topic)
 	return nil
+}
+
+// forgetIfGone reports whether topic's stream is confirmed deleted (memo
+// caches the answer for one listing), and then forgets its groups: the
+// backstop for a stream-deleted advisory that was never sent (a stream
+// deleted while it had no leader) or lost with the node acting on it.
+func (s *GroupService) forgetIfGone(ctx context.Context, topic string, memo map[string]bool) bool {
+	gone, ok := memo[topic]
+	if !ok {
+		if s.topics != nil {
+			if _, found := s.topics.Lookup(topic); found {
+				memo[topic] = false
+				return false
+			}
+		}
+		_, err := s.js.Stream(ctx, topic)
+		gone = errors.Is(err, jetstream.ErrStreamNotFound)
+		memo[topic] = gone
+		if gone {
+			s.background(func(ctx context.Context) { s.forgetLogged(ctx, topic) })
+		}
+	}
+	return gone
 }

@@ -66,6 +66,21 @@ func TestGroupTopicDeleteForgetsGroups(t *testing.T) {
 			return nil
 		})
 	}
+	// A group whose topic went while no node heard the advisory (written
+	// here by hand) is dropped by the next LIST, and its entry with it.
+	if _, err := kv.Put(context.Background(), "ghost.g", []byte(`{"name":"g","topic":"ghost"}`)); err != nil {
+		t.Fatal(err)
+	}
+	var list semantics.GroupList
+	if err := apiRequest(t, nc, semantics.GroupAPIPrefix+"LIST", nil, &list); err != nil || len(list.Groups) != 1 {
+		t.Fatalf("LIST with a group of a missing topic: %+v %v, want only keep/stays", list.Groups, err)
+	}
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if _, err := kv.Get(context.Background(), "ghost.g"); err == nil {
+			return fmt.Errorf("registry still has ghost.g")
+		}
+		return nil
+	})
 }
 
 // rawRequest sends body as is and decodes only the error, if any.
