@@ -96,6 +96,10 @@ func TestGroupInfoPagedAndHeartbeatsOnlyForJoined(t *testing.T) {
 	if _, err := infoPage(t, nc, "orders", "workers", map[string]int{"limt": 5}); !isAPIError(err, 400) || !strings.Contains(err.Error(), "limt") {
 		t.Fatalf("unknown key: %v, want 400 naming it", err)
 	}
+	r := testutil.RunCLI(t, "-s", s.ClientURL(), "group", "info", "orders", "workers", "--offset", "290", "--limit", "20")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "of 300 (showing 10 from offset 290") || !strings.Contains(r.Stdout, "m299") {
+		t.Fatalf("jetmq group info --offset 290: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 }
 
 // One malformed entry in the registry bucket is skipped (and logged) by
