@@ -144,7 +144,7 @@ func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 		if err != nil {
 			return nil, apiErr(503, "%v", err)
 		}
-		out.Groups = append(out.Groups, pageMembers(st, 0, semantics.DefaultMemberPage))
+		out.Groups = append(out.Groups, pageMembers(st, 0, semantics.ListMemberPage))
 	}
 	return out, nil
 }

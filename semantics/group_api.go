@@ -54,9 +54,13 @@ type GroupInfoRequest struct {
 	Limit  int `json:"limit,omitempty"`
 }
 
-// DefaultMemberPage is how many members GROUP.INFO and each GROUP.LIST
-// entry carry unless asked otherwise (about 100 kB at most).
+// DefaultMemberPage is how many members GROUP.INFO carries unless asked
+// otherwise (about 100 kB at most).
 const DefaultMemberPage = 500
+
+// ListMemberPage is how many members each GROUP.LIST entry carries (the
+// first ones; GROUP.INFO pages through the rest).
+const ListMemberPage = 20
 
 // GroupList is the reply of $MQ.API.GROUP.LIST[.<topic>].
 type GroupList struct {

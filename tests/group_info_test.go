@@ -96,6 +96,22 @@ func TestGroupInfoPagedAndHeartbeatsOnlyForJoined(t *testing.T) {
 	if _, err := infoPage(t, nc, "orders", "workers", map[string]int{"limt": 5}); !isAPIError(err, 400) || !strings.Contains(err.Error(), "limt") {
 		t.Fatalf("unknown key: %v, want 400 naming it", err)
 	}
+	var list semantics.GroupList
+	if err := apiRequest(t, nc, semantics.GroupAPIPrefix+"LIST.orders", nil, &list); err != nil || len(list.Groups) != 1 ||
+		list.Groups[0].MembersTotal != members || len(list.Groups[0].Members) != semantics.ListMemberPage {
+		t.Fatalf("LIST: %v %+v, want workers with its first %d of %d members", err, list.Groups, semantics.ListMemberPage, members)
+	}
+	// A reply that still cannot fit is an error reply, never silence.
+	for i := range 12 {
+		group := fmt.Sprintf("g%02d", i)
+		if err := rawRequest(t, nc, semantics.GroupAPIPrefix+"CREATE.orders."+group, "{}"); err != nil {
+			t.Fatal(err)
+		}
+		joinMembers(t, nc, "orders", group, semantics.ListMemberPage)
+	}
+	if err := apiRequest(t, nc, semantics.GroupAPIPrefix+"LIST.orders", nil, &list); !isAPIError(err, 413) {
+		t.Fatalf("LIST over 32 KiB: %v, want 413", err)
+	}
 	r := testutil.RunCLI(t, "-s", s.ClientURL(), "group", "info", "orders", "workers", "--offset", "290", "--limit", "20")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "of 300 (showing 10 from offset 290") || !strings.Contains(r.Stdout, "m299") {
 		t.Fatalf("jetmq group info --offset 290: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
