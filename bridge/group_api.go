@@ -161,6 +161,9 @@ func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any,
 	if err := s.kv.Delete(ctx, semantics.GroupID(topic, group)); err != nil {
 		return nil, apiErr(503, "write group registry: %v", err)
 	}
+	if err := s.forgetMembers(ctx, semantics.GroupID(topic, group)); err != nil {
+		s.log.Warn("member records of a deleted group not removed; they expire by themselves", "topic", topic, "group", group, "err", err)
+	}
 	out := semantics.DeleteReply{Deleted: true, Consumers: []string{}}
 	cis, err := s.groupConsumers(ctx, topic, group)
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {

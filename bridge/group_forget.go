@@ -42,20 +42,36 @@ func (s *GroupService) forgetLogged(ctx context.Context, topic string) {
 // node's member table, with their member records; the consumers went with
 // the topic's stream.
 func (s *GroupService) ForgetTopic(ctx context.Context, topic string) error {
-	s.members.forgetTopic(topic)
-	for kv, filter := range map[jetstream.KeyValue]string{s.kv: topic + ".*", s.memberKV: topic + ".*.*"} {
-		keys, err := kv.ListKeysFiltered(ctx, filter)
-		if err != nil {
-			return err
-		}
-		for k := range keys.Keys() {
-			if err := kv.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-				_ = keys.Stop()
-				return err
-			}
-		}
+	s.members.forget(topic + ".")
+	if err := deleteKeys(ctx, s.kv, topic+".*"); err != nil {
+		return err
+	}
+	if err := deleteKeys(ctx, s.memberKV, topic+".*.*"); err != nil {
+		return err
 	}
 	s.log.Info("topic deleted: its groups are forgotten", "topic", topic)
+	return nil
+}
+
+// forgetMembers drops the members of a deleted group, here and in the
+// member registry, so that their heartbeats no longer count.
+func (s *GroupService) forgetMembers(ctx context.Context, gid string) error {
+	s.members.forget(gid + ".")
+	return deleteKeys(ctx, s.memberKV, gid+".*")
+}
+
+// deleteKeys deletes every key of kv matching filter.
+func deleteKeys(ctx context.Context, kv jetstream.KeyValue, filter string) error {
+	keys, err := kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		return err
+	}
+	for k := range keys.Keys() {
+		if err := kv.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			_ = keys.Stop()
+			return err
+		}
+	}
 	return nil
 }
 

@@ -210,12 +210,13 @@ func (t *memberTable) leave(group, member string) bool {
 	return ok
 }
 
-// forgetTopic drops every member of every group of topic.
-func (t *memberTable) forgetTopic(topic string) {
+// forget drops every member of the groups whose id starts with prefix
+// ("<topic>." for a topic, "<topic>.<group>." for one group).
+func (t *memberTable) forget(prefix string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for g := range t.groups {
-		if tp, _, _ := semantics.SplitGroupID(g); tp == topic {
+		if strings.HasPrefix(g+".", prefix) {
 			delete(t.groups, g)
 		}
 	}

@@ -185,4 +185,15 @@ func TestGroupMembersKnownAfterRestart(t *testing.T) {
 		}
 		return nil
 	})
+	// Deleting the group removes its member records with it.
+	if err := apiRequest(t, nc, semantics.GroupAPIPrefix+"DELETE.orders.workers", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	mkv, err := testutil.JetStream(t, nc).KeyValue(context.Background(), "jetmq_members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mkv.Get(context.Background(), "orders.workers.m000"); err == nil {
+		t.Fatal("member record of a deleted group remains")
+	}
 }
