@@ -262,17 +262,19 @@ func (s *Subscription) onFetchError(err error) {
 	}
 }
 
-// heartbeatLoop announces the member to the broker.
+// heartbeatLoop announces the member to the broker: at once (so that
+// every node knows its presence, not only the one that served the JOIN),
+// then every heartbeat interval.
 func (s *Subscription) heartbeatLoop() {
 	defer s.loops.Done()
 	t := time.NewTicker(time.Duration(max(s.JoinReply().HeartbeatMs, 100)) * time.Millisecond)
 	defer t.Stop()
 	for {
+		_ = s.nc.PublishRequest(s.JoinReply().HeartbeatSubject, s.cfg.presence, nil)
 		select {
 		case <-s.stopping:
 			return
 		case <-t.C:
-			_ = s.nc.PublishRequest(s.JoinReply().HeartbeatSubject, s.cfg.presence, nil)
 		}
 	}
 }
