@@ -2,20 +2,19 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 const (
 	// presenceProbeWait bounds the probe of a member's presence subject. A
 	// process that is gone has no subscription, which NATS answers at once
-	// (no responders); only a live but silent subscriber takes this long.
+	// (no responders); a live one answers at once too, so this is only
+	// spent on a connection that is dead but not yet closed.
 	presenceProbeWait = time.Second
 	// maxRedeliverScan bounds the stream sequences a re-join naks (the
 	// span between the member's ack floor and its last delivery); beyond
@@ -70,13 +69,15 @@ func validPresence(subj string) bool {
 	return true
 }
 
-// answers reports whether a live subscriber answers on subj. Timing out
-// counts as live: someone holds the subscription.
+// answers reports whether a live subscriber answers on subj. Only an
+// answer counts: a connection that died without the server noticing yet
+// (a host that crashed) still holds the subscription but cannot answer,
+// and must not keep its successor out until the server's ping timeout.
 func (s *GroupService) answers(ctx context.Context, subj string) bool {
 	ctx, cancel := context.WithTimeout(ctx, presenceProbeWait)
 	defer cancel()
 	_, err := s.nc.RequestWithContext(ctx, subj, nil)
-	return !errors.Is(err, nats.ErrNoResponders)
+	return err == nil
 }
 
 // redeliverNow naks every message the consumer delivered and has not had
