@@ -2,14 +2,12 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // memberBucket records every admitted member under <topic>.<group>.<member>,
@@ -103,15 +101,13 @@ func (s *GroupService) storeMember(ctx context.Context, gid, member string) {
 }
 
 // onLeave forgets a member: $MQ.GROUP.LEAVE.<topic>.<group>.<member>.
+// Its registry record stays until it expires: a process that restarts
+// with the id at once may JOIN before every node has seen the LEAVE, and
+// deleting the record then would hide the new process from those nodes.
 func (s *GroupService) onLeave(m *nats.Msg) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupLeavePrefix), ".")
-	if len(toks) == 3 && s.members.leave(semantics.GroupID(toks[0], toks[1]), toks[2]) {
-		key := memberKey(semantics.GroupID(toks[0], toks[1]), toks[2])
-		s.background(func(ctx context.Context) {
-			if err := s.memberKV.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-				s.log.Debug("member record not deleted; it expires by itself", "key", key, "err", err)
-			}
-		})
+	if len(toks) == 3 {
+		s.members.leave(semantics.GroupID(toks[0], toks[1]), toks[2])
 	}
 	if m.Reply != "" {
 		_ = m.Respond([]byte(`{"ok":true}`))
@@ -201,13 +197,10 @@ func (t *memberTable) presence(group, member string) (string, time.Time) {
 	return "", time.Time{}
 }
 
-// leave forgets a member, reporting whether it was known.
-func (t *memberTable) leave(group, member string) bool {
+func (t *memberTable) leave(group, member string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, ok := t.groups[group][member]
 	delete(t.groups[group], member)
-	return ok
 }
 
 // forget drops every member of the groups whose id starts with prefix
