@@ -42,7 +42,10 @@ func respondJSON(m *nats.Msg, v any) {
 		respondError(m, 500, "encode reply: %v", err)
 		return
 	}
-	if err := m.Respond(b); err != nil {
+	switch err := m.Respond(b); {
+	case errors.Is(err, nats.ErrMaxPayload):
+		respondError(m, 413, "reply of %d bytes exceeds the server's max_payload: ask for less", len(b))
+	case err != nil:
 		// Silence would leave the client waiting for its timeout.
 		respondError(m, 500, "reply of %d bytes not sent: %v", len(b), err)
 	}

@@ -38,13 +38,15 @@ type GroupService struct {
 	cfg    []semantics.GroupConfig
 	topics *Topics
 
-	h       Host
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	log     *slog.Logger
-	kv      jetstream.KeyValue
-	members *memberTable
-	slots   chan struct{}
+	h        Host
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	log      *slog.Logger
+	kv       jetstream.KeyValue
+	memberKV jetstream.KeyValue // memberBucket
+	members  *memberTable
+	slots    chan struct{}
+	lookups  chan struct{} // memberLookups
 
 	mu      sync.Mutex
 	ordered OrderedGroups
@@ -57,7 +59,8 @@ type GroupService struct {
 // the config file, created or updated at start; topics is the node's
 // topic registry (nil: topics are read from JetStream).
 func NewGroupService(groups []semantics.GroupConfig, topics *Topics) *GroupService {
-	return &GroupService{cfg: groups, topics: topics, members: newMemberTable(), slots: make(chan struct{}, groupRequestSlots)}
+	return &GroupService{cfg: groups, topics: topics, members: newMemberTable(),
+		slots: make(chan struct{}, groupRequestSlots), lookups: make(chan struct{}, memberLookups)}
 }
 
 // SetOrdered installs the ordered-group coordinator.
@@ -76,7 +79,11 @@ func (s *GroupService) Start(ctx context.Context, h Host) error {
 	s.h, s.nc, s.js, s.log = h, h.Conn(), h.JetStream(), h.Logger().With("service", "groups")
 	err := retryStartup(ctx, s.log, "group registry", func(ctx context.Context) error {
 		kv, err := s.openRegistry(ctx)
+		if err != nil {
+			return err
+		}
 		s.kv = kv
+		s.memberKV, err = openBucketTTL(ctx, s.h, memberBucket, "jetmq group members that joined", memberRecordTTL)
 		return err
 	})
 	if err != nil {
@@ -90,6 +97,9 @@ func (s *GroupService) Start(ctx context.Context, h Host) error {
 		if err != nil {
 			return fmt.Errorf("groups[%d] %q of topic %q: %w", i, g.Name, g.Topic, err)
 		}
+	}
+	s.members.onAdmit = func(gid, member string) {
+		s.background(func(ctx context.Context) { s.storeMember(ctx, gid, member) })
 	}
 	if err := s.subscribe(); err != nil {
 		return err
@@ -122,6 +132,7 @@ func (s *GroupService) subscribe() error {
 	for subj, cb := range map[string]nats.MsgHandler{
 		semantics.GroupHeartbeatPrefix + "*.*.*": s.onHeartbeat,
 		semantics.GroupLeavePrefix + "*.*.*":     s.onLeave,
+		streamDeletedAdvisories:                  s.onStreamDeleted,
 	} {
 		sub, err := s.nc.Subscribe(subj, cb)
 		if err != nil {
@@ -182,12 +193,29 @@ func (s *GroupService) loadGroup(ctx context.Context, topic, group string) (sema
 	if err != nil {
 		return semantics.GroupConfig{}, false, err
 	}
+	g, err := decodeRegistryEntry(topic, group, e.Value())
+	if err != nil {
+		return g, false, fmt.Errorf("%w: registry entry %s: %v", errMalformedEntry, e.Key(), err)
+	}
+	return g, true, nil
+}
+
+// errMalformedEntry marks a registry entry that is not a valid group of
+// its key: written by hand, or by something else than jetmq.
+var errMalformedEntry = errors.New("malformed group registry entry")
+
+// decodeRegistryEntry reads a registry value and checks it as a written
+// config is checked: valid, and naming the group and topic of its key.
+func decodeRegistryEntry(topic, group string, b []byte) (semantics.GroupConfig, error) {
 	var g semantics.GroupConfig
-	if err := json.Unmarshal(e.Value(), &g); err != nil {
-		return semantics.GroupConfig{}, false, fmt.Errorf("registry entry %s: %w", e.Key(), err)
+	if err := json.Unmarshal(b, &g); err != nil {
+		return g, err
 	}
 	g.SetDefaults()
-	return g, true, nil
+	if g.Name != group || g.Topic != topic {
+		return g, fmt.Errorf("names group %q of topic %q", g.Name, g.Topic)
+	}
+	return g, g.Validate("entry")
 }
 
 // listGroups reads every group of topic ("" for all topics).
@@ -206,6 +234,10 @@ func (s *GroupService) listGroups(ctx context.Context, topic string) ([]semantic
 			continue
 		}
 		cfg, found, err := s.loadGroup(ctx, t, g)
+		if errors.Is(err, errMalformedEntry) {
+			s.log.Warn("skipping a malformed group registry entry", "key", k, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +276,16 @@ func (s *GroupService) pruneMembers(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.members.prune(time.Now().Add(-10 * time.Minute))
+			s.members.prune(time.Now().Add(-memberForgetAfter))
 		}
 	}
+}
+
+// registryErr is the API error for a failed registry read: 500 for an
+// entry that is malformed (waiting will not cure it), else 503.
+func registryErr(err error) error {
+	if errors.Is(err, errMalformedEntry) {
+		return apiErr(500, "%v; delete the entry (GROUP.DELETE) or fix it", err)
+	}
+	return apiErr(503, "read group registry: %v", err)
 }

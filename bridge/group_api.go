@@ -23,6 +23,10 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 		topic := ""
 		if len(toks) == 2 {
 			topic = toks[1]
+			if err := semantics.ValidateTopicName(topic); err != nil {
+				respondError(m, 400, "%v", err)
+				return
+			}
 		} else if len(toks) != 1 {
 			respondError(m, 400, "want %sLIST[.<topic>]", semantics.GroupAPIPrefix)
 			return
@@ -46,7 +50,7 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 	case "CREATE":
 		v, err = s.apiCreate(ctx, topic, group, m.Data)
 	case "INFO":
-		v, err = s.apiInfo(ctx, topic, group)
+		v, err = s.apiInfo(ctx, topic, group, m.Data)
 	case "DELETE":
 		v, err = s.apiDelete(ctx, topic, group)
 	case "RESET":
@@ -101,7 +105,12 @@ func (s *GroupService) apiCreate(ctx context.Context, topic, group string, body 
 	}{st, created}, nil
 }
 
-func (s *GroupService) apiInfo(ctx context.Context, topic, group string) (any, error) {
+// apiInfo answers one page of the group's members (see fitPage).
+func (s *GroupService) apiInfo(ctx context.Context, topic, group string, body []byte) (any, error) {
+	req, err := decodeInfoRequest(body)
+	if err != nil {
+		return nil, err
+	}
 	g, err := s.mustGroup(ctx, topic, group)
 	if err != nil {
 		return nil, err
@@ -110,7 +119,7 @@ func (s *GroupService) apiInfo(ctx context.Context, topic, group string) (any, e
 	if err != nil {
 		return nil, apiErr(503, "%v", err)
 	}
-	return st, nil
+	return fitPage(st, req, int(s.nc.MaxPayload()))
 }
 
 func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
@@ -126,12 +135,16 @@ func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 		return nil, apiErr(503, "read group registry: %v", err)
 	}
 	out := semantics.GroupList{Groups: []semantics.GroupStatus{}}
+	gone := map[string]bool{}
 	for _, g := range gs {
+		if s.forgetIfGone(ctx, g.Topic, gone) {
+			continue
+		}
 		st, err := s.status(ctx, g)
 		if err != nil {
 			return nil, apiErr(503, "%v", err)
 		}
-		out.Groups = append(out.Groups, st)
+		out.Groups = append(out.Groups, pageMembers(st, 0, semantics.ListMemberPage))
 	}
 	return out, nil
 }
@@ -139,11 +152,17 @@ func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 // apiDelete removes the group and its consumers; its dead letters stay in
 // the DLQ until purged.
 func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any, error) {
-	if _, err := s.mustGroup(ctx, topic, group); err != nil {
-		return nil, err
+	// A malformed entry can be deleted; any other failure to read it stops.
+	if _, _, err := s.loadGroup(ctx, topic, group); !errors.Is(err, errMalformedEntry) {
+		if _, err := s.mustGroup(ctx, topic, group); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.kv.Delete(ctx, semantics.GroupID(topic, group)); err != nil {
 		return nil, apiErr(503, "write group registry: %v", err)
+	}
+	if err := s.forgetMembers(ctx, semantics.GroupID(topic, group)); err != nil {
+		s.log.Warn("member records of a deleted group not removed; they expire by themselves", "topic", topic, "group", group, "err", err)
 	}
 	out := semantics.DeleteReply{Deleted: true, Consumers: []string{}}
 	cis, err := s.groupConsumers(ctx, topic, group)
@@ -163,7 +182,7 @@ func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any,
 func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (semantics.GroupConfig, error) {
 	g, ok, err := s.loadGroup(ctx, topic, group)
 	if err != nil {
-		return g, apiErr(503, "read group registry: %v", err)
+		return g, registryErr(err)
 	}
 	if !ok {
 		if _, tok, _ := s.topicInfo(ctx, topic); !tok {

@@ -28,7 +28,7 @@ func (s *GroupService) apply(ctx context.Context, g semantics.GroupConfig, updat
 	}
 	cur, exists, err := s.loadGroup(ctx, g.Topic, g.Name)
 	if err != nil {
-		return g, false, apiErr(503, "read group registry: %v", err)
+		return g, false, registryErr(err)
 	}
 	if exists && !reflect.DeepEqual(cur, g) {
 		if !update {

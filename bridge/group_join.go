@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
@@ -51,6 +49,9 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req semant
 	} else if err := semantics.ValidateMemberID(req.Member); err != nil {
 		return nil, apiErr(400, "%v", err)
 	}
+	if req.Presence != "" && !validPresence(req.Presence) {
+		return nil, apiErr(400, "presence %q: want a literal subject outside the $ namespaces", req.Presence)
+	}
 	g, err := s.groupForJoin(ctx, topic, group, req.Create)
 	if err != nil {
 		return nil, err
@@ -63,15 +64,14 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req semant
 	}
 	consumer := semantics.ClusteringConsumer(g.Name)
 	if g.Mode == semantics.ModeBroadcasting {
-		consumer, err = s.ensureConsumer(ctx, g, req.Member)
-	} else {
-		// Recreate the durable if someone deleted it by hand.
-		err = s.ensureClusteringConsumer(ctx, g)
-	}
-	if err != nil {
+		if consumer, err = s.joinBroadcasting(ctx, g, req); err != nil {
+			return nil, err
+		}
+	} else if err := s.ensureClusteringConsumer(ctx, g); err != nil {
+		// (this recreates the durable if someone deleted it by hand)
 		return nil, apiErr(503, "consumer for member %q: %v", req.Member, err)
 	}
-	s.members.seen(semantics.GroupID(topic, group), req.Member, time.Now())
+	s.admitMember(ctx, semantics.GroupID(topic, group), req.Member, req.Presence)
 	return semantics.NewJoinReply(g, req.Member, consumer), nil
 }
 
@@ -79,7 +79,7 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req semant
 func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, want *semantics.GroupConfig) (semantics.GroupConfig, error) {
 	g, ok, err := s.loadGroup(ctx, topic, group)
 	if err != nil {
-		return g, apiErr(503, "read group registry: %v", err)
+		return g, registryErr(err)
 	}
 	if ok {
 		if want != nil {
@@ -114,77 +114,4 @@ func (s *GroupService) joinOrdered(ctx context.Context, g semantics.GroupConfig,
 		return nil, apiErr(501, "ordered groups are not served by this broker")
 	}
 	return o.Join(ctx, g, req)
-}
-
-// onHeartbeat records a member's heartbeat: $MQ.GROUP.HB.<topic>.<group>.<member>.
-func (s *GroupService) onHeartbeat(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupHeartbeatPrefix), ".")
-	if len(toks) == 3 {
-		s.members.seen(semantics.GroupID(toks[0], toks[1]), toks[2], time.Now())
-	}
-}
-
-// onLeave forgets a member: $MQ.GROUP.LEAVE.<topic>.<group>.<member>.
-func (s *GroupService) onLeave(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupLeavePrefix), ".")
-	if len(toks) == 3 {
-		s.members.leave(semantics.GroupID(toks[0], toks[1]), toks[2])
-	}
-	if m.Reply != "" {
-		_ = m.Respond([]byte(`{"ok":true}`))
-	}
-}
-
-// memberTable is this node's view of who is a member of which group, from
-// JOINs and heartbeats.
-type memberTable struct {
-	mu     sync.Mutex
-	groups map[string]map[string]time.Time
-}
-
-func newMemberTable() *memberTable { return &memberTable{groups: map[string]map[string]time.Time{}} }
-
-func (t *memberTable) seen(group, member string, at time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	g := t.groups[group]
-	if g == nil {
-		g = map[string]time.Time{}
-		t.groups[group] = g
-	}
-	g[member] = at
-}
-
-func (t *memberTable) leave(group, member string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.groups[group], member)
-}
-
-// list returns the members of group seen since after, sorted.
-func (t *memberTable) list(group string, after time.Time) map[string]time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := map[string]time.Time{}
-	for m, at := range t.groups[group] {
-		if at.After(after) {
-			out[m] = at
-		}
-	}
-	return out
-}
-
-func (t *memberTable) prune(before time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for g, ms := range t.groups {
-		for m, at := range ms {
-			if at.Before(before) {
-				delete(ms, m)
-			}
-		}
-		if len(ms) == 0 {
-			delete(t.groups, g)
-		}
-	}
 }

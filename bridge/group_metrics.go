@@ -55,16 +55,12 @@ func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descGroupAckPending, float64(st.AckPending), g.Topic, g.Name)
 		gauge(descGroupRedelivered, float64(st.Redelivered), g.Topic, g.Name)
 		gauge(descGroupDLQ, float64(st.DLQ), g.Topic, g.Name)
-		live := 0
 		for _, m := range st.Members {
-			if m.Live {
-				live++
-			}
 			if m.Consumer != "" {
 				gauge(descMemberPending, float64(m.Pending), g.Topic, g.Name, m.Member)
 				gauge(descMemberAckPending, float64(m.AckPending), g.Topic, g.Name, m.Member)
 			}
 		}
-		gauge(descGroupMembers, float64(live), g.Topic, g.Name)
+		gauge(descGroupMembers, float64(st.MembersLive), g.Topic, g.Name)
 	}
 }

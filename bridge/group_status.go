@@ -19,7 +19,7 @@ func (s *GroupService) status(ctx context.Context, g semantics.GroupConfig) (sem
 		return st, fmt.Errorf("list consumers of %q: %w", g.Topic, err)
 	}
 	liveSince := time.Now().Add(-3 * semantics.HeartbeatInterval(g))
-	seen := s.members.list(semantics.GroupID(g.Topic, g.Name), time.Now().Add(-10*time.Minute))
+	seen := s.members.list(semantics.GroupID(g.Topic, g.Name), time.Now().Add(-memberForgetAfter))
 	byMember := map[string]*semantics.MemberStatus{}
 	for _, ci := range cis {
 		st.Pending += ci.NumPending
@@ -48,7 +48,11 @@ func (s *GroupService) status(ctx context.Context, g semantics.GroupConfig) (sem
 	}
 	for _, m := range sortedKeys(byMember) {
 		st.Members = append(st.Members, *byMember[m])
+		if byMember[m].Live {
+			st.MembersLive++
+		}
 	}
+	st.MembersTotal = len(st.Members)
 	if g.Ordered && g.Mode == semantics.ModeClustering {
 		st.Partitions = s.orderedPartitions(ctx, g, cis)
 	}

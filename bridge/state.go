@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -12,6 +13,12 @@ import (
 // createReplicated says) when it does not exist yet; several nodes may race
 // to create it.
 func openBucket(ctx context.Context, h Host, name, description string) (jetstream.KeyValue, error) {
+	return openBucketTTL(ctx, h, name, description, 0)
+}
+
+// openBucketTTL is openBucket for a bucket whose entries expire after ttl
+// (0: never).
+func openBucketTTL(ctx context.Context, h Host, name, description string, ttl time.Duration) (jetstream.KeyValue, error) {
 	js := h.JetStream()
 	for {
 		kv, err := js.KeyValue(ctx, name)
@@ -22,7 +29,7 @@ func openBucket(ctx context.Context, h Host, name, description string) (jetstrea
 			return nil, err
 		}
 		kv, err = createReplicated(h, func(r int) (jetstream.KeyValue, error) {
-			return js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: description, Replicas: r, History: 1})
+			return js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: description, Replicas: r, History: 1, TTL: ttl})
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			continue // another node created it meanwhile

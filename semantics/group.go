@@ -116,6 +116,11 @@ type JoinRequest struct {
 	// Create, when set, creates the group if it does not exist; if it
 	// exists, its mode, ordered flag and tags must match.
 	Create *GroupConfig `json:"create,omitempty"`
+	// Presence is a subject the member answers any request on while it
+	// lives (it also sends its heartbeats with it as the reply subject).
+	// A broadcasting JOIN with the id of a member whose presence still
+	// answers is refused (409): that member is alive.
+	Presence string `json:"presence,omitempty"`
 }
 
 // Speaks reports whether the request lists protocol p.

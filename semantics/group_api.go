@@ -18,8 +18,14 @@ type GroupStatus struct {
 	// which includes members that bound to it without joining.
 	WaitingPulls int `json:"waiting_pulls,omitempty"`
 	// DLQ is the number of the group's messages in the dead-letter queue.
-	DLQ     uint64         `json:"dlq"`
-	Members []MemberStatus `json:"members"`
+	DLQ uint64 `json:"dlq"`
+	// Members is one page of the members, sorted by id: MembersOffset is
+	// the index of its first member, MembersTotal how many there are and
+	// MembersLive how many of them are live (over all pages).
+	Members       []MemberStatus `json:"members"`
+	MembersTotal  int            `json:"members_total"`
+	MembersOffset int            `json:"members_offset"`
+	MembersLive   int            `json:"members_live"`
 	// Partitions (ordered clustering groups): owner, epoch, lag and
 	// suspension of every partition.
 	Partitions []OrderedPartitionStatus `json:"partitions,omitempty"`
@@ -39,6 +45,22 @@ type MemberStatus struct {
 	// AckFloor is the stream sequence up to which the member acked all.
 	AckFloor uint64 `json:"ack_floor"`
 }
+
+// GroupInfoRequest is the (optional) body of $MQ.API.GROUP.INFO.<topic>.<group>:
+// which page of the members to return. Limit 0 means DefaultMemberPage,
+// shrunk as far as needed for the reply to fit the server's max_payload.
+type GroupInfoRequest struct {
+	Offset int `json:"offset,omitempty"`
+	Limit  int `json:"limit,omitempty"`
+}
+
+// DefaultMemberPage is how many members GROUP.INFO carries unless asked
+// otherwise (about 100 kB at most).
+const DefaultMemberPage = 500
+
+// ListMemberPage is how many members each GROUP.LIST entry carries (the
+// first ones; GROUP.INFO pages through the rest).
+const ListMemberPage = 20
 
 // GroupList is the reply of $MQ.API.GROUP.LIST[.<topic>].
 type GroupList struct {

@@ -55,6 +55,9 @@ type Subscription struct {
 	join   JoinReply
 	policy RetryPolicy
 	cons   jetstream.Consumer
+	// presence answers the broker's "are you alive?" probes (see
+	// JoinRequest.Presence); it lives exactly as long as the member.
+	presence *nats.Subscription
 
 	held    *heldSet // every message received and not yet acked/nak'd
 	queue   chan jetstream.Msg
@@ -107,8 +110,13 @@ func Subscribe(ctx context.Context, nc *nats.Conn, topic, group string, h Handle
 		held: newHeldSet(), queue: make(chan jetstream.Msg, cfg.prefetch),
 		stopping: make(chan struct{}), drained: make(chan struct{})}
 	s.hctx, s.hcancel = context.WithCancel(context.Background())
+	if err := s.answerPresence(); err != nil {
+		s.hcancel()
+		return nil, err
+	}
 	if err := s.bind(ctx); err != nil {
 		s.hcancel()
+		_ = s.presence.Unsubscribe()
 		return nil, err
 	}
 	for i := range cfg.concurrency {
@@ -135,7 +143,7 @@ func (s *Subscription) JoinReply() JoinReply {
 // sendJoin sends the JOIN request of a member speaking protocol (creating
 // the group as cfg wants, when allowed) and decodes the reply into out.
 func sendJoin(ctx context.Context, nc *nats.Conn, topic, group string, cfg subscribeConfig, member, protocol string, out any) error {
-	req := JoinRequest{Member: member, Protocols: []string{protocol}}
+	req := JoinRequest{Member: member, Protocols: []string{protocol}, Presence: cfg.presence}
 	if cfg.create {
 		want := cfg.want
 		req.Create = &want
@@ -164,6 +172,19 @@ func (s *Subscription) requestJoin(ctx context.Context) (JoinReply, error) {
 		return JoinReply{}, fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, this helper speaks %q", s.topic, s.group, jr.Protocol, ProtocolPull)
 	}
 	return jr, nil
+}
+
+// answerPresence subscribes the member's presence inbox, which answers
+// every probe at once, so a second process joining with this member's id
+// is refused while this one lives.
+func (s *Subscription) answerPresence() error {
+	inbox := s.nc.NewInbox()
+	sub, err := s.nc.Subscribe(inbox, func(m *nats.Msg) { _ = m.Respond(nil) })
+	if err != nil {
+		return fmt.Errorf("jetmq: presence subscription: %w", err)
+	}
+	s.presence, s.cfg.presence = sub, inbox
+	return nil
 }
 
 // bind joins and binds to the consumer the broker names.
@@ -241,17 +262,19 @@ func (s *Subscription) onFetchError(err error) {
 	}
 }
 
-// heartbeatLoop announces the member to the broker.
+// heartbeatLoop announces the member to the broker: at once (so that
+// every node knows its presence, not only the one that served the JOIN),
+// then every heartbeat interval.
 func (s *Subscription) heartbeatLoop() {
 	defer s.loops.Done()
 	t := time.NewTicker(time.Duration(max(s.JoinReply().HeartbeatMs, 100)) * time.Millisecond)
 	defer t.Stop()
 	for {
+		_ = s.nc.PublishRequest(s.JoinReply().HeartbeatSubject, s.cfg.presence, nil)
 		select {
 		case <-s.stopping:
 			return
 		case <-t.C:
-			_ = s.nc.Publish(s.JoinReply().HeartbeatSubject, nil)
 		}
 	}
 }
@@ -279,6 +302,9 @@ func (s *Subscription) stop(ctx context.Context) error {
 	}()
 	err := waitDrained(ctx, done, s.hcancel)
 	s.hcancel()
+	// Unsubscribe presence before the goodbye, which flushes: a process
+	// joining with this id next finds no one answering.
+	_ = s.presence.Unsubscribe()
 	return errors.Join(err, leaveGroup(s.nc, s.JoinReply().LeaveSubject))
 }
 

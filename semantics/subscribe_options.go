@@ -18,6 +18,7 @@ type subscribeConfig struct {
 	joinTimeout time.Duration
 	logger      *slog.Logger
 	ordered     bool
+	presence    string // the member's presence inbox (set by Subscribe)
 }
 
 func defaultSubscribeConfig() subscribeConfig {
@@ -26,7 +27,9 @@ func defaultSubscribeConfig() subscribeConfig {
 
 // WithMember sets the member id. A broadcasting member that restarts with
 // the same id resumes right after its last ack (within the group's
-// member_ttl); without one the broker picks a fresh id.
+// member_ttl), getting first and at once what its previous process held
+// unacked; while a process with that id still runs, Subscribe fails with
+// a 409 *APIError. Without an id the broker picks a fresh one.
 func WithMember(id string) SubscribeOption {
 	return func(c *subscribeConfig) error {
 		if err := ValidateMemberID(id); err != nil {

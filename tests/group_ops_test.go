@@ -126,6 +126,9 @@ func TestGroupBadInput(t *testing.T) {
 		{semantics.GroupAPIPrefix + "RESET.orders.nosuch", semantics.ResetRequest{Seq: 1}, 404, "not found"},
 		{semantics.GroupJoinPrefix + "orders.nosuch", nil, 404, `group "nosuch" of topic "orders" not found`},
 		{semantics.DLQAPIPrefix + "LIST.orders.nosuch", nil, 404, "not found"},
+		{semantics.GroupJoinPrefix + "orders.g", semantics.JoinRequest{Presence: "$JS.API.STREAM.DELETE.orders"}, 400, "presence"},
+		{semantics.GroupAPIPrefix + "INFO.orders.nosuch", map[string]int{"offset": -1}, 400, "negative"},
+		{semantics.GroupAPIPrefix + "LIST.*", nil, 400, "topic"},
 	} {
 		err := apiRequest(t, nc, c.subject, c.body, nil)
 		if !isAPIError(err, c.code) || !strings.Contains(err.Error(), c.want) {

@@ -110,18 +110,22 @@ func newGroupLsCmd(g *globalFlags) *cobra.Command {
 }
 
 func newGroupInfoCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var page semantics.GroupInfoRequest
+	cmd := &cobra.Command{
 		Use:   "info TOPIC GROUP",
 		Short: "Show a group's config, members and lag (per member for broadcasting)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var st semantics.GroupStatus
-			if err := g.request(semantics.GroupAPIPrefix+"INFO."+args[0]+"."+args[1], nil, &st); err != nil {
+			if err := g.request(semantics.GroupAPIPrefix+"INFO."+args[0]+"."+args[1], page, &st); err != nil {
 				return err
 			}
 			return printGroupStatus(cmd, g, &st)
 		},
 	}
+	cmd.Flags().IntVar(&page.Offset, "offset", 0, "first member to show (members are sorted by id)")
+	cmd.Flags().IntVar(&page.Limit, "limit", 0, fmt.Sprintf("members to show (default %d, fewer if the reply would not fit max_payload)", semantics.DefaultMemberPage))
+	return cmd
 }
 
 func newGroupRmCmd(g *globalFlags) *cobra.Command {
@@ -210,9 +214,18 @@ func printGroupStatus(cmd *cobra.Command, g *globalFlags, st *semantics.GroupSta
 		return err
 	}
 	if len(st.Members) == 0 {
-		fmt.Fprintln(w, "  members: none")
+		if st.MembersTotal == 0 {
+			fmt.Fprintln(w, "  members: none")
+		} else {
+			fmt.Fprintf(w, "  members: none from offset %d (%d in all)\n", st.MembersOffset, st.MembersTotal)
+		}
 		return nil
 	}
+	fmt.Fprintf(w, "  members: %d live of %d", st.MembersLive, st.MembersTotal)
+	if len(st.Members) < st.MembersTotal {
+		fmt.Fprintf(w, " (showing %d from offset %d: see --offset)", len(st.Members), st.MembersOffset)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w)
 	t := newTable(w, "MEMBER", "LIVE", "LAST SEEN", "PENDING", "ACK PENDING", "REDELIVERED", "ACK FLOOR")
 	for _, m := range st.Members {
@@ -236,12 +249,4 @@ func tagList(tags []string) string {
 	return strings.Join(tags, ",")
 }
 
-func liveMembers(st semantics.GroupStatus) int {
-	n := 0
-	for _, m := range st.Members {
-		if m.Live {
-			n++
-		}
-	}
-	return n
-}
+func liveMembers(st semantics.GroupStatus) int { return st.MembersLive }
