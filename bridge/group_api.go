@@ -81,11 +81,9 @@ func validateGroupRef(topic, group string) error {
 }
 
 func (s *GroupService) apiCreate(ctx context.Context, topic, group string, body []byte) (any, error) {
-	var g semantics.GroupConfig
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &g); err != nil {
-			return nil, apiErr(400, "group config: %v", err)
-		}
+	g, err := semantics.DecodeGroupConfig(body)
+	if err != nil {
+		return nil, errBadRequest("group config: %v", err)
 	}
 	if (g.Name != "" && g.Name != group) || (g.Topic != "" && g.Topic != topic) {
 		return nil, apiErr(400, "body names group %q of topic %q, subject names %q of %q", g.Name, g.Topic, group, topic)
@@ -197,8 +195,8 @@ func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (sema
 // time.
 func (s *GroupService) apiReset(ctx context.Context, topic, group string, body []byte) (any, error) {
 	var req semantics.ResetRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, apiErr(400, "reset request: %v", err)
+	if err := semantics.DecodeStrict(body, &req); err != nil {
+		return nil, errBadRequest("reset request: %v", err)
 	}
 	if (req.Seq == 0) == req.Time.IsZero() {
 		return nil, apiErr(400, "reset request: give exactly one of seq and time")

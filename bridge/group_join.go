@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -18,12 +17,10 @@ func (s *GroupService) onJoin(m *nats.Msg) {
 		respondError(m, 400, "want %s<topic>.<group>", semantics.GroupJoinPrefix)
 		return
 	}
-	var req semantics.JoinRequest
-	if len(m.Data) > 0 {
-		if err := json.Unmarshal(m.Data, &req); err != nil {
-			respondError(m, 400, "join request: %v", err)
-			return
-		}
+	req, err := semantics.DecodeJoinRequest(m.Data)
+	if err != nil {
+		respondAPIError(m, errBadRequest("join request: %v", err))
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()

@@ -35,12 +35,53 @@ func (c GroupConfig) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads durations as Go duration strings; an error names the
-// key.
+// key. It is lenient about keys it does not know, so that a registry entry
+// a newer jetmq wrote still reads; a client's request goes through
+// DecodeGroupConfig instead.
 func (c *GroupConfig) UnmarshalJSON(b []byte) error {
 	var j groupJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	return j.into(c)
+}
+
+// DecodeGroupConfig decodes a group config a client sent: like
+// UnmarshalJSON, but an unknown key is an error naming it.
+func DecodeGroupConfig(b []byte) (GroupConfig, error) {
+	var j groupJSON
+	var c GroupConfig
+	if err := DecodeStrict(b, &j); err != nil {
+		return c, err
+	}
+	err := j.into(&c)
+	return c, err
+}
+
+// DecodeJoinRequest decodes a JOIN body strictly, its create config too.
+func DecodeJoinRequest(b []byte) (JoinRequest, error) {
+	var raw struct {
+		Member    string          `json:"member"`
+		Protocols []string        `json:"protocols"`
+		Create    json.RawMessage `json:"create"`
+		Presence  string          `json:"presence"`
+	}
+	if err := DecodeStrict(b, &raw); err != nil {
+		return JoinRequest{}, err
+	}
+	req := JoinRequest{Member: raw.Member, Protocols: raw.Protocols, Presence: raw.Presence}
+	if len(raw.Create) > 0 && string(raw.Create) != "null" {
+		g, err := DecodeGroupConfig(raw.Create)
+		if err != nil {
+			return JoinRequest{}, fmt.Errorf("create: %w", err)
+		}
+		req.Create = &g
+	}
+	return req, nil
+}
+
+// into converts the wire form to c.
+func (j *groupJSON) into(c *GroupConfig) error {
 	*c = GroupConfig{Name: j.Name, Topic: j.Topic, Mode: j.Mode, Ordered: j.Ordered, Tags: j.Tags,
 		MaxReconsume: j.MaxReconsume, Start: j.Start}
 	if j.RetryBackoff != nil {
