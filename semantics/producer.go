@@ -303,6 +303,9 @@ func (f *SendFuture) Result(ctx context.Context) (SendResult, error) {
 	}
 }
 
+// asyncStallWait bounds how long SendAsync blocks on a full window.
+const asyncStallWait = 30 * time.Second
+
 // SendAsync pipelines m: it returns at once (blocking only while
 // WithMaxInFlight messages are unacknowledged) with a future for the
 // acknowledgement; Flush waits for all of them. Keyless messages report
@@ -323,7 +326,10 @@ func (p *Producer) SendAsync(m *Message) (*SendFuture, error) {
 		}()
 		return f, nil
 	}
-	paf, err := p.js.PublishMsgAsync(m.natsMsg(InputSubject(m.Topic, m.Key, m.Tag)))
+	// nats.go gives up on a full window after 200 ms by default; SendAsync
+	// promises to block instead (a burst on a loaded machine must wait for
+	// acks, not fail), up to asyncStallWait.
+	paf, err := p.js.PublishMsgAsync(m.natsMsg(InputSubject(m.Topic, m.Key, m.Tag)), jetstream.WithStallWait(asyncStallWait))
 	if err != nil {
 		return nil, p.publishError(m.Topic, err)
 	}

@@ -119,7 +119,7 @@ func TestTopicKeylessSpreadsEvenly(t *testing.T) {
 	nc := testutil.Connect(t, s.ClientURL())
 	js := testutil.JetStream(t, nc)
 	for i := 0; i < n; i++ {
-		if _, err := js.PublishAsync("spread", nil); err != nil {
+		if _, err := js.PublishAsync("spread", nil, jetstream.WithStallWait(30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
