@@ -62,6 +62,12 @@ func (b *bodyTally) missing(want []string) []string {
 	return out
 }
 
+func (b *bodyTally) distinct() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.count)
+}
+
 func (b *bodyTally) dups() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -72,9 +78,16 @@ func (b *bodyTally) dups() int {
 	return n
 }
 
+// deliveries returns the times of every delivery so far.
+func (b *bodyTally) deliveries() []time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]time.Time(nil), b.times...)
+}
+
 // longestGap is the longest time between two deliveries within [from, to].
 func longestGap(times []time.Time, from, to time.Time) time.Duration {
-	ts := append([]time.Time(nil), times...)
+	ts := times
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
 	var gap time.Duration
 	prev := from
@@ -236,12 +249,12 @@ func TestChaosProcessCluster(t *testing.T) {
 		} else {
 			victim, what = c.singletonNode(t, "ordered.orders.audit"), "ordered coordinator's node"
 		}
-		before := len(billing.count)
+		before := billing.distinct()
 		t.Logf("round %d: kill -9 n%d (%s)", r, victim+1, what)
 		c.procs[victim].Kill9()
 		c.procs[victim] = testutil.StartProcess(t, c.dir, "serve", "-c", c.cfgs[victim])
 		c.procs[victim].WaitReady(t, 90*time.Second)
-		waitCount(t, "billing progress", 120*time.Second, func() int { billing.mu.Lock(); defer billing.mu.Unlock(); return len(billing.count) }, min(before+200, len(load.want)))
+		waitCount(t, "billing progress", 120*time.Second, billing.distinct, min(before+200, len(load.want)))
 	}
 	<-published
 	<-others
@@ -263,13 +276,8 @@ func TestChaosProcessCluster(t *testing.T) {
 	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.INFO.orders", nil, &st); err != nil || st.Misfiled != 0 {
 		t.Fatalf("topic info after the chaos: %v, misfiled %d", err, st.Misfiled)
 	}
-	billing.mu.Lock()
-	bt := append([]time.Time(nil), billing.times...)
-	billing.mu.Unlock()
-	audit.mu.Lock()
-	at := append([]time.Time(nil), audit.times...)
-	audit.mu.Unlock()
+	bt, at, pt := billing.deliveries(), audit.deliveries(), acks.deliveries()
 	t.Logf("%d rounds, %d messages: 0 lost, 0 misfiled, 0 order violations, 0 overlaps; duplicates billing %d, audit %d; longest pause: publisher's acks %s, billing %s, ordered %s (over %s of chaos)",
-		rounds, len(load.want), billing.dups(), audit.dups(), longestGap(acks.times, chaosStart, chaosEnd).Round(time.Millisecond),
+		rounds, len(load.want), billing.dups(), audit.dups(), longestGap(pt, chaosStart, chaosEnd).Round(time.Millisecond),
 		longestGap(bt, chaosStart, chaosEnd).Round(time.Millisecond), longestGap(at, chaosStart, chaosEnd).Round(time.Millisecond), chaosEnd.Sub(chaosStart).Round(time.Second))
 }
