@@ -36,6 +36,7 @@ type OrderedService struct {
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // group id -> singleton runner
 	coords  map[string]*coordinator       // coordinators active on this node
+	stalled map[string]stalledGroup       // group id -> partitions its coordinator here found stalled
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -43,7 +44,7 @@ type OrderedService struct {
 // NewOrderedService returns the ordered-group service; it must start
 // after groups, and groups.SetOrdered must name it.
 func NewOrderedService(groups *GroupService) *OrderedService {
-	return &OrderedService{groups: groups, running: map[string]context.CancelFunc{}, coords: map[string]*coordinator{}}
+	return &OrderedService{groups: groups, running: map[string]context.CancelFunc{}, coords: map[string]*coordinator{}, stalled: map[string]stalledGroup{}}
 }
 
 // Name implements Service.

@@ -17,11 +17,12 @@ import (
 
 // coordEvent is one input of a coordinator's loop.
 type coordEvent struct {
-	kind    string // hb | release | leave | status
+	kind    string // hb | release | leave | status | sample
 	member  string
 	msg     *nats.Msg
 	release semantics.ReleaseRequest
 	hb      heartbeatBody
+	infos   map[int]*jetstream.ConsumerInfo // sample: partition -> its consumer's figures
 }
 
 // heartbeatBody is what an ordered member may say in its heartbeat.
@@ -49,6 +50,16 @@ type coordinator struct {
 	sent      map[string]string // member -> leases last pushed to it
 	nextSeq   map[int]uint64    // partition -> where its releasing owner stopped
 	answers   []coordEvent      // heartbeats of new members, answered after the rebalance
+	// stall is the safety net against owners that do not consume;
+	// stalled maps a partition found stalled to its epoch then, until it
+	// is granted again; sampling: a sample is being taken.
+	stall    *semantics.StallDetector
+	stalled  map[int]uint64
+	sampling bool
+	dirty    bool // the state changed outside a plan: persist it
+	// refenceAt: a fence failed; plan again from then on (JetStream may
+	// be electing the consumer's leader) instead of waiting for an event.
+	refenceAt time.Time
 	// revokes and rebalances already reported to the metrics
 	seenRevokes, seenRebalances uint64
 }
@@ -56,7 +67,8 @@ type coordinator struct {
 func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupConfig) {
 	for ctx.Err() == nil {
 		c := &coordinator{svc: s, g: g, key: semantics.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
-			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{}}
+			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{},
+			stall: semantics.NewStallDetector(semantics.StallAfter(g)), stalled: map[int]uint64{}}
 		err := c.run(ctx)
 		c.unsubscribe()
 		if err != nil && ctx.Err() == nil {
@@ -69,6 +81,9 @@ func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupCo
 	}
 }
 
+// refenceRetry is the pause before a failed fence is tried again.
+const refenceRetry = 200 * time.Millisecond
+
 func (c *coordinator) run(ctx context.Context) error {
 	if err := c.load(ctx); err != nil {
 		return err
@@ -79,11 +94,14 @@ func (c *coordinator) run(ctx context.Context) error {
 	c.svc.active(c.key, c)
 	defer c.svc.active(c.key, nil)
 	defer c.svc.metrics.forget(c.g)
+	defer c.svc.setStalled(c.key, c.g, nil)
 	c.log.Info("ordered coordinator started", "members", c.own.Members())
 	tick := time.NewTicker(min(max(c.g.SessionTimeout/20, 20*time.Millisecond), 50*time.Millisecond))
 	defer tick.Stop()
 	resize := time.NewTicker(5 * time.Second)
 	defer resize.Stop()
+	sample := time.NewTicker(stallSampleEvery)
+	defer sample.Stop()
 	for {
 		var changed bool
 		select {
@@ -101,7 +119,9 @@ func (c *coordinator) run(ctx context.Context) error {
 				}
 			}
 		case now := <-tick.C:
-			changed = c.own.Tick(now)
+			changed = c.own.Tick(now) || (!c.refenceAt.IsZero() && !now.Before(c.refenceAt))
+		case <-sample.C:
+			c.startSample(ctx)
 		case <-resize.C:
 			if err := c.checkResize(ctx); err != nil {
 				return err
@@ -223,6 +243,8 @@ func (c *coordinator) handle(ev coordEvent) bool {
 	case "status":
 		respondJSON(ev.msg, c.status())
 		return false
+	case "sample":
+		return c.onSample(ev.infos, now)
 	case "release":
 		r := ev.release
 		l := c.own.Lease(min(max(r.Partition, 0), len(c.own.State().Partitions)-1))
@@ -247,28 +269,35 @@ func (c *coordinator) handle(ev coordEvent) bool {
 // persists, and tells every member whose assignment changed.
 func (c *coordinator) rebalance(ctx context.Context) error {
 	steps := c.own.Plan(time.Now())
+	if len(steps) > 0 {
+		c.log.Debug("rebalance", "steps", fmt.Sprint(steps))
+	}
 	var grants []semantics.Step
 	for _, st := range steps {
 		if st.Kind == semantics.StepGrant {
 			grants = append(grants, st)
 		}
 	}
+	c.refenceAt = time.Time{}
 	if len(grants) > 0 {
 		fenced := c.fence(ctx, grants)
 		for _, st := range grants {
 			if !fenced[st.Partition] {
-				continue // retried at the next tick
+				c.refenceAt = time.Now().Add(refenceRetry)
+				continue
 			}
 			if _, ok := c.own.Granted(st.Partition, st.Member); ok {
 				c.svc.metrics.rebalanced(c.g, st.Partition)
 			}
 		}
 	}
-	if len(steps) > 0 {
+	if len(steps) > 0 || c.dirty {
 		if err := c.persist(ctx); err != nil {
 			return err
 		}
+		c.dirty = false
 	}
+	c.clearMovedStalls()
 	c.pushChanged()
 	for _, ev := range c.answers {
 		c.reply(ev.msg, ev.member)
@@ -335,13 +364,8 @@ func (c *coordinator) persist(ctx context.Context) error {
 
 // observe reports the state to the metrics.
 func (c *coordinator) observe() {
-	suspended := 0
-	for _, st := range c.status() {
-		if st.Suspended {
-			suspended++
-		}
-	}
-	c.svc.metrics.observe(c.g, c.own.Counts(), suspended, c.own.Revokes-c.seenRevokes, c.own.Rebalances-c.seenRebalances)
+	suspended := len(c.suspendedPartitions())
+	c.svc.metrics.observe(c.g, c.own.Counts(), suspended, len(c.stalled), c.own.Revokes-c.seenRevokes, c.own.Rebalances-c.seenRebalances)
 	c.seenRevokes, c.seenRebalances = c.own.Revokes, c.own.Rebalances
 }
 
@@ -388,17 +412,12 @@ func (c *coordinator) pushChanged() {
 
 // status describes every partition's lease (lag is added by the caller).
 func (c *coordinator) status() []semantics.OrderedPartitionStatus {
-	susp := map[int]bool{}
-	for m, ps := range c.suspended {
-		for _, p := range ps {
-			if p >= 0 && p < len(c.own.State().Partitions) && c.own.Lease(p).Owner == m {
-				susp[p] = true
-			}
-		}
-	}
+	susp := c.suspendedPartitions()
 	var out []semantics.OrderedPartitionStatus
 	for _, l := range c.own.State().Partitions {
-		out = append(out, semantics.OrderedPartitionStatus{Partition: l.Partition, Owner: l.Owner, Epoch: l.Epoch, Revoking: l.Revoking, Suspended: susp[l.Partition]})
+		_, stalled := c.stalled[l.Partition]
+		out = append(out, semantics.OrderedPartitionStatus{Partition: l.Partition, Owner: l.Owner, Epoch: l.Epoch,
+			Revoking: l.Revoking, Suspended: susp[l.Partition], Stalled: stalled})
 	}
 	return out
 }

@@ -49,3 +49,19 @@ type Service interface {
 	// Stop stops intake, finishes in-flight work and returns.
 	Stop(ctx context.Context) error
 }
+
+// HealthDetail is a condition a service reports in /healthz "details"
+// while it lasts. It does not make the node unhealthy: it is about one
+// topic or group, which other nodes cannot serve better.
+type HealthDetail struct {
+	Service   string `json:"service"`
+	Topic     string `json:"topic,omitempty"`
+	Group     string `json:"group,omitempty"`
+	Partition *int   `json:"partition,omitempty"`
+	Problem   string `json:"problem"`
+}
+
+// HealthDetailer is a Service with conditions to show in /healthz.
+type HealthDetailer interface {
+	HealthDetails() []HealthDetail
+}

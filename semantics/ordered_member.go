@@ -94,10 +94,26 @@ func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	return m, nil
 }
 
+// requestJoin joins, trying again within the join timeout while the
+// broker answers 503 (JetStream electing a leader, a cluster starting).
 func (m *orderedMember) requestJoin(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.joinTimeout)
+	defer cancel()
 	var jr OrderedJoinReply
-	if err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, ProtocolOrdered, &jr); err != nil {
-		return err
+	for {
+		err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, ProtocolOrdered, &jr)
+		var ae *APIError
+		if err == nil || !errors.As(err, &ae) || ae.Code != 503 {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	if jr.Protocol != ProtocolOrdered {
 		return fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, want %q", m.topic, m.group, jr.Protocol, ProtocolOrdered)
@@ -207,6 +223,12 @@ func (m *orderedMember) applyLease(l MemberLease, renewedAt time.Time) {
 		return
 	}
 	if r == nil {
+		if renewedAt.IsZero() && !time.Now().Before(m.lastRenew.Add(m.session-m.margin)) {
+			// A pushed grant with no lease to start from (no heartbeat
+			// answered yet, or not lately): the answer to the next
+			// heartbeat lists it again and starts it.
+			return
+		}
 		r = newPartitionRunner(m, p, l.Epoch)
 		m.runners[p] = r
 		m.setLeaseLocked(p, r, m.lastRenew.Add(m.session-m.margin))
@@ -258,68 +280,6 @@ func (m *orderedMember) dropLocked(p int, r *partitionRunner) {
 	delete(m.runners, p)
 	delete(m.suspended, p)
 	go r.abandon()
-}
-
-// revokeLocked stops a runner gracefully and releases its partition.
-func (m *orderedMember) revokeLocked(p int, r *partitionRunner) {
-	if r.revoked {
-		return
-	}
-	r.revoked = true
-	r.validUntil.Store(0)
-	m.released[p] = max(m.released[p], r.epoch)
-	m.pendingReleases++
-	go func() {
-		defer m.releaseFinished()
-		next, gap := r.finish()
-		m.mu.Lock()
-		if m.runners[p] == r {
-			delete(m.runners, p)
-			delete(m.suspended, p)
-		}
-		m.mu.Unlock()
-		m.sendRelease(p, r.epoch, next, gap)
-	}()
-}
-
-// releaseLocked tells the coordinator (in the background) that p at
-// epoch is given up.
-func (m *orderedMember) releaseLocked(p int, epoch, next uint64, refence bool) {
-	m.released[p] = max(m.released[p], epoch)
-	m.pendingReleases++
-	go func() {
-		defer m.releaseFinished()
-		m.sendRelease(p, epoch, next, refence)
-	}()
-}
-
-// releaseFinished marks one RELEASE request done and wakes stop when none
-// is left.
-func (m *orderedMember) releaseFinished() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pendingReleases--
-	if m.pendingReleases == 0 {
-		m.releasesIdle.Broadcast()
-	}
-}
-
-// sendRelease requests RELEASE until the coordinator confirms or the
-// member's connection is gone.
-func (m *orderedMember) sendRelease(p int, epoch, next uint64, refence bool) {
-	body, _ := json.Marshal(ReleaseRequest{Partition: p, Epoch: epoch, NextSeq: next, Refence: refence})
-	for attempt := 0; attempt < 20; attempt++ {
-		msg, err := m.nc.Request(m.join.ReleaseSubject, body, m.heartbeatInterval())
-		if err == nil {
-			var rr ReleaseReply
-			if DecodeReply(msg.Data, &rr) == nil {
-				return
-			}
-		}
-		if errors.Is(err, nats.ErrConnectionClosed) {
-			return
-		}
-	}
 }
 
 func (m *orderedMember) setSuspended(p int, on bool) {

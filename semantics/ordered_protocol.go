@@ -122,4 +122,10 @@ type OrderedPartitionStatus struct {
 	Pending    uint64 `json:"pending"`
 	AckPending int    `json:"ack_pending"`
 	Suspended  bool   `json:"suspended,omitempty"`
+	// Waiting is the partition consumer's num_waiting (pull requests
+	// waiting); Stalled: the coordinator found the owner holding the
+	// partition without consuming it (unfinished messages, no waiting
+	// pull, no progress for StallAfter) and is moving it.
+	Waiting int  `json:"waiting"`
+	Stalled bool `json:"stalled,omitempty"`
 }

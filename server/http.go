@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jetmq/jetmq/bridge"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -88,8 +89,27 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if err := s.Health(); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "reason": err.Error()})
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "unavailable", "reason": err.Error(), "details": s.HealthDetails()})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	body := map[string]any{"status": "ok"}
+	if d := s.HealthDetails(); len(d) > 0 {
+		body["details"] = d
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// HealthDetails gathers the conditions the running services report
+// (bridge.HealthDetailer), for /healthz.
+func (s *Server) HealthDetails() []bridge.HealthDetail {
+	s.mu.Lock()
+	svcs := append([]bridge.Service(nil), s.started...)
+	s.mu.Unlock()
+	var out []bridge.HealthDetail
+	for _, svc := range svcs {
+		if h, ok := svc.(bridge.HealthDetailer); ok {
+			out = append(out, h.HealthDetails()...)
+		}
+	}
+	return out
 }
