@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -17,12 +16,13 @@ import (
 
 // coordEvent is one input of a coordinator's loop.
 type coordEvent struct {
-	kind    string // hb | release | leave | status | sample
+	kind    string // hb | release | leave | status | sample | fenced
 	member  string
 	msg     *nats.Msg
 	release semantics.ReleaseRequest
 	hb      heartbeatBody
 	infos   map[int]*jetstream.ConsumerInfo // sample: partition -> its consumer's figures
+	fence   fenceResult
 }
 
 // heartbeatBody is what an ordered member may say in its heartbeat.
@@ -56,7 +56,9 @@ type coordinator struct {
 	stall    *semantics.StallDetector
 	stalled  map[int]uint64
 	sampling bool
-	dirty    bool // the state changed outside a plan: persist it
+	fencing  map[int]bool     // partitions whose fence is under way
+	fenced   []semantics.Step // grants whose fence is done, applied by the next rebalance
+	dirty    bool             // the state changed outside a plan: persist it
 	// refenceAt: a fence failed; plan again from then on (JetStream may
 	// be electing the consumer's leader) instead of waiting for an event.
 	refenceAt time.Time
@@ -68,7 +70,7 @@ func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupCo
 	for ctx.Err() == nil {
 		c := &coordinator{svc: s, g: g, key: semantics.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
 			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{},
-			stall: semantics.NewStallDetector(semantics.StallAfter(g)), stalled: map[int]uint64{}}
+			stall: semantics.NewStallDetector(semantics.StallAfter(g)), stalled: map[int]uint64{}, fencing: map[int]bool{}}
 		err := c.run(ctx)
 		c.unsubscribe()
 		if err != nil && ctx.Err() == nil {
@@ -76,7 +78,7 @@ func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupCo
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -137,20 +139,35 @@ func (c *coordinator) run(ctx context.Context) error {
 	}
 }
 
-// load reads the durable state (or starts an empty one).
+// coordJSTimeout bounds each JetStream call on a coordinator's way (state
+// read and write, fence). During a Raft election such a call gets no
+// answer until a leader is elected; trying again soon, rather than
+// waiting the client's 5 s default, resumes the group within about this
+// much of the election's end.
+const coordJSTimeout = 1500 * time.Millisecond
+
+// fenceTimeout bounds one fence attempt; a partition whose consumer is
+// electing a leader is fenced at the first attempt after the election,
+// and the coordinator's loop (heartbeats) waits at most this long.
+const fenceTimeout = 750 * time.Millisecond
+
+// load reads the durable state (or starts an empty one). It only reads:
+// the partition consumers exist since the group's creation (JOIN makes
+// sure, a fence recreates a missing one, checkResize adds new ones), and
+// a coordinator taking over after a node died must not wait on every
+// consumer's election before it answers heartbeats.
 func (c *coordinator) load(ctx context.Context) error {
-	ti, ok, err := c.svc.groups.topicInfo(ctx, c.g.Topic)
+	lctx, cancel := context.WithTimeout(ctx, coordJSTimeout)
+	defer cancel()
+	ti, ok, err := c.svc.groups.topicInfo(lctx, c.g.Topic)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("topic %q not found", c.g.Topic)
 	}
-	if err := c.svc.groups.ensureOrderedConsumers(ctx, c.g); err != nil {
-		return fmt.Errorf("partition consumers: %w", err)
-	}
 	var st *semantics.OrderedState
-	e, err := c.svc.kv.Get(ctx, c.key)
+	e, err := c.svc.kv.Get(lctx, c.key)
 	switch {
 	case err == nil:
 		st = &semantics.OrderedState{}
@@ -245,6 +262,8 @@ func (c *coordinator) handle(ev coordEvent) bool {
 		return false
 	case "sample":
 		return c.onSample(ev.infos, now)
+	case "fenced":
+		return c.onFenced(ev.fence)
 	case "release":
 		r := ev.release
 		l := c.own.Lease(min(max(r.Partition, 0), len(c.own.State().Partitions)-1))
@@ -265,30 +284,19 @@ func (c *coordinator) handle(ev coordEvent) bool {
 	return false
 }
 
-// rebalance plans, revokes at once, fences and grants free partitions,
-// persists, and tells every member whose assignment changed.
+// rebalance plans, revokes at once, starts fencing the free partitions
+// to be granted (they are granted when their fence is done, see
+// onFenced), persists, and tells every member whose assignment changed.
 func (c *coordinator) rebalance(ctx context.Context) error {
+	c.applyFenced()
 	steps := c.own.Plan(time.Now())
 	if len(steps) > 0 {
 		c.log.Debug("rebalance", "steps", fmt.Sprint(steps))
 	}
-	var grants []semantics.Step
+	c.refenceAt = time.Time{}
 	for _, st := range steps {
 		if st.Kind == semantics.StepGrant {
-			grants = append(grants, st)
-		}
-	}
-	c.refenceAt = time.Time{}
-	if len(grants) > 0 {
-		fenced := c.fence(ctx, grants)
-		for _, st := range grants {
-			if !fenced[st.Partition] {
-				c.refenceAt = time.Now().Add(refenceRetry)
-				continue
-			}
-			if _, ok := c.own.Granted(st.Partition, st.Member); ok {
-				c.svc.metrics.rebalanced(c.g, st.Partition)
-			}
+			c.startFence(ctx, st)
 		}
 	}
 	if len(steps) > 0 || c.dirty {
@@ -306,47 +314,11 @@ func (c *coordinator) rebalance(ctx context.Context) error {
 	return nil
 }
 
-// fence resets the consumers of the partitions about to be granted, in
-// parallel.
-func (c *coordinator) fence(ctx context.Context, grants []semantics.Step) map[int]bool {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	ok := map[int]bool{}
-	next := map[int]uint64{}
-	for _, st := range grants {
-		next[st.Partition] = c.nextSeq[st.Partition]
-		delete(c.nextSeq, st.Partition)
-	}
-	for _, st := range grants {
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			err := c.svc.groups.fencePartition(fctx, c.g, p, next[p])
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				c.log.Warn("fencing a partition failed; retrying", "partition", p, "err", err)
-				return
-			}
-			ok[p] = true
-		}(st.Partition)
-	}
-	wg.Wait()
-	for p, seq := range next {
-		if !ok[p] && seq > 0 {
-			c.nextSeq[p] = seq
-		}
-	}
-	return ok
-}
-
 // persist writes the state with compare-and-set: a coordinator that lost
 // the race to another one stops and restarts from the stored state.
 func (c *coordinator) persist(ctx context.Context) error {
 	b, _ := json.Marshal(c.own.State())
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, coordJSTimeout)
 	defer cancel()
 	var rev uint64
 	var err error

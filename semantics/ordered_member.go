@@ -131,22 +131,27 @@ func (m *orderedMember) heartbeatInterval() time.Duration {
 }
 
 // heartbeatLoop sends a heartbeat request at once and then every third
-// of the session timeout; every answer renews the leases it lists.
+// of the session timeout; every answer renews the leases it lists. After
+// an unanswered one it tries again five times as often, so that a
+// coordinator taking over (its node died) is found at once.
 func (m *orderedMember) heartbeatLoop() {
 	defer m.loops.Done()
-	t := time.NewTicker(m.heartbeatInterval())
-	defer t.Stop()
 	for {
-		m.heartbeat()
+		wait := m.heartbeatInterval()
+		if !m.heartbeat() {
+			wait /= 5
+		}
 		select {
 		case <-m.quit:
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
 
-func (m *orderedMember) heartbeat() {
+// heartbeat sends one heartbeat and applies the answer; it reports
+// whether the coordinator answered.
+func (m *orderedMember) heartbeat() bool {
 	m.mu.Lock()
 	body, _ := json.Marshal(struct {
 		Suspended []int `json:"suspended,omitempty"`
@@ -155,13 +160,14 @@ func (m *orderedMember) heartbeat() {
 	sent := time.Now()
 	msg, err := m.nc.Request(m.join.HeartbeatSubject, body, m.heartbeatInterval())
 	if err != nil {
-		return // no coordinator answer: the leases are not renewed
+		return false // no coordinator answer: the leases are not renewed
 	}
 	var a Assignment
 	if err := DecodeReply(msg.Data, &a); err != nil {
-		return
+		return false
 	}
 	m.apply(a, sent)
+	return true
 }
 
 // onAssign takes an assignment the coordinator pushed.
