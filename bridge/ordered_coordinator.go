@@ -20,16 +20,10 @@ type coordEvent struct {
 	member  string
 	msg     *nats.Msg
 	release semantics.ReleaseRequest
-	hb      heartbeatBody
+	token   string // the member token the request carries
+	hb      semantics.OrderedHeartbeat
 	infos   map[int]*jetstream.ConsumerInfo // sample: partition -> its consumer's figures
 	fence   fenceResult
-}
-
-// heartbeatBody is what an ordered member may say in its heartbeat.
-type heartbeatBody struct {
-	// Suspended lists the partitions whose head message is waiting to be
-	// retried after a handler error.
-	Suspended []int `json:"suspended,omitempty"`
 }
 
 // coordinator runs the ownership of one ordered clustering group on the
@@ -56,9 +50,10 @@ type coordinator struct {
 	stall    *semantics.StallDetector
 	stalled  map[int]uint64
 	sampling bool
-	fencing  map[int]bool     // partitions whose fence is under way
-	fenced   []semantics.Step // grants whose fence is done, applied by the next rebalance
-	dirty    bool             // the state changed outside a plan: persist it
+	tokens   map[string]string // live member -> the token its session uses
+	fencing  map[int]bool      // partitions whose fence is under way
+	fenced   []semantics.Step  // grants whose fence is done, applied by the next rebalance
+	dirty    bool              // the state changed outside a plan: persist it
 	// refenceAt: a fence failed; plan again from then on (JetStream may
 	// be electing the consumer's leader) instead of waiting for an event.
 	refenceAt time.Time
@@ -70,7 +65,7 @@ func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupCo
 	for ctx.Err() == nil {
 		c := &coordinator{svc: s, g: g, key: semantics.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
 			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{},
-			stall: semantics.NewStallDetector(semantics.StallAfter(g)), stalled: map[int]uint64{}, fencing: map[int]bool{}}
+			stall: semantics.NewStallDetector(semantics.StallAfter(g)), stalled: map[int]uint64{}, fencing: map[int]bool{}, tokens: map[string]string{}}
 		err := c.run(ctx)
 		c.unsubscribe()
 		if err != nil && ctx.Err() == nil {
@@ -210,16 +205,9 @@ func (c *coordinator) subscribe() error {
 		prefix := prefix
 		sub, err := c.svc.nc.Subscribe(prefix+base, func(m *nats.Msg) {
 			ev := coordEvent{kind: kind, msg: m, member: m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]}
-			if len(m.Data) > 0 {
-				switch kind {
-				case "hb":
-					_ = json.Unmarshal(m.Data, &ev.hb)
-				case "release":
-					if err := json.Unmarshal(m.Data, &ev.release); err != nil {
-						respondError(m, 400, "release request: %v", err)
-						return
-					}
-				}
+			if err := ev.decode(); err != nil {
+				respondError(m, 400, "%s request: %v", kind, err)
+				return
 			}
 			c.events <- ev
 		})
@@ -242,6 +230,10 @@ func (c *coordinator) unsubscribe() {
 // handle applies one event; it reports whether a rebalance is due.
 func (c *coordinator) handle(ev coordEvent) bool {
 	now := time.Now()
+	if code, why := c.authorize(ev); code != 0 {
+		respondError(ev.msg, code, "%s", why)
+		return false
+	}
 	switch ev.kind {
 	case "hb":
 		isNew := c.own.Heartbeat(ev.member, now)
@@ -276,6 +268,7 @@ func (c *coordinator) handle(ev coordEvent) bool {
 		return ok
 	case "leave":
 		delete(c.suspended, ev.member)
+		delete(c.tokens, ev.member)
 		if ev.msg.Reply != "" {
 			_ = ev.msg.Respond([]byte(`{"ok":true}`))
 		}
@@ -378,6 +371,11 @@ func (c *coordinator) pushChanged() {
 	for m := range c.sent {
 		if !c.own.Live(m) {
 			delete(c.sent, m)
+		}
+	}
+	for m := range c.tokens {
+		if !c.own.Live(m) {
+			delete(c.tokens, m)
 		}
 	}
 }

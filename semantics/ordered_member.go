@@ -43,7 +43,6 @@ type orderedMember struct {
 	released   map[int]uint64 // partition -> highest epoch given up
 	leaseUntil map[int]time.Time
 	lastRenew  time.Time // send time of the last answered heartbeat
-	maxRev     uint64
 	stopping   bool
 	suspended  map[int]bool
 
@@ -52,6 +51,7 @@ type orderedMember struct {
 	hcancel   context.CancelFunc
 	assignSub *nats.Subscription
 	quit      chan struct{}
+	poke      chan struct{} // a push: heartbeat now
 	loops     sync.WaitGroup
 	// pendingReleases counts RELEASE requests in flight (under mu); stop
 	// waits on releasesIdle until it is zero. A WaitGroup would not do:
@@ -64,7 +64,7 @@ type orderedMember struct {
 func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, topic, group string, h Handler, cfg subscribeConfig) (*orderedMember, error) {
 	m := &orderedMember{nc: nc, js: js, topic: topic, group: group, handler: h, cfg: cfg, log: cfg.logger,
 		runners: map[int]*partitionRunner{}, released: map[int]uint64{}, leaseUntil: map[int]time.Time{},
-		suspended: map[int]bool{}, quit: make(chan struct{})}
+		suspended: map[int]bool{}, quit: make(chan struct{}), poke: make(chan struct{}, 1)}
 	m.releasesIdle = sync.NewCond(&m.mu)
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
 	if err := m.requestJoin(ctx); err != nil {
@@ -144,6 +144,7 @@ func (m *orderedMember) heartbeatLoop() {
 		select {
 		case <-m.quit:
 			return
+		case <-m.poke:
 		case <-time.After(wait):
 		}
 	}
@@ -153,9 +154,7 @@ func (m *orderedMember) heartbeatLoop() {
 // whether the coordinator answered.
 func (m *orderedMember) heartbeat() bool {
 	m.mu.Lock()
-	body, _ := json.Marshal(struct {
-		Suspended []int `json:"suspended,omitempty"`
-	}{sortedTrue(m.suspended)})
+	body, _ := json.Marshal(OrderedHeartbeat{Token: m.join.MemberToken, Suspended: sortedTrue(m.suspended)})
 	m.mu.Unlock()
 	sent := time.Now()
 	msg, err := m.nc.Request(m.join.HeartbeatSubject, body, m.heartbeatInterval())
@@ -170,27 +169,26 @@ func (m *orderedMember) heartbeat() bool {
 	return true
 }
 
-// onAssign takes an assignment the coordinator pushed.
-func (m *orderedMember) onAssign(msg *nats.Msg) {
-	var a Assignment
-	if json.Unmarshal(msg.Data, &a) == nil {
-		m.apply(a, time.Time{})
+// onAssign takes a push on the assign subject as a nudge only: whatever
+// it says, the member heartbeats at once and acts on the answer. Anyone
+// can publish there; only the coordinator answers the member's requests.
+func (m *orderedMember) onAssign(*nats.Msg) {
+	select {
+	case m.poke <- struct{}{}:
+	default:
 	}
 }
 
-// apply makes the member's runners match assignment a. renewedAt is when
-// the heartbeat a answers was sent (zero for a push, which grants but
-// does not renew).
+// apply makes the member's runners match assignment a, the answer to the
+// heartbeat sent at renewedAt; an answer to an older heartbeat than one
+// already applied is ignored.
 func (m *orderedMember) apply(a Assignment, renewedAt time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if a.Rev < m.maxRev {
-		return // older than what we acted on
+	if !renewedAt.After(m.lastRenew) {
+		return
 	}
-	m.maxRev = a.Rev
-	if !renewedAt.IsZero() && renewedAt.After(m.lastRenew) {
-		m.lastRenew = renewedAt
-	}
+	m.lastRenew = renewedAt
 	listed := map[int]bool{}
 	for _, l := range a.Leases {
 		listed[l.Partition] = true
@@ -229,20 +227,13 @@ func (m *orderedMember) applyLease(l MemberLease, renewedAt time.Time) {
 		return
 	}
 	if r == nil {
-		if renewedAt.IsZero() && !time.Now().Before(m.lastRenew.Add(m.session-m.margin)) {
-			// A pushed grant with no lease to start from (no heartbeat
-			// answered yet, or not lately): the answer to the next
-			// heartbeat lists it again and starts it.
-			return
-		}
 		r = newPartitionRunner(m, p, l.Epoch)
 		m.runners[p] = r
-		m.setLeaseLocked(p, r, m.lastRenew.Add(m.session-m.margin))
-		r.start()
-	}
-	if !renewedAt.IsZero() {
 		m.setLeaseLocked(p, r, renewedAt.Add(m.session-m.margin))
+		r.start()
+		return
 	}
+	m.setLeaseLocked(p, r, renewedAt.Add(m.session-m.margin))
 }
 
 // setLeaseLocked records until when the runner of p may hand out
@@ -357,7 +348,21 @@ func (m *orderedMember) stop(ctx context.Context) error {
 	if m.assignSub != nil {
 		_ = m.assignSub.Unsubscribe()
 	}
-	return errors.Join(err, leaveGroup(m.nc, m.join.LeaveSubject))
+	return errors.Join(err, m.leave())
+}
+
+// leave tells the coordinator the member is gone (with its token; a
+// broadcasting member has none and no coordinator).
+func (m *orderedMember) leave() error {
+	if m.join.MemberToken == "" {
+		return leaveGroup(m.nc, m.join.LeaveSubject)
+	}
+	body, _ := json.Marshal(OrderedLeave{Token: m.join.MemberToken})
+	_, err := m.nc.Request(m.join.LeaveSubject, body, m.heartbeatInterval())
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
+		return err
+	}
+	return nil
 }
 
 // plainHeartbeats keeps a broadcasting member known to the broker.

@@ -73,6 +73,9 @@ type OrderedJoinReply struct {
 	// ReleaseSubject: request it to hand a partition back.
 	AssignSubject  string `json:"assign_subject"`
 	ReleaseSubject string `json:"release_subject"`
+	// MemberToken (clustering) proves on every heartbeat, release and
+	// leave that the sender is the member that joined.
+	MemberToken string `json:"member_token,omitempty"`
 }
 
 // MemberLease is one partition in an Assignment.
@@ -101,10 +104,23 @@ type Assignment struct {
 // the last acks are still on their way. Refence asks for the partition
 // to be fenced and granted again (the member saw a delivery gap).
 type ReleaseRequest struct {
+	Token     string `json:"token"`
 	Partition int    `json:"partition"`
 	Epoch     uint64 `json:"epoch"`
 	NextSeq   uint64 `json:"next_seq,omitempty"`
 	Refence   bool   `json:"refence,omitempty"`
+}
+
+// OrderedHeartbeat is the body of an ordered member's heartbeat request:
+// its token and the partitions whose head message waits for a retry.
+type OrderedHeartbeat struct {
+	Token     string `json:"token"`
+	Suspended []int  `json:"suspended,omitempty"`
+}
+
+// OrderedLeave is the body of an ordered member's LEAVE.
+type OrderedLeave struct {
+	Token string `json:"token"`
 }
 
 // ReleaseReply confirms a release.

@@ -56,7 +56,7 @@ func (m *orderedMember) releaseFinished() {
 // sendRelease requests RELEASE until the coordinator confirms or the
 // member's connection is gone.
 func (m *orderedMember) sendRelease(p int, epoch, next uint64, refence bool) {
-	body, _ := json.Marshal(ReleaseRequest{Partition: p, Epoch: epoch, NextSeq: next, Refence: refence})
+	body, _ := json.Marshal(ReleaseRequest{Token: m.join.MemberToken, Partition: p, Epoch: epoch, NextSeq: next, Refence: refence})
 	for attempt := 0; attempt < 20; attempt++ {
 		msg, err := m.nc.Request(m.join.ReleaseSubject, body, m.heartbeatInterval())
 		if err == nil {

@@ -72,6 +72,7 @@ func zombieMember(t *testing.T, url, topic, group, id string) {
 	var join struct {
 		HeartbeatSubject string `json:"heartbeat_subject"`
 		SessionTimeoutMs int64  `json:"session_timeout_ms"`
+		MemberToken      string `json:"member_token"`
 	}
 	if err := json.Unmarshal(resp.Data, &join); err != nil || join.HeartbeatSubject == "" {
 		t.Fatalf("join reply %s (%v)", resp.Data, err)
@@ -83,7 +84,7 @@ func zombieMember(t *testing.T, url, topic, group, id string) {
 		defer close(done)
 		every := time.Duration(join.SessionTimeoutMs) * time.Millisecond / 3
 		for {
-			_, _ = nc.Request(join.HeartbeatSubject, []byte(`{}`), every)
+			_, _ = nc.Request(join.HeartbeatSubject, []byte(`{"token":"`+join.MemberToken+`"}`), every)
 			select {
 			case <-quit:
 				return
