@@ -237,18 +237,19 @@ func (c *coordinator) handle(ev coordEvent) bool {
 	switch ev.kind {
 	case "hb":
 		isNew := c.own.Heartbeat(ev.member, now)
+		leaving := ev.hb.Leaving && c.own.SetLeaving(ev.member)
 		changed := len(c.suspended[ev.member]) != len(ev.hb.Suspended)
 		c.suspended[ev.member] = ev.hb.Suspended
 		if changed {
 			c.observe()
 		}
-		if isNew {
-			// Answer after the rebalance, with the new member's share.
+		if isNew || leaving {
+			// Answer after the rebalance, with the member's new share.
 			c.answers = append(c.answers, ev)
 		} else {
 			c.reply(ev.msg, ev.member)
 		}
-		return isNew
+		return isNew || leaving
 	case "status":
 		respondJSON(ev.msg, c.status())
 		return false
@@ -344,7 +345,7 @@ func (c *coordinator) assignment(member string) semantics.Assignment {
 		}
 		a.Leases = append(a.Leases, semantics.MemberLease{Partition: l.Partition, Epoch: l.Epoch, State: state})
 	}
-	a.Standby = len(a.Leases) == 0
+	a.Standby = c.own.Standby(member)
 	return a
 }
 

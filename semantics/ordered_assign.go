@@ -75,6 +75,8 @@ type Ownership struct {
 	// avoid: member -> until when it gets no partitions, having held one
 	// without consuming it (see MoveStalled).
 	avoid map[string]time.Time
+	// leaving: members that said they are stopping; they get nothing.
+	leaving map[string]bool
 	// Rebalances counts plans that moved at least one partition; Grants
 	// and Revokes count steps.
 	Rebalances, Grants, Revokes uint64
@@ -85,7 +87,7 @@ type Ownership struct {
 // alive as of now, so that a coordinator taking over gives them one
 // session_timeout to show up before their partitions move.
 func NewOwnership(st *OrderedState, partitions int, session time.Duration, now time.Time) *Ownership {
-	o := &Ownership{session: session, lastSeen: map[string]time.Time{}, revokedAt: map[int]time.Time{}, avoid: map[string]time.Time{}}
+	o := &Ownership{session: session, lastSeen: map[string]time.Time{}, revokedAt: map[int]time.Time{}, avoid: map[string]time.Time{}, leaving: map[string]bool{}}
 	if st != nil {
 		o.state.Partitions = append(o.state.Partitions, st.Partitions...)
 	}
@@ -154,6 +156,7 @@ func (o *Ownership) Release(member string, p int, epoch uint64) bool {
 func (o *Ownership) Leave(member string) bool {
 	_, known := o.lastSeen[member]
 	delete(o.lastSeen, member)
+	delete(o.leaving, member)
 	changed := known
 	for p := range o.state.Partitions {
 		if o.state.Partitions[p].Owner == member {
@@ -202,10 +205,26 @@ func (o *Ownership) MoveStalled(p int, now time.Time) bool {
 	return true
 }
 
-// eligible lists the live members that may own partitions now: those not
-// avoided, or every live member if all are.
+// SetLeaving marks a live member as stopping: from now on it is granted
+// nothing and its partitions are revoked, so each goes to another member
+// as soon as it is released. It reports whether anything changed.
+func (o *Ownership) SetLeaving(member string) bool {
+	if !o.Live(member) || o.leaving[member] {
+		return false
+	}
+	o.leaving[member] = true
+	return true
+}
+
+// eligible lists the live members that may own partitions now: not
+// leaving, and not avoided unless all the others are.
 func (o *Ownership) eligible(now time.Time) []string {
-	live := o.Members()
+	var live []string
+	for _, m := range o.Members() {
+		if !o.leaving[m] {
+			live = append(live, m)
+		}
+	}
 	var out []string
 	for _, m := range live {
 		if until, ok := o.avoid[m]; ok && now.Before(until) {
@@ -332,6 +351,20 @@ func (o *Ownership) Counts() map[string]int {
 		}
 	}
 	return out
+}
+
+// Standby reports whether member owns nothing and the target gives it
+// nothing.
+func (o *Ownership) Standby(member string) bool {
+	if len(o.MemberLeases(member)) > 0 {
+		return false
+	}
+	for _, m := range o.Target() {
+		if m == member {
+			return false
+		}
+	}
+	return true
 }
 
 // MemberLeases lists the partitions member owns or is releasing.

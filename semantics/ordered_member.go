@@ -43,7 +43,7 @@ type orderedMember struct {
 	released   map[int]uint64 // partition -> highest epoch given up
 	leaseUntil map[int]time.Time
 	lastRenew  time.Time // send time of the last answered heartbeat
-	stopping   bool
+	stopping   bool      // Stop began: tell the coordinator, start nothing
 	suspended  map[int]bool
 
 	broadcast *orderedBroadcast
@@ -154,7 +154,7 @@ func (m *orderedMember) heartbeatLoop() {
 // whether the coordinator answered.
 func (m *orderedMember) heartbeat() bool {
 	m.mu.Lock()
-	body, _ := json.Marshal(OrderedHeartbeat{Token: m.join.MemberToken, Suspended: sortedTrue(m.suspended)})
+	body, _ := json.Marshal(OrderedHeartbeat{Token: m.join.MemberToken, Suspended: sortedTrue(m.suspended), Leaving: m.stopping})
 	m.mu.Unlock()
 	sent := time.Now()
 	msg, err := m.nc.Request(m.join.HeartbeatSubject, body, m.heartbeatInterval())
@@ -331,6 +331,10 @@ func (m *orderedMember) stop(ctx context.Context) error {
 		} else {
 			m.mu.Lock()
 			m.stopping = true
+			m.mu.Unlock()
+			// Leaving first, so that what it releases goes elsewhere.
+			m.heartbeat()
+			m.mu.Lock()
 			for p, r := range m.runners {
 				m.revokeLocked(p, r)
 			}

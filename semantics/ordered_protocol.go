@@ -93,8 +93,10 @@ type Assignment struct {
 	Member string        `json:"member"`
 	Rev    uint64        `json:"rev"`
 	Leases []MemberLease `json:"leases"`
-	// Standby: the member owns nothing (more members than partitions, or
-	// waiting for a partition to be released).
+	// Standby: the member owns nothing and the coordinator's target gives
+	// it nothing (more members than partitions, leaving, or moved off
+	// after a stall). A member that owns nothing yet but is due partitions
+	// still being released by others is not standby.
 	Standby bool `json:"standby,omitempty"`
 }
 
@@ -116,6 +118,9 @@ type ReleaseRequest struct {
 type OrderedHeartbeat struct {
 	Token     string `json:"token"`
 	Suspended []int  `json:"suspended,omitempty"`
+	// Leaving: the member is stopping; it gets no new partitions and each
+	// one it releases goes to another member at once.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 // OrderedLeave is the body of an ordered member's LEAVE.

@@ -26,6 +26,7 @@ type rawOrderedMember struct {
 	mu     sync.Mutex
 	owned  map[int]uint64 // partition -> epoch
 	next   map[int]uint64 // partition -> last acked seq + 1
+	dseq   map[int]uint64 // partition -> consumer sequence of the last delivery at this epoch
 	quit   chan struct{}
 	poke   chan struct{} // a push on assign_subject: heartbeat now
 	done   sync.WaitGroup
@@ -37,7 +38,7 @@ func (r *rawOrderedMember) str(k string) string { return r.join[k].(string) }
 
 func startRawOrderedMember(t *testing.T, url, topic, group, id string, c *ordercheck.Checker) *rawOrderedMember {
 	nc := testutil.Connect(t, url)
-	r := &rawOrderedMember{t: t, nc: nc, id: id, c: c, owned: map[int]uint64{}, next: map[int]uint64{}, leases: map[int]time.Time{}, quit: make(chan struct{}), poke: make(chan struct{}, 1)}
+	r := &rawOrderedMember{t: t, nc: nc, id: id, c: c, owned: map[int]uint64{}, next: map[int]uint64{}, dseq: map[int]uint64{}, leases: map[int]time.Time{}, quit: make(chan struct{}), poke: make(chan struct{}, 1)}
 	resp, err := nc.Request("$MQ.GROUP.JOIN."+topic+"."+group, []byte(`{"member":"`+id+`","protocols":["ordered"],"create":{"ordered":true,"start":"all","session_timeout":"1s"}}`), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +117,7 @@ func (r *rawOrderedMember) apply(data []byte, sent time.Time) {
 		if r.owned[l.Partition] != l.Epoch {
 			r.owned[l.Partition] = l.Epoch
 			r.next[l.Partition] = 0
+			r.dseq[l.Partition] = 0
 			r.leases[l.Partition] = time.Time{}
 		}
 		r.leases[l.Partition] = sent.Add(session * 9 / 10)
@@ -169,15 +171,30 @@ func (r *rawOrderedMember) pullOne(sub *nats.Subscription, inbox, stream, consum
 	if err != nil || !strings.HasPrefix(m.Reply, "$JS.ACK.") {
 		return // 404 no messages, 408, or nothing
 	}
-	// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
+	// $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<timestamp>.<pending>
 	toks := strings.Split(m.Reply, ".")
-	sseq, _ := strconv.ParseUint(toks[len(toks)-4], 10, 64)
+	sseq, _ := strconv.ParseUint(toks[5], 10, 64)
+	dseq, _ := strconv.ParseUint(toks[6], 10, 64)
 	sm := strings.Split(m.Subject, ".")
 	r.mu.Lock()
-	ok := r.owned[p] != 0 && time.Now().Before(r.leases[p])
+	epoch := r.owned[p]
+	ok := epoch != 0 && time.Now().Before(r.leases[p])
+	gap := dseq > r.dseq[p]+1
+	if ok && !gap {
+		r.dseq[p] = dseq // a sequence going back is no gap
+	}
+	if ok && gap {
+		delete(r.owned, p) // a delivery went elsewhere: have it fenced again
+		body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d,"refence":true`, p, epoch, r.next[p]))
+		go func() { _, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second) }()
+	}
 	r.mu.Unlock()
-	if !ok {
-		return // the lease ran out meanwhile: leave it for the fence
+	if !ok || gap {
+		return // the lease ran out meanwhile, or a gap: leave it for the fence
+	}
+	if sseq < r.next[p] {
+		_ = m.Respond([]byte("+ACK")) // acked before: ack again, skip
+		return
 	}
 	start := time.Now()
 	r.c.Record(ordercheck.Event{Partition: p, Key: sm[2], Seq: sseq, Member: r.id, Start: start, End: time.Now(), OK: true})
@@ -187,9 +204,13 @@ func (r *rawOrderedMember) pullOne(sub *nats.Subscription, inbox, stream, consum
 	r.mu.Unlock()
 }
 
+// stop leaves as PROTOCOL.md step 7 says: a leaving heartbeat, then a
+// release of every partition, then LEAVE.
 func (r *rawOrderedMember) stop() {
 	close(r.quit)
 	r.done.Wait()
+	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
+	_, _ = r.nc.Request(r.str("heartbeat_subject"), r.tokenBody(`,"leaving":true`), session/3)
 	r.mu.Lock()
 	for p, e := range r.owned {
 		body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d`, p, e, r.next[p]))
