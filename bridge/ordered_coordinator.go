@@ -134,8 +134,7 @@ func (c *coordinator) run(ctx context.Context) error {
 	}
 }
 
-// coordJSTimeout bounds each JetStream call on a coordinator's way (state
-// read and write, fence). During a Raft election such a call gets no
+// coordJSTimeout bounds the coordinator's state read and write. During a Raft election such a call gets no
 // answer until a leader is elected; trying again soon, rather than
 // waiting the client's 5 s default, resumes the group within about this
 // much of the election's end.

@@ -102,12 +102,11 @@ func (m *orderedMember) requestJoin(ctx context.Context) error {
 	var jr OrderedJoinReply
 	for {
 		err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, ProtocolOrdered, &jr)
-		var ae *APIError
-		if err == nil || !errors.As(err, &ae) || ae.Code != 503 {
-			if err != nil {
-				return err
-			}
+		if err == nil {
 			break
+		}
+		if ae := (*APIError)(nil); !errors.As(err, &ae) || ae.Code != 503 {
+			return err
 		}
 		select {
 		case <-ctx.Done():
