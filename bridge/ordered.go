@@ -32,10 +32,12 @@ type OrderedService struct {
 	log     *slog.Logger
 	kv      jetstream.KeyValue
 	metrics *orderedMetrics
+	secret  []byte // signs member tokens (see ordered_token.go)
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // group id -> singleton runner
 	coords  map[string]*coordinator       // coordinators active on this node
+	stalled map[string]stalledGroup       // group id -> partitions its coordinator here found stalled
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -43,7 +45,7 @@ type OrderedService struct {
 // NewOrderedService returns the ordered-group service; it must start
 // after groups, and groups.SetOrdered must name it.
 func NewOrderedService(groups *GroupService) *OrderedService {
-	return &OrderedService{groups: groups, running: map[string]context.CancelFunc{}, coords: map[string]*coordinator{}}
+	return &OrderedService{groups: groups, running: map[string]context.CancelFunc{}, coords: map[string]*coordinator{}, stalled: map[string]stalledGroup{}}
 }
 
 // Name implements Service.
@@ -62,6 +64,14 @@ func (s *OrderedService) Start(ctx context.Context, h Host) error {
 	})
 	if err != nil {
 		return fmt.Errorf("ordered state bucket: %w", err)
+	}
+	err = retryStartup(ctx, s.log, "member token secret", func(ctx context.Context) error {
+		secret, err := s.loadTokenSecret(ctx)
+		s.secret = secret
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("member token secret: %w", err)
 	}
 	s.metrics = newOrderedMetrics()
 	if err := h.Registerer().Register(s.metrics); err != nil {
@@ -174,7 +184,11 @@ func (s *OrderedService) Join(ctx context.Context, g semantics.GroupConfig, req 
 		return nil, apiErr(503, "partition consumers of %q: %v", g.Name, err)
 	}
 	s.groups.members.seen(semantics.GroupID(g.Topic, g.Name), req.Member, time.Now())
-	return newOrderedJoinReply(g, req.Member, consumer, ti.Partitions), nil
+	r := newOrderedJoinReply(g, req.Member, consumer, ti.Partitions)
+	if g.Mode == semantics.ModeClustering {
+		r.MemberToken = s.mintToken(g.Topic, g.Name, req.Member)
+	}
+	return r, nil
 }
 
 // joinBroadcasting gives a broadcasting member of an ordered group its

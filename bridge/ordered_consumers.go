@@ -92,35 +92,52 @@ func (s *GroupService) ensureOrderedConsumer(ctx context.Context, st jetstream.S
 // made: nothing stays pending with the previous owner, and the next pull
 // gets the partition's first unfinished message. nextSeq (0: unknown)
 // is where the previous owner says it stopped; the consumer's ack floor
-// is used when that is further.
+// is used when that is further. A consumer that is gone is created again,
+// starting at nextSeq when known.
 func (s *GroupService) fencePartition(ctx context.Context, g semantics.GroupConfig, p int, nextSeq uint64) error {
 	name := semantics.OrderedConsumer(g.Name, p)
-	if nextSeq > 0 {
-		c, err := s.js.Consumer(ctx, g.Topic, name)
-		if err != nil {
-			return err
-		}
-		ci, err := c.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if nextSeq > ci.AckFloor.Stream+1 {
-			_, err = s.js.ResetConsumerToSequence(ctx, g.Topic, name, nextSeq)
-			if !errors.Is(err, jetstream.ErrConsumerInvalidReset) {
-				return err
-			}
-		}
+	err := s.resetForward(ctx, g, name, nextSeq)
+	if err == nil {
+		// Back to the ack floor (allowed for every deliver policy).
+		_, err = s.js.ResetConsumer(ctx, g.Topic, name)
 	}
-	// Back to the ack floor (allowed for every deliver policy).
-	_, err := s.js.ResetConsumer(ctx, g.Topic, name)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		st, serr := s.js.Stream(ctx, g.Topic)
-		if serr != nil {
-			return serr
-		}
-		return s.ensureOrderedConsumer(ctx, st, g, p)
+		return s.recreateOrderedConsumer(ctx, g, p, nextSeq)
 	}
 	return err
+}
+
+// resetForward moves consumer name to nextSeq when that is beyond its ack
+// floor (the previous owner's last acks may still be on their way).
+func (s *GroupService) resetForward(ctx context.Context, g semantics.GroupConfig, name string, nextSeq uint64) error {
+	if nextSeq == 0 {
+		return nil
+	}
+	c, err := s.js.Consumer(ctx, g.Topic, name)
+	if err != nil {
+		return err
+	}
+	if nextSeq <= c.CachedInfo().AckFloor.Stream+1 {
+		return nil
+	}
+	_, err = s.js.ResetConsumerToSequence(ctx, g.Topic, name, nextSeq)
+	if errors.Is(err, jetstream.ErrConsumerInvalidReset) {
+		return nil
+	}
+	return err
+}
+
+// recreateOrderedConsumer creates partition p's consumer again after it
+// vanished (deleted by hand), at nextSeq when known.
+func (s *GroupService) recreateOrderedConsumer(ctx context.Context, g semantics.GroupConfig, p int, nextSeq uint64) error {
+	st, err := s.js.Stream(ctx, g.Topic)
+	if err != nil {
+		return err
+	}
+	if err := s.ensureOrderedConsumer(ctx, st, g, p); err != nil {
+		return err
+	}
+	return s.resetForward(ctx, g, semantics.OrderedConsumer(g.Name, p), nextSeq)
 }
 
 // orderedPartitions is the partition table of an ordered clustering
@@ -144,7 +161,7 @@ func (s *GroupService) orderedPartitions(ctx context.Context, g semantics.GroupC
 		for len(out) <= p {
 			out = append(out, semantics.OrderedPartitionStatus{Partition: len(out)})
 		}
-		out[p].Pending, out[p].AckPending = ci.NumPending, ci.NumAckPending
+		out[p].Pending, out[p].AckPending, out[p].Waiting = ci.NumPending, ci.NumAckPending, ci.NumWaiting
 	}
 	return out
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -17,18 +16,14 @@ import (
 
 // coordEvent is one input of a coordinator's loop.
 type coordEvent struct {
-	kind    string // hb | release | leave | status
+	kind    string // hb | release | leave | status | sample | fenced
 	member  string
 	msg     *nats.Msg
 	release semantics.ReleaseRequest
-	hb      heartbeatBody
-}
-
-// heartbeatBody is what an ordered member may say in its heartbeat.
-type heartbeatBody struct {
-	// Suspended lists the partitions whose head message is waiting to be
-	// retried after a handler error.
-	Suspended []int `json:"suspended,omitempty"`
+	token   string // the member token the request carries
+	hb      semantics.OrderedHeartbeat
+	infos   map[int]*jetstream.ConsumerInfo // sample: partition -> its consumer's figures
+	fence   fenceResult
 }
 
 // coordinator runs the ownership of one ordered clustering group on the
@@ -49,6 +44,19 @@ type coordinator struct {
 	sent      map[string]string // member -> leases last pushed to it
 	nextSeq   map[int]uint64    // partition -> where its releasing owner stopped
 	answers   []coordEvent      // heartbeats of new members, answered after the rebalance
+	// stall is the safety net against owners that do not consume;
+	// stalled maps a partition found stalled to its epoch then, until it
+	// is granted again; sampling: a sample is being taken.
+	stall    *semantics.StallDetector
+	stalled  map[int]uint64
+	sampling bool
+	tokens   map[string]string // live member -> the token its session uses
+	fencing  map[int]bool      // partitions whose fence is under way
+	fenced   []semantics.Step  // grants whose fence is done, applied by the next rebalance
+	dirty    bool              // the state changed outside a plan: persist it
+	// refenceAt: a fence failed; plan again from then on (JetStream may
+	// be electing the consumer's leader) instead of waiting for an event.
+	refenceAt time.Time
 	// revokes and rebalances already reported to the metrics
 	seenRevokes, seenRebalances uint64
 }
@@ -56,7 +64,8 @@ type coordinator struct {
 func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupConfig) {
 	for ctx.Err() == nil {
 		c := &coordinator{svc: s, g: g, key: semantics.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
-			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{}}
+			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{},
+			stall: semantics.NewStallDetector(semantics.StallAfter(g)), stalled: map[int]uint64{}, fencing: map[int]bool{}, tokens: map[string]string{}}
 		err := c.run(ctx)
 		c.unsubscribe()
 		if err != nil && ctx.Err() == nil {
@@ -64,10 +73,13 @@ func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupCo
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
+
+// refenceRetry is the pause before a failed fence is tried again.
+const refenceRetry = 200 * time.Millisecond
 
 func (c *coordinator) run(ctx context.Context) error {
 	if err := c.load(ctx); err != nil {
@@ -79,11 +91,14 @@ func (c *coordinator) run(ctx context.Context) error {
 	c.svc.active(c.key, c)
 	defer c.svc.active(c.key, nil)
 	defer c.svc.metrics.forget(c.g)
+	defer c.svc.setStalled(c.key, c.g, nil)
 	c.log.Info("ordered coordinator started", "members", c.own.Members())
 	tick := time.NewTicker(min(max(c.g.SessionTimeout/20, 20*time.Millisecond), 50*time.Millisecond))
 	defer tick.Stop()
 	resize := time.NewTicker(5 * time.Second)
 	defer resize.Stop()
+	sample := time.NewTicker(stallSampleEvery)
+	defer sample.Stop()
 	for {
 		var changed bool
 		select {
@@ -101,7 +116,9 @@ func (c *coordinator) run(ctx context.Context) error {
 				}
 			}
 		case now := <-tick.C:
-			changed = c.own.Tick(now)
+			changed = c.own.Tick(now) || (!c.refenceAt.IsZero() && !now.Before(c.refenceAt))
+		case <-sample.C:
+			c.startSample(ctx)
 		case <-resize.C:
 			if err := c.checkResize(ctx); err != nil {
 				return err
@@ -117,20 +134,34 @@ func (c *coordinator) run(ctx context.Context) error {
 	}
 }
 
-// load reads the durable state (or starts an empty one).
+// coordJSTimeout bounds the coordinator's state read and write. During a Raft election such a call gets no
+// answer until a leader is elected; trying again soon, rather than
+// waiting the client's 5 s default, resumes the group within about this
+// much of the election's end.
+const coordJSTimeout = 1500 * time.Millisecond
+
+// fenceTimeout bounds one fence attempt; a partition whose consumer is
+// electing a leader is fenced at the first attempt after the election,
+// and the coordinator's loop (heartbeats) waits at most this long.
+const fenceTimeout = 750 * time.Millisecond
+
+// load reads the durable state (or starts an empty one). It only reads:
+// the partition consumers exist since the group's creation (JOIN makes
+// sure, a fence recreates a missing one, checkResize adds new ones), and
+// a coordinator taking over after a node died must not wait on every
+// consumer's election before it answers heartbeats.
 func (c *coordinator) load(ctx context.Context) error {
-	ti, ok, err := c.svc.groups.topicInfo(ctx, c.g.Topic)
+	lctx, cancel := context.WithTimeout(ctx, coordJSTimeout)
+	defer cancel()
+	ti, ok, err := c.svc.groups.topicInfo(lctx, c.g.Topic)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("topic %q not found", c.g.Topic)
 	}
-	if err := c.svc.groups.ensureOrderedConsumers(ctx, c.g); err != nil {
-		return fmt.Errorf("partition consumers: %w", err)
-	}
 	var st *semantics.OrderedState
-	e, err := c.svc.kv.Get(ctx, c.key)
+	e, err := c.svc.kv.Get(lctx, c.key)
 	switch {
 	case err == nil:
 		st = &semantics.OrderedState{}
@@ -173,16 +204,9 @@ func (c *coordinator) subscribe() error {
 		prefix := prefix
 		sub, err := c.svc.nc.Subscribe(prefix+base, func(m *nats.Msg) {
 			ev := coordEvent{kind: kind, msg: m, member: m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]}
-			if len(m.Data) > 0 {
-				switch kind {
-				case "hb":
-					_ = json.Unmarshal(m.Data, &ev.hb)
-				case "release":
-					if err := json.Unmarshal(m.Data, &ev.release); err != nil {
-						respondError(m, 400, "release request: %v", err)
-						return
-					}
-				}
+			if err := ev.decode(); err != nil {
+				respondError(m, 400, "%s request: %v", kind, err)
+				return
 			}
 			c.events <- ev
 		})
@@ -205,24 +229,33 @@ func (c *coordinator) unsubscribe() {
 // handle applies one event; it reports whether a rebalance is due.
 func (c *coordinator) handle(ev coordEvent) bool {
 	now := time.Now()
+	if code, why := c.authorize(ev); code != 0 {
+		respondError(ev.msg, code, "%s", why)
+		return false
+	}
 	switch ev.kind {
 	case "hb":
 		isNew := c.own.Heartbeat(ev.member, now)
+		leaving := ev.hb.Leaving && c.own.SetLeaving(ev.member)
 		changed := len(c.suspended[ev.member]) != len(ev.hb.Suspended)
 		c.suspended[ev.member] = ev.hb.Suspended
 		if changed {
 			c.observe()
 		}
-		if isNew {
-			// Answer after the rebalance, with the new member's share.
+		if isNew || leaving {
+			// Answer after the rebalance, with the member's new share.
 			c.answers = append(c.answers, ev)
 		} else {
 			c.reply(ev.msg, ev.member)
 		}
-		return isNew
+		return isNew || leaving
 	case "status":
 		respondJSON(ev.msg, c.status())
 		return false
+	case "sample":
+		return c.onSample(ev.infos, now)
+	case "fenced":
+		return c.onFenced(ev.fence)
 	case "release":
 		r := ev.release
 		l := c.own.Lease(min(max(r.Partition, 0), len(c.own.State().Partitions)-1))
@@ -235,6 +268,7 @@ func (c *coordinator) handle(ev coordEvent) bool {
 		return ok
 	case "leave":
 		delete(c.suspended, ev.member)
+		delete(c.tokens, ev.member)
 		if ev.msg.Reply != "" {
 			_ = ev.msg.Respond([]byte(`{"ok":true}`))
 		}
@@ -243,32 +277,28 @@ func (c *coordinator) handle(ev coordEvent) bool {
 	return false
 }
 
-// rebalance plans, revokes at once, fences and grants free partitions,
-// persists, and tells every member whose assignment changed.
+// rebalance plans, revokes at once, starts fencing the free partitions
+// to be granted (they are granted when their fence is done, see
+// onFenced), persists, and tells every member whose assignment changed.
 func (c *coordinator) rebalance(ctx context.Context) error {
+	c.applyFenced()
 	steps := c.own.Plan(time.Now())
-	var grants []semantics.Step
+	if len(steps) > 0 {
+		c.log.Debug("rebalance", "steps", fmt.Sprint(steps))
+	}
+	c.refenceAt = time.Time{}
 	for _, st := range steps {
 		if st.Kind == semantics.StepGrant {
-			grants = append(grants, st)
+			c.startFence(ctx, st)
 		}
 	}
-	if len(grants) > 0 {
-		fenced := c.fence(ctx, grants)
-		for _, st := range grants {
-			if !fenced[st.Partition] {
-				continue // retried at the next tick
-			}
-			if _, ok := c.own.Granted(st.Partition, st.Member); ok {
-				c.svc.metrics.rebalanced(c.g, st.Partition)
-			}
-		}
-	}
-	if len(steps) > 0 {
+	if len(steps) > 0 || c.dirty {
 		if err := c.persist(ctx); err != nil {
 			return err
 		}
+		c.dirty = false
 	}
+	c.clearMovedStalls()
 	c.pushChanged()
 	for _, ev := range c.answers {
 		c.reply(ev.msg, ev.member)
@@ -277,47 +307,11 @@ func (c *coordinator) rebalance(ctx context.Context) error {
 	return nil
 }
 
-// fence resets the consumers of the partitions about to be granted, in
-// parallel.
-func (c *coordinator) fence(ctx context.Context, grants []semantics.Step) map[int]bool {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	ok := map[int]bool{}
-	next := map[int]uint64{}
-	for _, st := range grants {
-		next[st.Partition] = c.nextSeq[st.Partition]
-		delete(c.nextSeq, st.Partition)
-	}
-	for _, st := range grants {
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			err := c.svc.groups.fencePartition(fctx, c.g, p, next[p])
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				c.log.Warn("fencing a partition failed; retrying", "partition", p, "err", err)
-				return
-			}
-			ok[p] = true
-		}(st.Partition)
-	}
-	wg.Wait()
-	for p, seq := range next {
-		if !ok[p] && seq > 0 {
-			c.nextSeq[p] = seq
-		}
-	}
-	return ok
-}
-
 // persist writes the state with compare-and-set: a coordinator that lost
 // the race to another one stops and restarts from the stored state.
 func (c *coordinator) persist(ctx context.Context) error {
 	b, _ := json.Marshal(c.own.State())
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, coordJSTimeout)
 	defer cancel()
 	var rev uint64
 	var err error
@@ -335,13 +329,8 @@ func (c *coordinator) persist(ctx context.Context) error {
 
 // observe reports the state to the metrics.
 func (c *coordinator) observe() {
-	suspended := 0
-	for _, st := range c.status() {
-		if st.Suspended {
-			suspended++
-		}
-	}
-	c.svc.metrics.observe(c.g, c.own.Counts(), suspended, c.own.Revokes-c.seenRevokes, c.own.Rebalances-c.seenRebalances)
+	suspended := len(c.suspendedPartitions())
+	c.svc.metrics.observe(c.g, c.own.Counts(), suspended, len(c.stalled), c.own.Revokes-c.seenRevokes, c.own.Rebalances-c.seenRebalances)
 	c.seenRevokes, c.seenRebalances = c.own.Revokes, c.own.Rebalances
 }
 
@@ -355,7 +344,7 @@ func (c *coordinator) assignment(member string) semantics.Assignment {
 		}
 		a.Leases = append(a.Leases, semantics.MemberLease{Partition: l.Partition, Epoch: l.Epoch, State: state})
 	}
-	a.Standby = len(a.Leases) == 0
+	a.Standby = c.own.Standby(member)
 	return a
 }
 
@@ -384,21 +373,21 @@ func (c *coordinator) pushChanged() {
 			delete(c.sent, m)
 		}
 	}
+	for m := range c.tokens {
+		if !c.own.Live(m) {
+			delete(c.tokens, m)
+		}
+	}
 }
 
 // status describes every partition's lease (lag is added by the caller).
 func (c *coordinator) status() []semantics.OrderedPartitionStatus {
-	susp := map[int]bool{}
-	for m, ps := range c.suspended {
-		for _, p := range ps {
-			if p >= 0 && p < len(c.own.State().Partitions) && c.own.Lease(p).Owner == m {
-				susp[p] = true
-			}
-		}
-	}
+	susp := c.suspendedPartitions()
 	var out []semantics.OrderedPartitionStatus
 	for _, l := range c.own.State().Partitions {
-		out = append(out, semantics.OrderedPartitionStatus{Partition: l.Partition, Owner: l.Owner, Epoch: l.Epoch, Revoking: l.Revoking, Suspended: susp[l.Partition]})
+		_, stalled := c.stalled[l.Partition]
+		out = append(out, semantics.OrderedPartitionStatus{Partition: l.Partition, Owner: l.Owner, Epoch: l.Epoch,
+			Revoking: l.Revoking, Suspended: susp[l.Partition], Stalled: stalled})
 	}
 	return out
 }

@@ -12,6 +12,8 @@ import (
 type orderedMetrics struct {
 	owned      *prometheus.GaugeVec
 	suspended  *prometheus.GaugeVec
+	stalled    *prometheus.GaugeVec
+	stallMoves *prometheus.CounterVec
 	grants     *prometheus.CounterVec
 	revokes    *prometheus.CounterVec
 	rebalances *prometheus.CounterVec
@@ -23,6 +25,10 @@ func newOrderedMetrics() *orderedMetrics {
 			Help: "Partitions of an ordered group each member owns (kept by the group's coordinator)."}, memberLabels),
 		suspended: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jetmq_ordered_suspended_partitions",
 			Help: "Partitions of an ordered group whose head message waits to be retried after a handler error."}, groupLabels),
+		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jetmq_ordered_stalled_partitions",
+			Help: "Partitions of an ordered group whose owner held them without consuming them (unfinished messages, no waiting pull, no progress), until they are granted again."}, groupLabels),
+		stallMoves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetmq_ordered_stall_moves_total",
+			Help: "Partitions an ordered group's coordinator took from an owner that did not consume them."}, groupLabels),
 		grants: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetmq_ordered_grants_total",
 			Help: "Partitions fenced and granted to a member, per partition."}, append(groupLabels[:2:2], "partition")),
 		revokes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetmq_ordered_revokes_total",
@@ -45,7 +51,7 @@ func (m *orderedMetrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *orderedMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.owned, m.suspended, m.grants, m.revokes, m.rebalances}
+	return []prometheus.Collector{m.owned, m.suspended, m.stalled, m.stallMoves, m.grants, m.revokes, m.rebalances}
 }
 
 func (m *orderedMetrics) rebalanced(g semantics.GroupConfig, p int) {
@@ -58,7 +64,7 @@ func (m *orderedMetrics) rebalanced(g semantics.GroupConfig, p int) {
 // observe refreshes the gauges and counters from a coordinator's state
 // after a change; revokes and rebalances are the deltas since the last
 // observation.
-func (m *orderedMetrics) observe(g semantics.GroupConfig, counts map[string]int, suspended int, revokes, rebalances uint64) {
+func (m *orderedMetrics) observe(g semantics.GroupConfig, counts map[string]int, suspended, stalled int, revokes, rebalances uint64) {
 	if m == nil {
 		return
 	}
@@ -67,6 +73,7 @@ func (m *orderedMetrics) observe(g semantics.GroupConfig, counts map[string]int,
 		m.owned.WithLabelValues(g.Topic, g.Name, member).Set(float64(n))
 	}
 	m.suspended.WithLabelValues(g.Topic, g.Name).Set(float64(suspended))
+	m.stalled.WithLabelValues(g.Topic, g.Name).Set(float64(stalled))
 	m.revokes.WithLabelValues(g.Topic, g.Name).Add(float64(revokes))
 	m.rebalances.WithLabelValues(g.Topic, g.Name).Add(float64(rebalances))
 }
@@ -79,4 +86,13 @@ func (m *orderedMetrics) forget(g semantics.GroupConfig) {
 	labels := prometheus.Labels{"topic": g.Topic, "group": g.Name}
 	m.owned.DeletePartialMatch(labels)
 	m.suspended.DeletePartialMatch(labels)
+	m.stalled.DeletePartialMatch(labels)
+}
+
+// stallMoved counts a partition taken from an owner that did not consume it.
+func (m *orderedMetrics) stallMoved(g semantics.GroupConfig) {
+	if m == nil {
+		return
+	}
+	m.stallMoves.WithLabelValues(g.Topic, g.Name).Inc()
 }

@@ -50,10 +50,20 @@ type Service interface {
 	Stop(ctx context.Context) error
 }
 
-// Reporter is a service that can tell of problems that last (a stalled
-// source, a stuck partition). They show in /healthz details while they
-// last; the node itself stays ready, since they are the cluster's, not
-// the node's.
-type Reporter interface {
-	Problems() []string
+// HealthDetail is a condition a service reports in /healthz "details"
+// while it lasts (a topic that cannot serve, an outbox not sourced, a
+// stalled partition). It does not make the node unready: it is about one
+// topic or group, which other nodes cannot serve better; /healthz says
+// "degraded" while there is one.
+type HealthDetail struct {
+	Service   string `json:"service"`
+	Topic     string `json:"topic,omitempty"`
+	Group     string `json:"group,omitempty"`
+	Partition *int   `json:"partition,omitempty"`
+	Problem   string `json:"problem"`
+}
+
+// HealthDetailer is a Service with conditions to show in /healthz.
+type HealthDetailer interface {
+	HealthDetails() []HealthDetail
 }

@@ -68,17 +68,18 @@ func (w *sourceWatch) get(topic string) SourceState {
 	return SourceState{}
 }
 
-// problems lists the topics that cannot serve now, for /healthz.
-func (w *sourceWatch) problems() []string {
+// details lists the topics that cannot serve now, for /healthz.
+func (w *sourceWatch) details(service string) []HealthDetail {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []string
+	var out []HealthDetail
 	for name, st := range w.topics {
 		if st.Stalled {
-			out = append(out, fmt.Sprintf("topic %s: %s since %s", name, st.Problem, st.Since.UTC().Format(time.RFC3339)))
+			out = append(out, HealthDetail{Service: service, Topic: name,
+				Problem: fmt.Sprintf("%s since %s", st.Problem, st.Since.UTC().Format(time.RFC3339))})
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out
 }
 

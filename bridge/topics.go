@@ -94,8 +94,9 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 	return nil
 }
 
-// Problems implements Reporter: the topics whose outbox is not sourced.
-func (t *Topics) Problems() []string { return t.watch.problems() }
+// HealthDetails implements HealthDetailer: the topics that cannot serve
+// now, as the source watcher on this node last saw them.
+func (t *Topics) HealthDetails() []HealthDetail { return t.watch.details(t.Name()) }
 
 // applyConfigured creates or updates a topic of the config file, retrying
 // while JetStream is not available yet (a cluster that is still forming).

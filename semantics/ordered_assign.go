@@ -72,6 +72,11 @@ type Ownership struct {
 	session   time.Duration
 	lastSeen  map[string]time.Time
 	revokedAt map[int]time.Time
+	// avoid: member -> until when it gets no partitions, having held one
+	// without consuming it (see MoveStalled).
+	avoid map[string]time.Time
+	// leaving: members that said they are stopping; they get nothing.
+	leaving map[string]bool
 	// Rebalances counts plans that moved at least one partition; Grants
 	// and Revokes count steps.
 	Rebalances, Grants, Revokes uint64
@@ -82,7 +87,7 @@ type Ownership struct {
 // alive as of now, so that a coordinator taking over gives them one
 // session_timeout to show up before their partitions move.
 func NewOwnership(st *OrderedState, partitions int, session time.Duration, now time.Time) *Ownership {
-	o := &Ownership{session: session, lastSeen: map[string]time.Time{}, revokedAt: map[int]time.Time{}}
+	o := &Ownership{session: session, lastSeen: map[string]time.Time{}, revokedAt: map[int]time.Time{}, avoid: map[string]time.Time{}, leaving: map[string]bool{}}
 	if st != nil {
 		o.state.Partitions = append(o.state.Partitions, st.Partitions...)
 	}
@@ -151,6 +156,7 @@ func (o *Ownership) Release(member string, p int, epoch uint64) bool {
 func (o *Ownership) Leave(member string) bool {
 	_, known := o.lastSeen[member]
 	delete(o.lastSeen, member)
+	delete(o.leaving, member)
 	changed := known
 	for p := range o.state.Partitions {
 		if o.state.Partitions[p].Owner == member {
@@ -180,6 +186,59 @@ func (o *Ownership) Tick(now time.Time) bool {
 	return changed
 }
 
+// MoveStalled revokes partition p from its owner, which holds it without
+// consuming it, and gives that member no partitions for StalledAvoid
+// (its others move too, gracefully), unless no other member is live. It
+// reports whether anything changed.
+func (o *Ownership) MoveStalled(p int, now time.Time) bool {
+	if p < 0 || p >= len(o.state.Partitions) {
+		return false
+	}
+	l := &o.state.Partitions[p]
+	if l.Owner == "" || l.Revoking {
+		return false
+	}
+	o.avoid[l.Owner] = now.Add(StalledAvoid)
+	l.Revoking = true
+	o.revokedAt[p] = now
+	o.Revokes++
+	return true
+}
+
+// SetLeaving marks a live member as stopping: from now on it is granted
+// nothing and its partitions are revoked, so each goes to another member
+// as soon as it is released. It reports whether anything changed.
+func (o *Ownership) SetLeaving(member string) bool {
+	if !o.Live(member) || o.leaving[member] {
+		return false
+	}
+	o.leaving[member] = true
+	return true
+}
+
+// eligible lists the live members that may own partitions now: not
+// leaving, and not avoided unless all the others are.
+func (o *Ownership) eligible(now time.Time) []string {
+	var live []string
+	for _, m := range o.Members() {
+		if !o.leaving[m] {
+			live = append(live, m)
+		}
+	}
+	var out []string
+	for _, m := range live {
+		if until, ok := o.avoid[m]; ok && now.Before(until) {
+			continue
+		}
+		delete(o.avoid, m)
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		return live
+	}
+	return out
+}
+
 func (o *Ownership) free(p int) {
 	l := &o.state.Partitions[p]
 	l.Owner, l.Revoking = "", false
@@ -191,7 +250,7 @@ func (o *Ownership) free(p int) {
 // and grants of free partitions (to be applied with Granted once the
 // partition is fenced).
 func (o *Ownership) Plan(now time.Time) []Step {
-	target := o.Target()
+	target := o.target(now)
 	var steps []Step
 	for p, l := range o.state.Partitions {
 		want := target[p]
@@ -229,15 +288,17 @@ func (o *Ownership) Granted(p int, member string) (PartitionLease, bool) {
 // members already holding the most keep the larger shares, every member
 // keeps as many of its partitions as its share allows, and only the rest
 // move. Members beyond the partition count get none (hot standbys).
-func (o *Ownership) Target() []string {
-	members := o.Members()
+func (o *Ownership) Target() []string { return o.target(time.Now()) }
+
+func (o *Ownership) target(now time.Time) []string {
+	members := o.eligible(now)
 	target := make([]string, len(o.state.Partitions))
 	if len(members) == 0 {
 		return target
 	}
 	held := map[string][]int{}
 	for p, l := range o.state.Partitions {
-		if l.Owner != "" && !l.Revoking && o.Live(l.Owner) {
+		if l.Owner != "" && !l.Revoking && slices.Contains(members, l.Owner) {
 			held[l.Owner] = append(held[l.Owner], p)
 		}
 	}
@@ -290,6 +351,20 @@ func (o *Ownership) Counts() map[string]int {
 		}
 	}
 	return out
+}
+
+// Standby reports whether member owns nothing and the target gives it
+// nothing.
+func (o *Ownership) Standby(member string) bool {
+	if len(o.MemberLeases(member)) > 0 {
+		return false
+	}
+	for _, m := range o.Target() {
+		if m == member {
+			return false
+		}
+	}
+	return true
 }
 
 // MemberLeases lists the partitions member owns or is releasing.

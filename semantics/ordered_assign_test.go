@@ -235,3 +235,36 @@ func TestOwnershipChurnStaysBalanced(t *testing.T) {
 		checkBalanced(t, o, 16)
 	}
 }
+
+// TestLeavingMemberGetsNothingBack: a member that said it is leaving has
+// its partitions revoked, and each one it releases goes to another
+// member, never back to it (issue: released partitions were granted
+// straight back to a member still live while it left).
+func TestLeavingMemberGetsNothingBack(t *testing.T) {
+	o := NewOwnership(nil, 4, 3*time.Second, t0)
+	o.Heartbeat("a", t0)
+	o.Heartbeat("b", t0)
+	settle(t, o, t0)
+	if !o.SetLeaving("a") || o.SetLeaving("a") {
+		t.Fatal("SetLeaving should change things once")
+	}
+	for round := 0; round < 4; round++ {
+		for _, s := range o.Plan(t0) {
+			switch s.Kind {
+			case StepGrant:
+				if s.Member == "a" {
+					t.Fatalf("granted p%d back to the leaving member", s.Partition)
+				}
+				o.Granted(s.Partition, s.Member)
+			case StepRevoke:
+				o.Release(s.Member, s.Partition, o.Lease(s.Partition).Epoch)
+			}
+		}
+	}
+	if n := o.Counts()["b"]; n != 4 {
+		t.Fatalf("b owns %d partitions after a left, want 4", n)
+	}
+	if !o.Standby("a") || o.Standby("b") {
+		t.Fatalf("standby: a %v b %v, want a only", o.Standby("a"), o.Standby("b"))
+	}
+}

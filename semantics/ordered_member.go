@@ -43,8 +43,7 @@ type orderedMember struct {
 	released   map[int]uint64 // partition -> highest epoch given up
 	leaseUntil map[int]time.Time
 	lastRenew  time.Time // send time of the last answered heartbeat
-	maxRev     uint64
-	stopping   bool
+	stopping   bool      // Stop began: tell the coordinator, start nothing
 	suspended  map[int]bool
 
 	broadcast *orderedBroadcast
@@ -52,6 +51,7 @@ type orderedMember struct {
 	hcancel   context.CancelFunc
 	assignSub *nats.Subscription
 	quit      chan struct{}
+	poke      chan struct{} // a push: heartbeat now
 	loops     sync.WaitGroup
 	// pendingReleases counts RELEASE requests in flight (under mu); stop
 	// waits on releasesIdle until it is zero. A WaitGroup would not do:
@@ -64,7 +64,7 @@ type orderedMember struct {
 func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, topic, group string, h Handler, cfg subscribeConfig) (*orderedMember, error) {
 	m := &orderedMember{nc: nc, js: js, topic: topic, group: group, handler: h, cfg: cfg, log: cfg.logger,
 		runners: map[int]*partitionRunner{}, released: map[int]uint64{}, leaseUntil: map[int]time.Time{},
-		suspended: map[int]bool{}, quit: make(chan struct{})}
+		suspended: map[int]bool{}, quit: make(chan struct{}), poke: make(chan struct{}, 1)}
 	m.releasesIdle = sync.NewCond(&m.mu)
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
 	if err := m.requestJoin(ctx); err != nil {
@@ -94,10 +94,25 @@ func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 	return m, nil
 }
 
+// requestJoin joins, trying again within the join timeout while the
+// broker answers 503 (JetStream electing a leader, a cluster starting).
 func (m *orderedMember) requestJoin(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.joinTimeout)
+	defer cancel()
 	var jr OrderedJoinReply
-	if err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, ProtocolOrdered, &jr); err != nil {
-		return err
+	for {
+		err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, ProtocolOrdered, &jr)
+		if err == nil {
+			break
+		}
+		if ae := (*APIError)(nil); !errors.As(err, &ae) || ae.Code != 503 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	if jr.Protocol != ProtocolOrdered {
 		return fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, want %q", m.topic, m.group, jr.Protocol, ProtocolOrdered)
@@ -115,60 +130,64 @@ func (m *orderedMember) heartbeatInterval() time.Duration {
 }
 
 // heartbeatLoop sends a heartbeat request at once and then every third
-// of the session timeout; every answer renews the leases it lists.
+// of the session timeout; every answer renews the leases it lists. After
+// an unanswered one it tries again five times as often, so that a
+// coordinator taking over (its node died) is found at once.
 func (m *orderedMember) heartbeatLoop() {
 	defer m.loops.Done()
-	t := time.NewTicker(m.heartbeatInterval())
-	defer t.Stop()
 	for {
-		m.heartbeat()
+		wait := m.heartbeatInterval()
+		if !m.heartbeat() {
+			wait /= 5
+		}
 		select {
 		case <-m.quit:
 			return
-		case <-t.C:
+		case <-m.poke:
+		case <-time.After(wait):
 		}
 	}
 }
 
-func (m *orderedMember) heartbeat() {
+// heartbeat sends one heartbeat and applies the answer; it reports
+// whether the coordinator answered.
+func (m *orderedMember) heartbeat() bool {
 	m.mu.Lock()
-	body, _ := json.Marshal(struct {
-		Suspended []int `json:"suspended,omitempty"`
-	}{sortedTrue(m.suspended)})
+	body, _ := json.Marshal(OrderedHeartbeat{Token: m.join.MemberToken, Suspended: sortedTrue(m.suspended), Leaving: m.stopping})
 	m.mu.Unlock()
 	sent := time.Now()
 	msg, err := m.nc.Request(m.join.HeartbeatSubject, body, m.heartbeatInterval())
 	if err != nil {
-		return // no coordinator answer: the leases are not renewed
+		return false // no coordinator answer: the leases are not renewed
 	}
 	var a Assignment
 	if err := DecodeReply(msg.Data, &a); err != nil {
-		return
+		return false
 	}
 	m.apply(a, sent)
+	return true
 }
 
-// onAssign takes an assignment the coordinator pushed.
-func (m *orderedMember) onAssign(msg *nats.Msg) {
-	var a Assignment
-	if json.Unmarshal(msg.Data, &a) == nil {
-		m.apply(a, time.Time{})
+// onAssign takes a push on the assign subject as a nudge only: whatever
+// it says, the member heartbeats at once and acts on the answer. Anyone
+// can publish there; only the coordinator answers the member's requests.
+func (m *orderedMember) onAssign(*nats.Msg) {
+	select {
+	case m.poke <- struct{}{}:
+	default:
 	}
 }
 
-// apply makes the member's runners match assignment a. renewedAt is when
-// the heartbeat a answers was sent (zero for a push, which grants but
-// does not renew).
+// apply makes the member's runners match assignment a, the answer to the
+// heartbeat sent at renewedAt; an answer to an older heartbeat than one
+// already applied is ignored.
 func (m *orderedMember) apply(a Assignment, renewedAt time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if a.Rev < m.maxRev {
-		return // older than what we acted on
+	if !renewedAt.After(m.lastRenew) {
+		return
 	}
-	m.maxRev = a.Rev
-	if !renewedAt.IsZero() && renewedAt.After(m.lastRenew) {
-		m.lastRenew = renewedAt
-	}
+	m.lastRenew = renewedAt
 	listed := map[int]bool{}
 	for _, l := range a.Leases {
 		listed[l.Partition] = true
@@ -209,12 +228,11 @@ func (m *orderedMember) applyLease(l MemberLease, renewedAt time.Time) {
 	if r == nil {
 		r = newPartitionRunner(m, p, l.Epoch)
 		m.runners[p] = r
-		m.setLeaseLocked(p, r, m.lastRenew.Add(m.session-m.margin))
-		r.start()
-	}
-	if !renewedAt.IsZero() {
 		m.setLeaseLocked(p, r, renewedAt.Add(m.session-m.margin))
+		r.start()
+		return
 	}
+	m.setLeaseLocked(p, r, renewedAt.Add(m.session-m.margin))
 }
 
 // setLeaseLocked records until when the runner of p may hand out
@@ -258,68 +276,6 @@ func (m *orderedMember) dropLocked(p int, r *partitionRunner) {
 	delete(m.runners, p)
 	delete(m.suspended, p)
 	go r.abandon()
-}
-
-// revokeLocked stops a runner gracefully and releases its partition.
-func (m *orderedMember) revokeLocked(p int, r *partitionRunner) {
-	if r.revoked {
-		return
-	}
-	r.revoked = true
-	r.validUntil.Store(0)
-	m.released[p] = max(m.released[p], r.epoch)
-	m.pendingReleases++
-	go func() {
-		defer m.releaseFinished()
-		next, gap := r.finish()
-		m.mu.Lock()
-		if m.runners[p] == r {
-			delete(m.runners, p)
-			delete(m.suspended, p)
-		}
-		m.mu.Unlock()
-		m.sendRelease(p, r.epoch, next, gap)
-	}()
-}
-
-// releaseLocked tells the coordinator (in the background) that p at
-// epoch is given up.
-func (m *orderedMember) releaseLocked(p int, epoch, next uint64, refence bool) {
-	m.released[p] = max(m.released[p], epoch)
-	m.pendingReleases++
-	go func() {
-		defer m.releaseFinished()
-		m.sendRelease(p, epoch, next, refence)
-	}()
-}
-
-// releaseFinished marks one RELEASE request done and wakes stop when none
-// is left.
-func (m *orderedMember) releaseFinished() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pendingReleases--
-	if m.pendingReleases == 0 {
-		m.releasesIdle.Broadcast()
-	}
-}
-
-// sendRelease requests RELEASE until the coordinator confirms or the
-// member's connection is gone.
-func (m *orderedMember) sendRelease(p int, epoch, next uint64, refence bool) {
-	body, _ := json.Marshal(ReleaseRequest{Partition: p, Epoch: epoch, NextSeq: next, Refence: refence})
-	for attempt := 0; attempt < 20; attempt++ {
-		msg, err := m.nc.Request(m.join.ReleaseSubject, body, m.heartbeatInterval())
-		if err == nil {
-			var rr ReleaseReply
-			if DecodeReply(msg.Data, &rr) == nil {
-				return
-			}
-		}
-		if errors.Is(err, nats.ErrConnectionClosed) {
-			return
-		}
-	}
 }
 
 func (m *orderedMember) setSuspended(p int, on bool) {
@@ -374,6 +330,10 @@ func (m *orderedMember) stop(ctx context.Context) error {
 		} else {
 			m.mu.Lock()
 			m.stopping = true
+			m.mu.Unlock()
+			// Leaving first, so that what it releases goes elsewhere.
+			m.heartbeat()
+			m.mu.Lock()
 			for p, r := range m.runners {
 				m.revokeLocked(p, r)
 			}
@@ -391,7 +351,21 @@ func (m *orderedMember) stop(ctx context.Context) error {
 	if m.assignSub != nil {
 		_ = m.assignSub.Unsubscribe()
 	}
-	return errors.Join(err, leaveGroup(m.nc, m.join.LeaveSubject))
+	return errors.Join(err, m.leave())
+}
+
+// leave tells the coordinator the member is gone (with its token; a
+// broadcasting member has none and no coordinator).
+func (m *orderedMember) leave() error {
+	if m.join.MemberToken == "" {
+		return leaveGroup(m.nc, m.join.LeaveSubject)
+	}
+	body, _ := json.Marshal(OrderedLeave{Token: m.join.MemberToken})
+	_, err := m.nc.Request(m.join.LeaveSubject, body, m.heartbeatInterval())
+	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
+		return err
+	}
+	return nil
 }
 
 // plainHeartbeats keeps a broadcasting member known to the broker.

@@ -73,6 +73,9 @@ type OrderedJoinReply struct {
 	// ReleaseSubject: request it to hand a partition back.
 	AssignSubject  string `json:"assign_subject"`
 	ReleaseSubject string `json:"release_subject"`
+	// MemberToken (clustering) proves on every heartbeat, release and
+	// leave that the sender is the member that joined.
+	MemberToken string `json:"member_token,omitempty"`
 }
 
 // MemberLease is one partition in an Assignment.
@@ -90,8 +93,10 @@ type Assignment struct {
 	Member string        `json:"member"`
 	Rev    uint64        `json:"rev"`
 	Leases []MemberLease `json:"leases"`
-	// Standby: the member owns nothing (more members than partitions, or
-	// waiting for a partition to be released).
+	// Standby: the member owns nothing and the coordinator's target gives
+	// it nothing (more members than partitions, leaving, or moved off
+	// after a stall). A member that owns nothing yet but is due partitions
+	// still being released by others is not standby.
 	Standby bool `json:"standby,omitempty"`
 }
 
@@ -101,10 +106,26 @@ type Assignment struct {
 // the last acks are still on their way. Refence asks for the partition
 // to be fenced and granted again (the member saw a delivery gap).
 type ReleaseRequest struct {
+	Token     string `json:"token"`
 	Partition int    `json:"partition"`
 	Epoch     uint64 `json:"epoch"`
 	NextSeq   uint64 `json:"next_seq,omitempty"`
 	Refence   bool   `json:"refence,omitempty"`
+}
+
+// OrderedHeartbeat is the body of an ordered member's heartbeat request:
+// its token and the partitions whose head message waits for a retry.
+type OrderedHeartbeat struct {
+	Token     string `json:"token"`
+	Suspended []int  `json:"suspended,omitempty"`
+	// Leaving: the member is stopping; it gets no new partitions and each
+	// one it releases goes to another member at once.
+	Leaving bool `json:"leaving,omitempty"`
+}
+
+// OrderedLeave is the body of an ordered member's LEAVE.
+type OrderedLeave struct {
+	Token string `json:"token"`
 }
 
 // ReleaseReply confirms a release.
@@ -122,4 +143,10 @@ type OrderedPartitionStatus struct {
 	Pending    uint64 `json:"pending"`
 	AckPending int    `json:"ack_pending"`
 	Suspended  bool   `json:"suspended,omitempty"`
+	// Waiting is the partition consumer's num_waiting (pull requests
+	// waiting); Stalled: the coordinator found the owner holding the
+	// partition without consuming it (unfinished messages, no waiting
+	// pull, no progress for StallAfter) and is moving it.
+	Waiting int  `json:"waiting"`
+	Stalled bool `json:"stalled,omitempty"`
 }

@@ -57,29 +57,77 @@ func (r *partitionRunner) start() {
 	go r.run()
 }
 
+// run pulls and works until the runner is stopped, or until it cannot go
+// on: the lease ran out, the pull ended by itself (JetStream closes it
+// when the consumer is deleted), binding kept failing, or a delivery gap.
+// Then it gives the partition up instead of holding a lease nobody pulls.
 func (r *partitionRunner) run() {
 	defer close(r.done)
 	defer r.stopPulling()
-	ctx, cancel := context.WithTimeout(r.hctx, r.m.cfg.joinTimeout)
-	cons, err := r.m.js.Consumer(ctx, r.m.join.Stream, r.m.join.Consumers[r.partition])
-	cancel()
+	defer r.signalQuit() // unblocks a Consume callback waiting in receive
+	cc, err := r.consume()
 	if err != nil {
-		r.m.log.Warn("jetmq: cannot bind to a partition consumer; it will be re-granted", "partition", r.partition, "err", err)
-		r.markGap()
-		return
-	}
-	cc, err := cons.Consume(r.receive, jetstream.PullMaxMessages(r.m.prefetch()),
-		jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) {}))
-	if err != nil {
-		r.markGap()
+		r.m.log.Warn("jetmq: cannot pull a partition; giving it up", "topic", r.m.topic, "group", r.m.group, "partition", r.partition, "err", err)
+		r.giveUp(true)
 		return
 	}
 	r.mu.Lock()
 	r.cc = cc
 	r.mu.Unlock()
 	go r.progress()
-	r.work()
+	if pullEnded := r.work(cc.Closed()); pullEnded {
+		r.m.log.Warn("jetmq: the pull of a partition ended; giving it up to be fenced again", "topic", r.m.topic, "group", r.m.group, "partition", r.partition)
+		r.giveUp(true)
+		return
+	}
+	r.giveUp(false) // a no-op when stopped through finish or abandon
 }
+
+// Pull timing of a partition runner: JetStream sends an idle heartbeat on
+// a waiting pull every orderedPullHeartbeat, so a pull lost with a dead
+// consumer leader is noticed and renewed after two of them instead of
+// the client's default 30 s.
+const (
+	orderedPullExpiry    = 5 * time.Second
+	orderedPullHeartbeat = time.Second
+)
+
+// consume binds to the partition's consumer and starts pulling, retrying
+// with backoff while the lease lasts (during a JetStream leader election
+// binding fails for a few seconds).
+func (r *partitionRunner) consume() (jetstream.ConsumeContext, error) {
+	backoff := 50 * time.Millisecond
+	for {
+		cc, err := r.tryConsume()
+		if err == nil {
+			return cc, nil
+		}
+		if !r.leaseValid(time.Now().Add(backoff)) {
+			return nil, err
+		}
+		select {
+		case <-r.quit:
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func (r *partitionRunner) tryConsume() (jetstream.ConsumeContext, error) {
+	ctx, cancel := context.WithDeadline(r.hctx, time.Unix(0, r.validUntil.Load()))
+	defer cancel()
+	cons, err := r.m.js.Consumer(ctx, r.m.join.Stream, r.m.join.Consumers[r.partition])
+	if err != nil {
+		return nil, err
+	}
+	return cons.Consume(r.receive, jetstream.PullMaxMessages(r.m.prefetch()),
+		jetstream.PullExpiry(orderedPullExpiry), jetstream.PullHeartbeat(orderedPullHeartbeat),
+		jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) {}))
+}
+
+// leaseValid reports whether the runner's lease still holds at t.
+func (r *partitionRunner) leaseValid(t time.Time) bool { return t.UnixNano() < r.validUntil.Load() }
 
 // receive is the Consume callback: it queues the message for work.
 func (r *partitionRunner) receive(msg jetstream.Msg) {
@@ -91,17 +139,20 @@ func (r *partitionRunner) receive(msg jetstream.Msg) {
 	}
 }
 
-// work hands the queued messages to the worker, in order.
-func (r *partitionRunner) work() {
+// work hands the queued messages to the worker, in order. It reports
+// true when it ended because the pull ended (pullClosed).
+func (r *partitionRunner) work(pullClosed <-chan struct{}) (pullEnded bool) {
 	w := &partitionWorker{m: r.m, partition: r.partition,
-		allowed:   func() bool { return time.Now().UnixNano() < r.validUntil.Load() },
+		allowed:   func() bool { return r.leaseValid(time.Now()) },
 		suspended: func(on bool) { r.m.setSuspended(r.partition, on) }}
 	var lastDelivery uint64
 	for {
 		var msg jetstream.Msg
 		select {
 		case <-r.quit:
-			return
+			return false
+		case <-pullClosed:
+			return true
 		case msg = <-r.buf:
 		}
 		md, err := msg.Metadata()
@@ -112,11 +163,11 @@ func (r *partitionRunner) work() {
 		dseq := md.Sequence.Consumer
 		if dseq > lastDelivery+1 {
 			r.markGap()
-			return
+			return false
 		}
 		lastDelivery = dseq
 		if w.process(r.hctx, msg, md, r.quit) == outcomeStop {
-			return
+			return false
 		}
 		r.held.done(msg)
 		r.mu.Lock()
@@ -125,10 +176,19 @@ func (r *partitionRunner) work() {
 	}
 }
 
-func (r *partitionRunner) markGap() {
-	r.mu.Lock()
-	r.gap = true
-	r.mu.Unlock()
+// markGap gives the partition up and asks for a fresh fence.
+func (r *partitionRunner) markGap() { r.giveUp(true) }
+
+// giveUp releases the partition when the runner ended by itself while
+// the member still lists it (a graceful revoke or a drop already took
+// it off the list): the coordinator then fences it and grants it again.
+// refence says the consumer's deliveries can no longer be trusted.
+func (r *partitionRunner) giveUp(refence bool) {
+	if refence {
+		r.mu.Lock()
+		r.gap = true
+		r.mu.Unlock()
+	}
 	r.m.mu.Lock()
 	if r.m.runners[r.partition] == r {
 		r.m.revokeLocked(r.partition, r)

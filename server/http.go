@@ -89,25 +89,26 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if err := s.Health(); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "reason": err.Error()})
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "unavailable", "reason": err.Error(), "details": s.HealthDetails()})
 		return
 	}
-	if problems := s.Problems(); len(problems) > 0 {
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": "degraded", "problems": problems})
-		return
+	body := map[string]any{"status": "ok"}
+	if d := s.HealthDetails(); len(d) > 0 {
+		body["status"], body["details"] = "degraded", d
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	_ = json.NewEncoder(w).Encode(body)
 }
 
-// Problems lists what jetmq's services report as not working right now (a
-// topic whose outbox is not sourced, a stalled partition). The node stays
-// ready: these are the cluster's problems, which another node would report
-// alike, so /healthz answers 200 with status "degraded" and the list.
-func (s *Server) Problems() []string {
-	var out []string
-	for _, svc := range s.services {
-		if r, ok := svc.(bridge.Reporter); ok {
-			out = append(out, r.Problems()...)
+// HealthDetails gathers the conditions the running services report
+// (bridge.HealthDetailer), for /healthz.
+func (s *Server) HealthDetails() []bridge.HealthDetail {
+	s.mu.Lock()
+	svcs := append([]bridge.Service(nil), s.started...)
+	s.mu.Unlock()
+	var out []bridge.HealthDetail
+	for _, svc := range svcs {
+		if h, ok := svc.(bridge.HealthDetailer); ok {
+			out = append(out, h.HealthDetails()...)
 		}
 	}
 	return out

@@ -26,8 +26,11 @@ type rawOrderedMember struct {
 	mu     sync.Mutex
 	owned  map[int]uint64 // partition -> epoch
 	next   map[int]uint64 // partition -> last acked seq + 1
+	dseq   map[int]uint64 // partition -> consumer sequence of the last delivery at this epoch
 	quit   chan struct{}
+	poke   chan struct{} // a push on assign_subject: heartbeat now
 	done   sync.WaitGroup
+	last   time.Time // send time of the heartbeat whose answer was applied last
 	leases map[int]time.Time
 }
 
@@ -35,7 +38,7 @@ func (r *rawOrderedMember) str(k string) string { return r.join[k].(string) }
 
 func startRawOrderedMember(t *testing.T, url, topic, group, id string, c *ordercheck.Checker) *rawOrderedMember {
 	nc := testutil.Connect(t, url)
-	r := &rawOrderedMember{t: t, nc: nc, id: id, c: c, owned: map[int]uint64{}, next: map[int]uint64{}, leases: map[int]time.Time{}, quit: make(chan struct{})}
+	r := &rawOrderedMember{t: t, nc: nc, id: id, c: c, owned: map[int]uint64{}, next: map[int]uint64{}, dseq: map[int]uint64{}, leases: map[int]time.Time{}, quit: make(chan struct{}), poke: make(chan struct{}, 1)}
 	resp, err := nc.Request("$MQ.GROUP.JOIN."+topic+"."+group, []byte(`{"member":"`+id+`","protocols":["ordered"],"create":{"ordered":true,"start":"all","session_timeout":"1s"}}`), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +46,12 @@ func startRawOrderedMember(t *testing.T, url, topic, group, id string, c *orderc
 	if err := json.Unmarshal(resp.Data, &r.join); err != nil || r.join["protocol"] != "ordered" {
 		t.Fatalf("join reply %s (%v)", resp.Data, err)
 	}
-	if _, err := nc.Subscribe(r.str("assign_subject"), func(m *nats.Msg) { r.apply(m.Data, time.Time{}) }); err != nil {
+	if _, err := nc.Subscribe(r.str("assign_subject"), func(*nats.Msg) {
+		select {
+		case r.poke <- struct{}{}:
+		default:
+		}
+	}); err != nil {
 		t.Fatal(err)
 	}
 	r.done.Add(2)
@@ -52,17 +60,24 @@ func startRawOrderedMember(t *testing.T, url, topic, group, id string, c *orderc
 	return r
 }
 
+// tokenBody is a request body with the member token and more fields
+// (",\"k\":v…").
+func (r *rawOrderedMember) tokenBody(more string) []byte {
+	return []byte(`{"token":"` + r.str("member_token") + `"` + more + `}`)
+}
+
 func (r *rawOrderedMember) heartbeats() {
 	defer r.done.Done()
 	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
 	for {
 		sent := time.Now()
-		if resp, err := r.nc.Request(r.str("heartbeat_subject"), []byte(`{}`), session/3); err == nil {
+		if resp, err := r.nc.Request(r.str("heartbeat_subject"), r.tokenBody(""), session/3); err == nil {
 			r.apply(resp.Data, sent)
 		}
 		select {
 		case <-r.quit:
 			return
+		case <-r.poke:
 		case <-time.After(session / 3):
 		}
 	}
@@ -80,29 +95,32 @@ func (r *rawOrderedMember) apply(data []byte, sent time.Time) {
 			State     string `json:"state"`
 		} `json:"leases"`
 	}
-	if json.Unmarshal(data, &a) != nil {
-		return
+	if json.Unmarshal(data, &a) != nil || a.Leases == nil {
+		return // an error reply
 	}
 	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !sent.After(r.last) {
+		return // answers an older heartbeat than one applied
+	}
+	r.last = sent
 	listed := map[int]bool{}
 	for _, l := range a.Leases {
 		listed[l.Partition] = true
 		if l.State == "revoking" {
 			delete(r.owned, l.Partition)
-			body := fmt.Sprintf(`{"partition":%d,"epoch":%d,"next_seq":%d}`, l.Partition, l.Epoch, r.next[l.Partition])
-			go func() { _, _ = r.nc.Request(r.str("release_subject"), []byte(body), 2*time.Second) }()
+			body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d`, l.Partition, l.Epoch, r.next[l.Partition]))
+			go func() { _, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second) }()
 			continue
 		}
 		if r.owned[l.Partition] != l.Epoch {
 			r.owned[l.Partition] = l.Epoch
 			r.next[l.Partition] = 0
+			r.dseq[l.Partition] = 0
 			r.leases[l.Partition] = time.Time{}
 		}
-		if !sent.IsZero() {
-			r.leases[l.Partition] = sent.Add(session * 9 / 10)
-		}
+		r.leases[l.Partition] = sent.Add(session * 9 / 10)
 	}
 	for p := range r.owned {
 		if !listed[p] {
@@ -153,15 +171,30 @@ func (r *rawOrderedMember) pullOne(sub *nats.Subscription, inbox, stream, consum
 	if err != nil || !strings.HasPrefix(m.Reply, "$JS.ACK.") {
 		return // 404 no messages, 408, or nothing
 	}
-	// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
+	// $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<timestamp>.<pending>
 	toks := strings.Split(m.Reply, ".")
-	sseq, _ := strconv.ParseUint(toks[len(toks)-4], 10, 64)
+	sseq, _ := strconv.ParseUint(toks[5], 10, 64)
+	dseq, _ := strconv.ParseUint(toks[6], 10, 64)
 	sm := strings.Split(m.Subject, ".")
 	r.mu.Lock()
-	ok := r.owned[p] != 0 && time.Now().Before(r.leases[p])
+	epoch := r.owned[p]
+	ok := epoch != 0 && time.Now().Before(r.leases[p])
+	gap := dseq > r.dseq[p]+1
+	if ok && !gap {
+		r.dseq[p] = dseq // a sequence going back is no gap
+	}
+	if ok && gap {
+		delete(r.owned, p) // a delivery went elsewhere: have it fenced again
+		body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d,"refence":true`, p, epoch, r.next[p]))
+		go func() { _, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second) }()
+	}
 	r.mu.Unlock()
-	if !ok {
-		return // the lease ran out meanwhile: leave it for the fence
+	if !ok || gap {
+		return // the lease ran out meanwhile, or a gap: leave it for the fence
+	}
+	if sseq < r.next[p] {
+		_ = m.Respond([]byte("+ACK")) // acked before: ack again, skip
+		return
 	}
 	start := time.Now()
 	r.c.Record(ordercheck.Event{Partition: p, Key: sm[2], Seq: sseq, Member: r.id, Start: start, End: time.Now(), OK: true})
@@ -171,16 +204,20 @@ func (r *rawOrderedMember) pullOne(sub *nats.Subscription, inbox, stream, consum
 	r.mu.Unlock()
 }
 
+// stop leaves as PROTOCOL.md step 7 says: a leaving heartbeat, then a
+// release of every partition, then LEAVE.
 func (r *rawOrderedMember) stop() {
 	close(r.quit)
 	r.done.Wait()
+	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
+	_, _ = r.nc.Request(r.str("heartbeat_subject"), r.tokenBody(`,"leaving":true`), session/3)
 	r.mu.Lock()
 	for p, e := range r.owned {
-		body := fmt.Sprintf(`{"partition":%d,"epoch":%d,"next_seq":%d}`, p, e, r.next[p])
-		_, _ = r.nc.Request(r.str("release_subject"), []byte(body), 2*time.Second)
+		body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d`, p, e, r.next[p]))
+		_, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second)
 	}
 	r.mu.Unlock()
-	_ = r.nc.Publish(r.str("leave_subject"), nil)
+	_ = r.nc.Publish(r.str("leave_subject"), r.tokenBody(""))
 	_ = r.nc.Flush()
 }
 

@@ -213,7 +213,7 @@ func TestTopicInternalStreamDeletedIsRecreated(t *testing.T) {
 	sawProblem := false
 	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		code, body := getHTTP(t, s.HTTPAddr(), "/healthz")
-		if code == 200 && strings.Contains(body, "degraded") && strings.Contains(body, "topic orders") {
+		if code == 200 && strings.Contains(body, `"degraded"`) && strings.Contains(body, `"topic":"orders"`) {
 			sawProblem = true
 		}
 		if _, err := js.Stream(context.Background(), semantics.InternalStream("orders")); err != nil {
