@@ -85,8 +85,8 @@ func (b *bodyTally) deliveries() []time.Time {
 	return append([]time.Time(nil), b.times...)
 }
 
-// longestGap is the longest time between two deliveries within [from, to].
-func longestGap(times []time.Time, from, to time.Time) time.Duration {
+// longestPause is the longest time between two deliveries within [from, to].
+func longestPause(times []time.Time, from, to time.Time) time.Duration {
 	ts := times
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
 	var gap time.Duration
@@ -278,6 +278,6 @@ func TestChaosProcessCluster(t *testing.T) {
 	}
 	bt, at, pt := billing.deliveries(), audit.deliveries(), acks.deliveries()
 	t.Logf("%d rounds, %d messages: 0 lost, 0 misfiled, 0 order violations, 0 overlaps; duplicates billing %d, audit %d; longest pause: publisher's acks %s, billing %s, ordered %s (over %s of chaos)",
-		rounds, len(load.want), billing.dups(), audit.dups(), longestGap(pt, chaosStart, chaosEnd).Round(time.Millisecond),
-		longestGap(bt, chaosStart, chaosEnd).Round(time.Millisecond), longestGap(at, chaosStart, chaosEnd).Round(time.Millisecond), chaosEnd.Sub(chaosStart).Round(time.Second))
+		rounds, len(load.want), billing.dups(), audit.dups(), longestPause(pt, chaosStart, chaosEnd).Round(time.Millisecond),
+		longestPause(bt, chaosStart, chaosEnd).Round(time.Millisecond), longestPause(at, chaosStart, chaosEnd).Round(time.Millisecond), chaosEnd.Sub(chaosStart).Round(time.Second))
 }
