@@ -85,7 +85,17 @@ func (w *sourceWatch) details(service string) []HealthDetail {
 
 // watchSources is the singleton loop.
 func (t *Topics) watchSources(ctx context.Context) {
-	tick := time.NewTicker(sourceWatchEvery)
+	every(ctx, sourceWatchEvery, func(ctx context.Context) {
+		for _, ti := range t.List() {
+			t.checkSource(ctx, ti)
+		}
+	})
+}
+
+// every calls fn every d until ctx ends; each call's context ends after d,
+// so that one slow round cannot hold up the next.
+func every(ctx context.Context, d time.Duration, fn func(ctx context.Context)) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
@@ -93,11 +103,9 @@ func (t *Topics) watchSources(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		for _, ti := range t.List() {
-			wctx, cancel := context.WithTimeout(ctx, sourceWatchEvery)
-			t.checkSource(wctx, ti)
-			cancel()
-		}
+		rctx, cancel := context.WithTimeout(ctx, d)
+		fn(rctx)
+		cancel()
 	}
 }
 

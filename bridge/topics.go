@@ -141,20 +141,11 @@ func (t *Topics) List() []TopicInfo {
 
 func (t *Topics) resyncLoop(ctx context.Context) {
 	defer t.wg.Done()
-	tick := time.NewTicker(topicResync)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			rctx, cancel := context.WithTimeout(ctx, topicResync)
-			if err := t.resync(rctx); err != nil && ctx.Err() == nil {
-				t.log.Warn("topic resync failed", "err", err)
-			}
-			cancel()
+	every(ctx, topicResync, func(rctx context.Context) {
+		if err := t.resync(rctx); err != nil && ctx.Err() == nil {
+			t.log.Warn("topic resync failed", "err", err)
 		}
-	}
+	})
 }
 
 // resync reads every stream and installs the mappings of every topic. It

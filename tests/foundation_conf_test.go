@@ -35,6 +35,21 @@ func confPath(t *testing.T, rel string) string {
 	return p
 }
 
+// loadExampleConf loads conf/<rel> as a user would start it, with a free
+// client port, a free HTTP port and a fresh store dir (through the JETMQ_
+// variables, which override the file).
+func loadExampleConf(t *testing.T, rel string) *server.Config {
+	t.Helper()
+	t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
+	t.Setenv("JETMQ_NATS_PORT", "-1")
+	t.Setenv("JETMQ_HTTP", "127.0.0.1:0")
+	cfg, err := server.LoadConfig(confPath(t, rel), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestConfExamplesLoad: every example passes server.LoadConfig.
 func TestConfExamplesLoad(t *testing.T) {
 	for _, f := range []string{"jetmq.yaml", "cluster/n1.yaml", "cluster/n2.yaml", "cluster/n3.yaml", "dropin/jetmq.yaml"} {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
-	"github.com/jetmq/jetmq/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -16,13 +15,7 @@ import (
 // purge transactions, read half messages, pull a group's durable, answer
 // another producer group's checks.
 func TestRolesDropInPublishOnlyUser(t *testing.T) {
-	t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
-	t.Setenv("JETMQ_NATS_PORT", "-1")
-	t.Setenv("JETMQ_HTTP", "127.0.0.1:0")
-	cfg, err := server.LoadConfig(confPath(t, "dropin/jetmq.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadExampleConf(t, "dropin/jetmq.yaml")
 	url := testutil.StartConfig(t, cfg).ClientURL()
 	alice := dialAs(t, url, "alice", "") // SHOP's unrestricted user
 	const open = "dropin-open"

@@ -30,13 +30,7 @@ const (
 // overridden.
 func startRolesServer(t *testing.T) *server.Server {
 	t.Helper()
-	t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
-	t.Setenv("JETMQ_NATS_PORT", "-1")
-	t.Setenv("JETMQ_HTTP", "127.0.0.1:0")
-	cfg, err := server.LoadConfig(confPath(t, "roles/jetmq.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadExampleConf(t, "roles/jetmq.yaml")
 	for i := range cfg.Groups {
 		if cfg.Groups[i].Name == rolesCluster {
 			// a poison message reaches the DLQ in well under a second

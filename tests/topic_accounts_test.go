@@ -8,7 +8,6 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
-	"github.com/jetmq/jetmq/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -16,13 +15,7 @@ import (
 // services are in SHOP (nats.account); OTHER reaches none of it, and NATS
 // permissions decide who may administer.
 func TestTopicsLiveInTheJetmqAccount(t *testing.T) {
-	t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
-	t.Setenv("JETMQ_NATS_PORT", "-1")
-	t.Setenv("JETMQ_HTTP", "127.0.0.1:0")
-	cfg, err := server.LoadConfig(confPath(t, "dropin/jetmq.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadExampleConf(t, "dropin/jetmq.yaml")
 	s := testutil.StartConfig(t, cfg)
 	url := s.ClientURL()
 
