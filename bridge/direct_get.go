@@ -19,8 +19,11 @@ import (
 // message carrying Nats-Num-Pending (the matching messages after the
 // batch). An ephemeral consumer costs a create (a meta-layer proposal in
 // a cluster), a pull and a delete for the same page. Measured on this
-// machine (TestDirectGetCheaperThanConsumer, tests/msg_api_test.go): a
-// page of 100 by direct get takes a fraction of the consumer's time.
+// machine, one node, a page of 100 small messages, median of 31
+// (TestDirectGetCheaperThanConsumer): batch direct get 2.5 ms, ephemeral
+// ordered consumer 4.1 ms, MSG.LIST (direct get plus this service's hop
+// and JSON) 5.2 ms; in a cluster the consumer's create also waits for the
+// meta leader, which direct get never does.
 // The count in Nats-Num-Pending also makes per-partition lag one request
 // per partition (countFrom) instead of one consumer per partition.
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +163,96 @@ func TestMsgAPIBadInput(t *testing.T) {
 			t.Errorf("%s %s: %v, want %d with %q", c.subject, c.body, err, c.code, c.want)
 		}
 	}
+}
+
+// TestDirectGetCheaperThanConsumer measures the choice bridge/direct_get.go
+// makes, from one client on one node: a page of 100 messages read with a
+// batch direct get against the same page read with an ephemeral ordered
+// consumer (create, fetch, delete), interleaved, comparing medians. It
+// logs MSG.LIST's time too (the same direct get behind one more request
+// hop and the JSON encoding).
+func TestDirectGetCheaperThanConsumer(t *testing.T) {
+	s := testutil.StartServer(t, withTopics(semantics.TopicConfig{Name: "bench", Partitions: 4}))
+	nc := testutil.Connect(t, s.ClientURL())
+	js := testutil.JetStream(t, nc)
+	for i := 0; i < 1000; i++ {
+		if _, err := js.PublishAsync(fmt.Sprintf("bench.k%d", i%50), []byte("0123456789012345678901234567890123456789")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	ways := []struct {
+		name string
+		page func(start uint64) int
+	}{
+		{"batch direct get", func(start uint64) int { return directBatch(t, nc, "bench", start, 100) }},
+		{"ephemeral ordered consumer", func(start uint64) int { return consumerPage(t, js, "bench", start, 100) }},
+		{"MSG.LIST", func(start uint64) int {
+			return len(msgList(t, nc, "bench", map[string]any{"start_seq": start, "limit": 100}).Messages)
+		}},
+	}
+	took := make([][]time.Duration, len(ways))
+	for round := 0; round < 31; round++ {
+		for i, w := range ways {
+			start := time.Now()
+			if n := w.page(uint64(1 + round*25)); n != 100 {
+				t.Fatalf("%s: page of %d, want 100", w.name, n)
+			}
+			took[i] = append(took[i], time.Since(start))
+		}
+	}
+	med := make([]time.Duration, len(ways))
+	for i := range ways {
+		slices.Sort(took[i])
+		med[i] = took[i][len(took[i])/2]
+		t.Logf("a page of 100, median of 31: %s %s", ways[i].name, med[i])
+	}
+	if med[0] >= med[1] {
+		t.Fatalf("direct get %s, consumer %s: direct get is not the cheaper read", med[0], med[1])
+	}
+}
+
+// directBatch reads up to n messages from seq with one batch direct get.
+func directBatch(t *testing.T, nc *nats.Conn, stream string, seq uint64, n int) int {
+	t.Helper()
+	sub, err := nc.SubscribeSync(nc.NewRespInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+stream, sub.Subject, []byte(fmt.Sprintf(`{"seq":%d,"batch":%d}`, seq, n))); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for {
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Get("Status") != "" {
+			return got
+		}
+		got++
+	}
+}
+
+// consumerPage reads up to n messages from seq with an ephemeral ordered
+// consumer, deleted afterwards.
+func consumerPage(t *testing.T, js jetstream.JetStream, stream string, seq uint64, n int) int {
+	t.Helper()
+	ctx := context.Background()
+	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.FetchNoWait(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for range b.Messages() {
+		got++
+	}
+	_ = js.DeleteConsumer(ctx, stream, c.CachedInfo().Name)
+	return got
 }
