@@ -118,3 +118,31 @@ func TestDelayAPIBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestDelayDuplicateAnswersTheFirstID: a delayed publish repeated with the
+// same Nats-Msg-Id is stored once, and both replies name that one's id,
+// so either can cancel it.
+func TestDelayDuplicateAnswersTheFirstID(t *testing.T) {
+	s := testutil.StartServer(t, withTopics(semantics.TopicConfig{Name: "later", Partitions: 2}))
+	nc := testutil.Connect(t, s.ClientURL())
+	ids := make([]string, 2)
+	for i := range ids {
+		m := nats.NewMsg("$MQ.DELAY.later.k")
+		m.Header.Set(semantics.HeaderDelay, "1h")
+		m.Header.Set(semantics.HeaderNatsMsgID, "once")
+		var r struct {
+			ID        string `json:"id"`
+			Duplicate bool   `json:"duplicate"`
+		}
+		if err := request(nc, m, &r); err != nil || r.Duplicate != (i == 1) {
+			t.Fatalf("delay %d: %+v, %v", i, r, err)
+		}
+		ids[i] = r.ID
+	}
+	if ids[0] == "" || ids[0] != ids[1] {
+		t.Fatalf("ids %q, want the same one twice", ids)
+	}
+	if err := apiRequest(t, nc, semantics.DelayAPIPrefix+"CANCEL.later", map[string]any{"id": ids[1]}, nil); err != nil {
+		t.Fatalf("cancel by the duplicate's id: %v", err)
+	}
+}
