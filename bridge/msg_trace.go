@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// traceDLQScan bounds the dead letters a trace reads per group, in pages
+// traceDLQScan bounds the dead letters of a topic a trace reads, in pages
 // of traceDLQPage.
 const (
 	traceDLQScan = 10000
@@ -36,6 +36,10 @@ func (s *Inspect) trace(ctx context.Context, ti TopicInfo, seq uint64) (semantic
 	if err != nil {
 		return out, errUnavailable("list consumers of %q: %v", ti.Name, err)
 	}
+	dlq, err := s.scanDLQ(ctx, ti.Name, seq)
+	if err != nil {
+		return out, errUnavailable("read the DLQ of %q: %v", ti.Name, err)
+	}
 	for _, g := range groups {
 		gt := semantics.GroupTrace{Group: g.Name, Mode: g.Mode, Ordered: g.Ordered, Consumers: []semantics.ConsumerTrace{}}
 		for _, ci := range byGroup[g.Name] {
@@ -48,9 +52,7 @@ func (s *Inspect) trace(ctx context.Context, ti TopicInfo, seq uint64) (semantic
 			}
 			gt.Consumers = append(gt.Consumers, ct)
 		}
-		if err := s.findDeadLetter(ctx, ti.Name, g.Name, seq, &gt); err != nil {
-			return out, errUnavailable("read the DLQ of %q: %v", ti.Name, err)
-		}
+		dlq.deadLetter(&gt)
 		out.Groups = append(out.Groups, gt)
 	}
 	return out, nil
@@ -161,37 +163,53 @@ func subjectMatches(filter, subject string) bool {
 	return len(ft) == len(st)
 }
 
-// findDeadLetter looks for the group's dead letter of seq (Mq-Orig-Seq)
-// in the topic's DLQ, reading at most traceDLQScan of them.
-func (s *Inspect) findDeadLetter(ctx context.Context, topic, group string, seq uint64, gt *semantics.GroupTrace) error {
+// dlqScan is what one pass over a topic's DLQ found for a sequence: its
+// dead letters by group, and how far the pass got.
+type dlqScan struct {
+	byGroup  map[string]*nats.Msg
+	scanned  int
+	complete bool
+}
+
+// scanDLQ reads the topic's dead letters (every group's, at most
+// traceDLQScan, in pages of traceDLQPage) once, for the copies of seq
+// (Mq-Orig-Seq).
+func (s *Inspect) scanDLQ(ctx context.Context, topic string, seq uint64) (dlqScan, error) {
+	out := dlqScan{byGroup: map[string]*nats.Msg{}}
 	want, from := strconv.FormatUint(seq, 10), uint64(1)
-	for gt.DLQScanned < traceDLQScan {
+	for out.scanned < traceDLQScan {
 		page, err := directRequest(ctx, s.nc, semantics.DLQStream(topic), directGet{Seq: from,
-			NextFor: semantics.DLQSubject(topic, group), Batch: traceDLQPage, MaxBytes: int(s.nc.MaxPayload())})
+			NextFor: semantics.DLQStreamSubjects(topic)[0], Batch: traceDLQPage, MaxBytes: int(s.nc.MaxPayload())})
 		if errors.Is(err, errNoStream) {
-			gt.DLQComplete = true // no DLQ stream yet: no dead letters
-			return nil
+			out.complete = true // no DLQ stream yet: no dead letters
+			return out, nil
 		}
 		if err != nil {
-			return err
+			return out, err
 		}
-		gt.DLQScanned += len(page.Msgs)
+		out.scanned += len(page.Msgs)
 		for _, m := range page.Msgs {
 			if m.Header.Get(semantics.HeaderOrigSeq) == want {
-				deadLettered(gt, m)
-				return nil
+				// The subject $MQ.DLQ.<topic>.<group> names the group.
+				out.byGroup[strings.TrimPrefix(m.Header.Get("Nats-Subject"), semantics.DLQSubject(topic, ""))] = m
 			}
 		}
 		if page.Pending == 0 || len(page.Msgs) == 0 {
-			gt.DLQComplete = true
-			return nil
+			out.complete = true
+			return out, nil
 		}
 		from = directSeq(page.Msgs[len(page.Msgs)-1]) + 1
 	}
-	return nil
+	return out, nil
 }
 
-func deadLettered(gt *semantics.GroupTrace, m *nats.Msg) {
+// deadLetter fills in what the scan found of gt's group.
+func (d dlqScan) deadLetter(gt *semantics.GroupTrace) {
+	gt.DLQScanned, gt.DLQComplete = d.scanned, d.complete
+	m := d.byGroup[gt.Group]
+	if m == nil {
+		return
+	}
 	gt.DeadLettered, gt.DLQComplete, gt.DLQSeq = true, true, directSeq(m)
 	gt.DeadAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(semantics.HeaderDeadAt))
 	gt.Attempts, _ = strconv.Atoi(m.Header.Get(semantics.HeaderAttempt))

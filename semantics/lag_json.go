@@ -43,9 +43,9 @@ type GroupTrace struct {
 	DLQSeq       uint64    `json:"dlq_seq,omitempty"`
 	DeadAt       time.Time `json:"dead_at,omitempty"`
 	Attempts     int       `json:"attempts,omitempty"`
-	// DLQScanned dead letters were read; DLQComplete is false when the
-	// group has more than a trace reads (dead_lettered false then means
-	// "not among the ones read").
+	// DLQScanned dead letters of the topic (all its groups) were read;
+	// DLQComplete is false when it has more than a trace reads
+	// (dead_lettered false then means "not among the ones read").
 	DLQScanned  int  `json:"dlq_scanned"`
 	DLQComplete bool `json:"dlq_complete"`
 }
