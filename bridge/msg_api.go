@@ -109,7 +109,9 @@ func (s *Inspect) onMsg(m *nats.Msg) (any, error) {
 		if err != nil {
 			return nil, errBadRequest("MSG.GET: %v", err)
 		}
-		return s.getMsg(ctx, ti.Name, req.Seq)
+		tm, err := s.getMsg(ctx, ti.Name, req.Seq)
+		fitData(&tm, int(s.nc.MaxPayload())-replyReserve)
+		return tm, err
 	case "LIST":
 		req, err := semantics.ParseMsgListRequest(m.Data)
 		if err != nil {
@@ -208,19 +210,30 @@ func fillPage(msgs []*nats.Msg, limit, budget int, end *time.Time, more bool) se
 		if end != nil && tm.Time.After(*end) {
 			return out
 		}
-		size := len(tm.Subject) + tm.Size + len(tm.Data)/3 + 256 // base64 and JSON
+		size := encodedSize(tm)
 		if len(out.Messages) == limit || (used+size > budget && len(out.Messages) > 0) {
 			out.Next = tm.Seq
 			return out
 		}
-		if size > budget {
-			tm.Data, tm.DataOmitted = []byte{}, true
-		}
-		used += size
+		used += fitData(&tm, budget)
 		out.Messages = append(out.Messages, tm)
 		if i == len(msgs)-1 && more {
 			out.Next = tm.Seq + 1
 		}
 	}
 	return out
+}
+
+// encodedSize is about what tm takes in a JSON reply (the body in base64).
+func encodedSize(tm semantics.TopicMsg) int {
+	return len(tm.Subject) + tm.Size + len(tm.Data)/3 + 256
+}
+
+// fitData leaves out tm's body when tm alone would not fit budget, and
+// returns what tm then takes.
+func fitData(tm *semantics.TopicMsg, budget int) int {
+	if encodedSize(*tm) > budget {
+		tm.Data, tm.DataOmitted = []byte{}, true
+	}
+	return encodedSize(*tm)
 }

@@ -256,3 +256,26 @@ func consumerPage(t *testing.T, js jetstream.JetStream, stream string, seq uint6
 	_ = js.DeleteConsumer(ctx, stream, c.CachedInfo().Name)
 	return got
 }
+
+// TestMsgAPIBigBodies: a body that would not fit a reply in base64 comes
+// without its data (data_omitted), and a page stops where the next body
+// would overflow the reply, with a cursor to it.
+func TestMsgAPIBigBodies(t *testing.T) {
+	s := testutil.StartServer(t, withTopics(semantics.TopicConfig{Name: "big", Partitions: 1}))
+	nc := testutil.Connect(t, s.ClientURL())
+	js := testutil.JetStream(t, nc)
+	body := strings.Repeat("x", int(nc.MaxPayload())*4/5)
+	small := strings.Repeat("y", int(nc.MaxPayload())/2)
+	for _, b := range []string{body, body, small, small} {
+		if _, err := js.Publish(context.Background(), "big.k", []byte(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var m semantics.TopicMsg
+	if err := apiRequest(t, nc, semantics.MsgAPIPrefix+"GET.big", map[string]any{"seq": 1}, &m); err != nil || !m.DataOmitted || len(m.Data) != 0 || m.Size < len(body) {
+		t.Fatalf("MSG.GET of a big body: data_omitted %v, %d bytes of data, size %d, %v", m.DataOmitted, len(m.Data), m.Size, err)
+	}
+	if l := msgList(t, nc, "big", map[string]any{"start_seq": 3}); len(l.Messages) != 1 || string(l.Messages[0].Data) != small || l.Next != 4 {
+		t.Fatalf("MSG.LIST of two half-payload bodies: %d messages, next %d", len(l.Messages), l.Next)
+	}
+}
