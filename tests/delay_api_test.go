@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -144,5 +145,13 @@ func TestDelayDuplicateAnswersTheFirstID(t *testing.T) {
 	}
 	if err := apiRequest(t, nc, semantics.DelayAPIPrefix+"CANCEL.later", map[string]any{"id": ids[1]}, nil); err != nil {
 		t.Fatalf("cancel by the duplicate's id: %v", err)
+	}
+	// The Go producer hands the id on.
+	res, err := newProducer(t, nc).Send(context.Background(), &semantics.Message{Topic: "later", Key: "k", Delay: time.Hour})
+	if err != nil || res.DelayID == "" {
+		t.Fatalf("producer's delayed send: %+v, %v", res, err)
+	}
+	if err := apiRequest(t, nc, semantics.DelayAPIPrefix+"CANCEL.later", map[string]any{"id": res.DelayID}, nil); err != nil {
+		t.Fatalf("cancel by the producer's DelayID: %v", err)
 	}
 }
