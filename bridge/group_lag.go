@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go/jetstream"
@@ -83,23 +85,35 @@ func orderedLag(partitions int, group string, cis []*jetstream.ConsumerInfo) []s
 	return out
 }
 
+// lagCounts bounds the direct gets one GROUP.LAG request runs at once.
+const lagCounts = 8
+
 // floorLag counts, per partition, the messages on consumer ci's filters
-// after its ack floor.
+// after its ack floor, lagCounts partitions at a time.
 func (s *GroupService) floorLag(ctx context.Context, ti TopicInfo, ci *jetstream.ConsumerInfo) ([]semantics.PartitionLag, error) {
 	filters := consumerFilters(ci.Config)
-	out := make([]semantics.PartitionLag, 0, ti.Partitions)
-	for p := 0; p < ti.Partitions; p++ {
-		pl := semantics.PartitionLag{Partition: p, Consumer: ci.Name, AckFloor: ci.AckFloor.Stream}
-		for _, f := range partitionFilters(ti.Name, p, filters) {
-			n, err := countFrom(ctx, s.nc, ti.Name, f, ci.AckFloor.Stream+1)
-			if err != nil {
-				return nil, err
+	out := make([]semantics.PartitionLag, ti.Partitions)
+	errs := make([]error, ti.Partitions)
+	slots := make(chan struct{}, lagCounts)
+	var wg sync.WaitGroup
+	for p := range out {
+		out[p] = semantics.PartitionLag{Partition: p, Consumer: ci.Name, AckFloor: ci.AckFloor.Stream}
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			for _, f := range partitionFilters(ti.Name, p, filters) {
+				n, err := countFrom(ctx, s.nc, ti.Name, f, ci.AckFloor.Stream+1)
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				out[p].Lag += n
 			}
-			pl.Lag += n
-		}
-		out = append(out, pl)
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // partitionFilters narrows a consumer's filters (whole topic, or
