@@ -113,6 +113,14 @@ func TestMsgAPIGetAndList(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "6 messages") || strings.Contains(r.Stdout, "bob") {
 		t.Fatalf("msg ls --key: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
+	r = testutil.RunCLI(t, "-s", url, "msg", "ls", "shop", "--key", "alice", "--limit", "4")
+	if r.Code != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("4 messages; more with --next %d", alice[4])) {
+		t.Fatalf("msg ls --key --limit: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = testutil.RunCLI(t, "-s", url, "msg", "ls", "shop", "--key", "alice", "--next", fmt.Sprint(alice[4]))
+	if r.Code != 0 || !strings.Contains(r.Stdout, "2 messages") || strings.Contains(r.Stdout, "more with") {
+		t.Fatalf("msg ls --key --next: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 	r = testutil.RunCLI(t, "-s", url, "--json", "msg", "ls", "shop", "--seq", "2", "--limit", "1")
 	var l semantics.MsgList
 	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &l) != nil || fmt.Sprint(seqsOf(l)) != "[2]" || l.Next != 3 {

@@ -73,14 +73,14 @@ func printMsgHead(w io.Writer, m semantics.TopicMsg) {
 
 func newMsgLsCmd(g *globalFlags) *cobra.Command {
 	var key, since, until string
-	var seq uint64
+	var seq, next uint64
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "ls TOPIC (--key K | --seq N | --since T [--until T])",
+		Use:   "ls TOPIC (--key K | --seq N | --since T [--until T]) [--next N]",
 		Short: "List one page of a topic's messages by key, from a sequence, or in a time range",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := semantics.MsgListRequest{Key: key, StartSeq: seq}
+			req := semantics.MsgListRequest{Key: key, StartSeq: seq, Next: next}
 			if cmd.Flags().Changed("limit") {
 				req.Limit = &limit
 			}
@@ -113,6 +113,7 @@ func newMsgLsCmd(g *globalFlags) *cobra.Command {
 	fs.StringVar(&since, "since", "", "messages stored at or after this RFC 3339 time")
 	fs.StringVar(&until, "until", "", "with --since: up to this time")
 	fs.IntVar(&limit, "limit", semantics.DefaultMsgPage, fmt.Sprintf("at most this many (1 to %d)", semantics.MaxMsgPage))
+	fs.Uint64Var(&next, "next", 0, "continue a listing from the cursor the previous page printed")
 	return cmd
 }
 
@@ -126,7 +127,7 @@ func printMsgList(w io.Writer, l semantics.MsgList) error {
 	}
 	fmt.Fprintf(w, "%d messages", len(l.Messages))
 	if l.Next != 0 {
-		fmt.Fprintf(w, "; more with --seq %d (same filter: send next=%d)", l.Next, l.Next)
+		fmt.Fprintf(w, "; more with --next %d", l.Next)
 	}
 	fmt.Fprintln(w)
 	return nil
