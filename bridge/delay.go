@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
@@ -27,6 +28,7 @@ const (
 type Delay struct {
 	topics *Topics
 	js     jetstream.JetStream
+	nc     *nats.Conn
 	log    *slog.Logger
 	sub    *nats.Subscription
 	// maxPayload is the server's max_payload (messages that do not fit
@@ -44,6 +46,7 @@ type delayedPublish struct {
 	ack   jetstream.PubAckFuture
 	p     int
 	at    time.Time
+	id    string
 }
 
 // delayWindow bounds the delayed publishes stored concurrently; the request
@@ -57,6 +60,9 @@ type DelayReply struct {
 	Partition int       `json:"partition"`
 	DeliverAt time.Time `json:"deliver_at"`
 	Duplicate bool      `json:"duplicate,omitempty"`
+	// ID names the waiting message for DELAY.LIST and DELAY.CANCEL: the
+	// last token of its subject $MQ.INT.<topic>.D.<id>.
+	ID string `json:"id"`
 }
 
 // NewDelay returns the delayed-delivery service.
@@ -71,7 +77,7 @@ func (d *Delay) Start(ctx context.Context, h Host) error {
 	if err != nil {
 		return err
 	}
-	d.js, d.log, d.maxPayload = js, h.Logger().With("service", "delay"), h.Conn().MaxPayload()
+	d.js, d.nc, d.log, d.maxPayload = js, h.Conn(), h.Logger().With("service", "delay"), h.Conn().MaxPayload()
 	d.pending, d.done = make(chan delayedPublish, delayWindow), make(chan struct{})
 	go d.answer()
 	sub, err := h.Conn().QueueSubscribe(semantics.DelayPrefix+">", semantics.ServiceQueue, d.onDelay)
@@ -95,9 +101,12 @@ func (d *Delay) answer() {
 	for p := range d.pending {
 		select {
 		case ack := <-p.ack.Ok():
+			if ack.Duplicate {
+				p.id = d.storedID(p.topic, ack.Sequence)
+			}
 			// The reply names the topic: the schedule's own stream (%INT%T)
 			// is jetmq's business, and the message will be on stream T.
-			respondJSON(p.req, DelayReply{Stream: p.topic, Seq: ack.Sequence, Partition: p.p, DeliverAt: p.at.UTC(), Duplicate: ack.Duplicate})
+			respondJSON(p.req, DelayReply{Stream: p.topic, Seq: ack.Sequence, Partition: p.p, DeliverAt: p.at.UTC(), Duplicate: ack.Duplicate, ID: p.id})
 		case err := <-p.ack.Err():
 			respondAPIError(p.req, storeError("store delayed message", err))
 		}
@@ -126,18 +135,19 @@ func (d *Delay) onDelay(m *nats.Msg) {
 		return
 	}
 	p := semantics.Partition(req.Key, ti.Partitions)
-	ack, err := d.js.PublishMsgAsync(scheduledMsg(req, m, p, at))
+	id := nuid.Next()
+	ack, err := d.js.PublishMsgAsync(scheduledMsg(req, m, id, p, at))
 	if err != nil {
 		respondAPIError(m, storeError("store delayed message", err))
 		return
 	}
-	d.pending <- delayedPublish{req: m, topic: req.Topic, ack: ack, p: p, at: at}
+	d.pending <- delayedPublish{req: m, topic: req.Topic, ack: ack, p: p, at: at, id: id}
 }
 
-// scheduledMsg is the schedule that delivers in (a delayed publish of req)
-// to partition p at its time.
-func scheduledMsg(req semantics.DelayRequest, in *nats.Msg, p int, at time.Time) *nats.Msg {
-	out := nats.NewMsg(semantics.InternalPrefix + req.Topic + ".D." + nuid.Next())
+// scheduledMsg is the schedule id that delivers in (a delayed publish of
+// req) to partition p at its time.
+func scheduledMsg(req semantics.DelayRequest, in *nats.Msg, id string, p int, at time.Time) *nats.Msg {
+	out := nats.NewMsg(semantics.DelaySubject(req.Topic, id))
 	for k, v := range in.Header {
 		if k != semantics.HeaderDelay {
 			out.Header[k] = v
@@ -148,4 +158,16 @@ func scheduledMsg(req semantics.DelayRequest, in *nats.Msg, p int, at time.Time)
 	out.Header.Set(hdrScheduleTarget, semantics.OutboxSubject(req.Topic, p, req.Key, req.Tag))
 	out.Data = in.Data
 	return out
+}
+
+// storedID is the id of the schedule stored at seq of topic's internal
+// stream: a duplicate publish answers with the first one's id.
+func (d *Delay) storedID(topic string, seq uint64) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	page, err := directRequest(ctx, d.nc, semantics.InternalStream(topic), directGet{Seq: seq})
+	if err != nil || len(page.Msgs) == 0 {
+		return "" // fired already, or not readable: no id to cancel by
+	}
+	return strings.TrimPrefix(page.Msgs[0].Header.Get("Nats-Subject"), semantics.DelaySubject(topic, ""))
 }

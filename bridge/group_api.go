@@ -55,8 +55,10 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 		v, err = s.apiDelete(ctx, topic, group)
 	case "RESET":
 		v, err = s.apiReset(ctx, topic, group, m.Data)
+	case "LAG":
+		v, err = s.apiLag(ctx, topic, group, m.Data)
 	default:
-		err = apiErr(400, "unknown group operation %q: want CREATE, INFO, LIST, DELETE or RESET", op)
+		err = apiErr(400, "unknown group operation %q: want CREATE, INFO, LIST, DELETE, RESET or LAG", op)
 	}
 	reply(m, v, err)
 }

@@ -45,6 +45,8 @@ type SendResult struct {
 	// DeliverAt is set for delayed messages; Seq is then the sequence of
 	// the waiting schedule, not of the delivered message.
 	DeliverAt time.Time
+	// DelayID names a delayed message for $MQ.API.DELAY.CANCEL.
+	DelayID string
 }
 
 // ProducerOption configures a Producer.
@@ -234,6 +236,7 @@ func (p *Producer) sendDelayed(ctx context.Context, m *Message) (SendResult, err
 		Partition int       `json:"partition"`
 		DeliverAt time.Time `json:"deliver_at"`
 		Duplicate bool      `json:"duplicate"`
+		ID        string    `json:"id"`
 	}
 	if err := DecodeReply(resp.Data, &reply); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -241,7 +244,7 @@ func (p *Producer) sendDelayed(ctx context.Context, m *Message) (SendResult, err
 		}
 		return SendResult{}, err
 	}
-	return SendResult{Topic: reply.Stream, Seq: reply.Seq, Partition: reply.Partition, DeliverAt: reply.DeliverAt, Duplicate: reply.Duplicate}, nil
+	return SendResult{Topic: reply.Stream, Seq: reply.Seq, Partition: reply.Partition, DeliverAt: reply.DeliverAt, Duplicate: reply.Duplicate, DelayID: reply.ID}, nil
 }
 
 // publishError maps JetStream publish errors to the producer's typed ones.

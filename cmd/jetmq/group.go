@@ -14,7 +14,7 @@ func newGroupCmd(g *globalFlags) *cobra.Command {
 		Use:   "group",
 		Short: "Manage consumer groups (clustering or broadcasting) and see their lag",
 	}
-	cmd.AddCommand(newGroupAddCmd(g), newGroupLsCmd(g), newGroupInfoCmd(g), newGroupRmCmd(g), newGroupResetCmd(g))
+	cmd.AddCommand(newGroupAddCmd(g), newGroupLsCmd(g), newGroupInfoCmd(g), newGroupRmCmd(g), newGroupResetCmd(g), newGroupLagCmd(g))
 	return cmd
 }
 

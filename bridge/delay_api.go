@@ -1,0 +1,111 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+)
+
+// JetStream's error code for deleting a message that is not there.
+const errCodeNoMessageFound = 10057
+
+// onDelay serves $MQ.API.DELAY.LIST.<topic> and DELAY.CANCEL.<topic>.
+func (s *Inspect) onDelay(m *nats.Msg) (any, error) {
+	op, ti, err := s.opAndTopic(m, semantics.DelayAPIPrefix)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	switch op {
+	case "LIST":
+		req, err := semantics.ParseDelayListRequest(m.Data)
+		if err != nil {
+			return nil, errBadRequest("DELAY.LIST: %v", err)
+		}
+		return s.listDelayed(ctx, ti.Name, req)
+	case "CANCEL":
+		req, err := semantics.ParseDelayCancelRequest(m.Data)
+		if err != nil {
+			return nil, errBadRequest("DELAY.CANCEL: %v", err)
+		}
+		return s.cancelDelayed(ctx, ti.Name, req.ID)
+	}
+	return nil, errBadRequest("unknown delay operation %q: want LIST or CANCEL", op)
+}
+
+// listDelayed reads one page of topic's waiting schedules, in the order
+// they were stored, with one batch direct get.
+func (s *Inspect) listDelayed(ctx context.Context, topic string, req semantics.DelayListRequest) (semantics.DelayList, error) {
+	limit := semantics.PageLimit(req.Limit)
+	out := semantics.DelayList{Delayed: []semantics.DelayedMsg{}}
+	page, err := directRequest(ctx, s.nc, semantics.InternalStream(topic), directGet{Seq: max(req.From, 1),
+		NextFor: semantics.DelayFilter(topic), Batch: limit, MaxBytes: int(s.nc.MaxPayload())})
+	if err != nil {
+		return out, errUnavailable("read the internal stream of %q: %v", topic, err)
+	}
+	out.Total = uint64(len(page.Msgs)) + page.Pending
+	for _, m := range page.Msgs {
+		out.Delayed = append(out.Delayed, delayedMsg(topic, m))
+	}
+	if page.Pending > 0 && len(page.Msgs) > 0 {
+		out.Next = out.Delayed[len(out.Delayed)-1].Seq + 1
+	}
+	return out, nil
+}
+
+// delayedMsg describes a waiting schedule from its subject and headers.
+func delayedMsg(topic string, m *nats.Msg) semantics.DelayedMsg {
+	d := semantics.DelayedMsg{
+		ID:   strings.TrimPrefix(m.Header.Get("Nats-Subject"), semantics.DelaySubject(topic, "")),
+		Seq:  directSeq(m),
+		Size: len(m.Data) + headerSize(ownHeaders(m.Header)),
+	}
+	d.DeliverAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(semantics.HeaderDeliverAt))
+	// The target is $MQ.INT.<topic>.O.~.~.<p>.<key>[.<tag>]: the stored
+	// subject follows the two transaction tokens.
+	target := strings.TrimPrefix(m.Header.Get(hdrScheduleTarget), semantics.InternalPrefix+topic+".O.")
+	if _, rest, ok := strings.Cut(target, "."); ok {
+		if _, rest, ok = strings.Cut(rest, "."); ok {
+			d.Subject = topic + "." + rest
+		}
+	}
+	if sm, err := semantics.ParseStoredSubject(d.Subject); err == nil {
+		d.Partition, d.Key, d.Tag = sm.Partition, sm.Key, sm.Tag
+	}
+	return d
+}
+
+// cancelDelayed deletes the schedule of id, so that it never fires; a
+// schedule already fired, or never stored, is a 404. The stream leader
+// fires a schedule by proposing its message, which when applied also
+// purges the schedule; a delete applied between that proposal and its
+// application succeeds and the message is delivered all the same, so a
+// cancel within milliseconds of the due time can lose (docs/PROTOCOL.md).
+func (s *Inspect) cancelDelayed(ctx context.Context, topic, id string) (semantics.DelayCancelReply, error) {
+	stream := semantics.InternalStream(topic)
+	page, err := directRequest(ctx, s.nc, stream, directGet{LastFor: semantics.DelaySubject(topic, id)})
+	if err != nil {
+		return semantics.DelayCancelReply{}, errUnavailable("read the internal stream of %q: %v", topic, err)
+	}
+	if len(page.Msgs) == 0 {
+		return semantics.DelayCancelReply{}, errNotFound("no delayed message %q waits in topic %q: it was delivered, cancelled, or never stored", id, topic)
+	}
+	d := delayedMsg(topic, page.Msgs[0])
+	var resp struct {
+		Success bool `json:"success"`
+	}
+	err = jsRequest(ctx, s.nc, "$JS.API.STREAM.MSG.DELETE."+stream, map[string]any{"seq": d.Seq, "no_erase": true}, &resp)
+	var je *jsError
+	if errors.As(err, &je) && je.ErrCode == errCodeNoMessageFound {
+		return semantics.DelayCancelReply{}, errNotFound("delayed message %q of topic %q was delivered or cancelled meanwhile", id, topic)
+	}
+	if err != nil || !resp.Success {
+		return semantics.DelayCancelReply{}, errUnavailable("delete delayed message %q: %v", id, err)
+	}
+	return semantics.DelayCancelReply{Cancelled: true, ID: id, Seq: d.Seq, DeliverAt: d.DeliverAt}, nil
+}
