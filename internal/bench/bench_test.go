@@ -74,6 +74,11 @@ func TestEveryScenarioAgainstServer(t *testing.T) {
 	for _, r := range rows {
 		byName[r.Name] = r
 	}
+	// The same-shape references the scenarios measure in the same run.
+	references := map[string]string{
+		"keyed-publish": "unmapped-publish", "cluster-consume": "plain-pair", "broadcast-3": "plain-trio",
+		"txn": "null-bridge", "txn-latency": "null-bridge", "ordered-consume": "plain-partitions",
+	}
 	for _, s := range Scenarios() {
 		r, ok := byName[s.Name]
 		require.True(t, ok, "no row for %s", s.Name)
@@ -93,6 +98,7 @@ func TestEveryScenarioAgainstServer(t *testing.T) {
 			base := byName[s.Baseline]
 			require.InDelta(t, r.MsgsPerSec/base.MsgsPerSec, r.Ratio, 0.001, s.Name)
 		}
+		requireReference(t, r, references[s.Name])
 	}
 	requireNoBenchStreams(t, srv.ClientURL())
 }
@@ -160,4 +166,26 @@ func requireNoBenchStreams(t *testing.T, url string) {
 		require.NotContains(t, n, "bench_", "stream left behind")
 	}
 	require.NoError(t, names.Err())
+}
+
+// requireReference checks that r carries the reference want ("" for
+// none) with a measured figure of the right kind and a positive ratio.
+func requireReference(t *testing.T, r Row, want string) {
+	t.Helper()
+	require.Equal(t, want, r.Reference, r.Name)
+	if want == "" {
+		require.Nil(t, r.ReferenceRatio, r.Name)
+		return
+	}
+	require.NotNil(t, r.ReferenceRatio, r.Name)
+	require.Positive(t, *r.ReferenceRatio, r.Name)
+	if r.Name == "txn-latency" {
+		require.Nil(t, r.ReferenceMsgsPerSec, r.Name)
+		require.Positive(t, *r.ReferenceP50Micros, r.Name)
+		require.InDelta(t, r.P50Micros / *r.ReferenceP50Micros, *r.ReferenceRatio, 0.001, r.Name)
+		return
+	}
+	require.Nil(t, r.ReferenceP50Micros, r.Name)
+	require.Positive(t, *r.ReferenceMsgsPerSec, r.Name)
+	require.InDelta(t, r.MsgsPerSec / *r.ReferenceMsgsPerSec, *r.ReferenceRatio, 0.001, r.Name)
 }

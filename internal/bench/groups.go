@@ -95,9 +95,8 @@ func runClusterConsume(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r.Notes = fmt.Sprintf("two members of one clustering group, prefetch %d each, explicit ack per message; "+
-		"the same drain by two plain nats.go pull consumers on one durable: %.0f msgs/s, helper/plain pair %.2f",
-		groupPrefetch, plain.MsgsPerSec, r.MsgsPerSec/plain.MsgsPerSec)
+	r.Notes = fmt.Sprintf("two members of one clustering group, prefetch %d each, explicit ack per message", groupPrefetch)
+	r.Reference = newReference("plain-pair", "the same drain by two plain nats.go pull consumers on one durable", false, plain)
 	return r, nil
 }
 
@@ -108,9 +107,8 @@ func runBroadcast3(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r.Notes = fmt.Sprintf("three broadcasting members, %d messages each, aggregate deliveries; "+
-		"the same by three plain nats.go pull consumers, a durable each: %.0f msgs/s, helper/plain trio %.2f",
-		filled, plain.MsgsPerSec, r.MsgsPerSec/plain.MsgsPerSec)
+	r.Notes = fmt.Sprintf("three broadcasting members, %d messages each, aggregate deliveries", filled)
+	r.Reference = newReference("plain-trio", "the same by three plain nats.go pull consumers, a durable each", false, plain)
 	return r, nil
 }
 

@@ -52,9 +52,16 @@ func prefillChecked(ctx context.Context, nc *nats.Conn, c *ordercheck.Checker, t
 	return nil
 }
 
+// orderedPrefetch is what each partition pull asks for ahead of its
+// handler, for the helper's members (their default) and the plain
+// reference alike.
+const orderedPrefetch = 500
+
 // runOrderedConsume times four Ordered() members draining a pre-filled
 // 16-partition topic, every handling recorded by the order checker,
-// which must find no violation.
+// which must find no violation. In the same run, before the group
+// exists, its reference drains the same messages with plain
+// per-partition durables (runPlainPartitions).
 func runOrderedConsume(ctx context.Context, env *Env) (Result, error) {
 	nc, err := env.Connect()
 	if err != nil {
@@ -70,57 +77,96 @@ func runOrderedConsume(ctx context.Context, env *Env) (Result, error) {
 	if err := prefillChecked(ctx, nc, c, topic, env.Msgs); err != nil {
 		return Result{}, err
 	}
+	ref, err := runPlainPartitions(ctx, env, topic, c.PublishedList())
+	if err != nil {
+		return Result{}, fmt.Errorf("reference: %w", err)
+	}
 	if err := createOrderedGroup(ctx, nc, topic, "ordered", "3s"); err != nil {
 		return Result{}, err
 	}
-	var got atomic.Int64
-	done := make(chan struct{})
-	var once, first sync.Once
-	var progressMu sync.Mutex // Progress wants one caller at a time
-	var start time.Time
-	want := env.Msgs
-	// Each partition records into its own log (one handler at a time per
-	// partition): the checker's lock stays off the hot path.
-	logs := make([]partitionLog, orderedPartitions)
+	t := newOrderedTally(env, env.Msgs)
 	handler := func(member string) semantics.Handler {
 		return func(_ context.Context, d *semantics.Delivery) error {
-			at := time.Now()
-			first.Do(func() { start = at })
-			logs[d.Partition].add(ordercheck.Event{Partition: d.Partition, Key: d.Key, Seq: d.Seq, Member: member, Start: at, End: time.Now(), OK: true})
-			n := int(got.Add(1))
-			if n%512 == 0 || n == want {
-				progressMu.Lock()
-				env.Progress(n, want)
-				progressMu.Unlock()
-			}
-			if n >= want || env.Expired(start) {
-				once.Do(func() { close(done) })
-			}
+			t.handled(d.Partition, d.Key, d.Seq, member)
 			return nil
 		}
 	}
-	ms, err := startMembers(ctx, env, topic, "ordered", orderedMembers, handler, semantics.Ordered())
+	ms, err := startMembers(ctx, env, topic, "ordered", orderedMembers, handler, semantics.Ordered(), semantics.WithPrefetch(orderedPrefetch))
 	defer ms.stop()
 	if err != nil {
 		return Result{}, err
 	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
+	r, rep, err := t.result(ctx, c)
+	if err != nil {
+		return Result{}, err
 	}
-	elapsed := time.Since(start)
-	for i := range logs {
-		logs[i].into(c)
+	r.Notes = fmt.Sprintf("%d partitions, %d members, %d keys, timed from the first message handled (joins and grants excluded); order check: %s",
+		orderedPartitions, orderedMembers, orderedKeys, orderSummary(rep))
+	r.Reference = newReference("plain-partitions", fmt.Sprintf("the same drain in order by %d plain per-partition durables over the same %d connections, no ownership protocol", orderedPartitions, orderedMembers), false, ref)
+	return r, nil
+}
+
+func orderSummary(rep ordercheck.Report) string {
+	return fmt.Sprintf("%d violations, %d overlaps, %d missing, %d duplicates",
+		len(rep.Violations)+len(rep.KeyOrder), len(rep.Overlaps), len(rep.Missing), rep.Duplicates)
+}
+
+// orderedTally counts and records the handlings of one ordered drain:
+// the same work per message for the helper's members and for the plain
+// reference, so that the two compare.
+type orderedTally struct {
+	env        *Env
+	want       int
+	got        atomic.Int64
+	done       chan struct{}
+	once       sync.Once
+	first      sync.Once
+	start      time.Time  // set by first
+	progressMu sync.Mutex // Progress wants one caller at a time
+	// Each partition records into its own log (one handler at a time per
+	// partition): the checker's lock stays off the hot path.
+	logs []partitionLog
+}
+
+func newOrderedTally(env *Env, want int) *orderedTally {
+	return &orderedTally{env: env, want: want, done: make(chan struct{}), logs: make([]partitionLog, orderedPartitions)}
+}
+
+// handled records one handling by member and counts it.
+func (t *orderedTally) handled(partition int, key string, seq uint64, member string) {
+	at := time.Now()
+	t.first.Do(func() { t.start = at })
+	t.logs[partition].add(ordercheck.Event{Partition: partition, Key: key, Seq: seq, Member: member, Start: at, End: time.Now(), OK: true})
+	n := int(t.got.Add(1))
+	if n%512 == 0 || n == t.want {
+		t.progressMu.Lock()
+		t.env.Progress(n, t.want)
+		t.progressMu.Unlock()
+	}
+	if n >= t.want || t.env.Expired(t.start) {
+		t.once.Do(func() { close(t.done) })
+	}
+}
+
+// result waits for the drain to end, checks its order with c (which
+// knows what was published) and returns the throughput from the first
+// handling.
+func (t *orderedTally) result(ctx context.Context, c *ordercheck.Checker) (Result, ordercheck.Report, error) {
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return Result{}, ordercheck.Report{}, ctx.Err()
+	}
+	elapsed := time.Since(t.start)
+	got := int(t.got.Load())
+	for i := range t.logs {
+		t.logs[i].into(c)
 	}
 	rep := c.Check()
-	if len(rep.Violations)+len(rep.KeyOrder)+len(rep.Overlaps) > 0 || (int(got.Load()) >= want && len(rep.Missing) > 0) {
-		return Result{}, fmt.Errorf("order check failed: %s", rep)
+	if len(rep.Violations)+len(rep.KeyOrder)+len(rep.Overlaps) > 0 || (got >= t.want && len(rep.Missing) > 0) {
+		return Result{}, rep, fmt.Errorf("order check failed: %s", rep)
 	}
-	r := NewResult(int(got.Load()), elapsed, nil)
-	r.Notes = fmt.Sprintf("%d partitions, %d members, %d keys, timed from the first message handled (joins and grants excluded); order check: %d violations, %d overlaps, %d missing, %d duplicates",
-		orderedPartitions, orderedMembers, orderedKeys, len(rep.Violations)+len(rep.KeyOrder), len(rep.Overlaps), len(rep.Missing), rep.Duplicates)
-	return r, nil
+	return NewResult(got, elapsed, nil), rep, nil
 }
 
 // partitionLog is one partition's handlings.

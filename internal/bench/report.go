@@ -20,7 +20,17 @@ type Row struct {
 	// Ratio is MsgsPerSec / the baseline's MsgsPerSec in the same run: 1
 	// for a baseline, 0 when either side failed.
 	Ratio float64 `json:"ratio"`
-	Notes string  `json:"notes,omitempty"`
+	// Reference names the scenario's same-shape reference (plain
+	// JetStream doing the same work in the same run), "" if it has none.
+	// ReferenceMsgsPerSec (throughput scenarios) or ReferenceP50Micros
+	// (latency scenarios) is what it measured, and ReferenceRatio is the
+	// scenario's msgs/s or p50 divided by the reference's (0 when either
+	// is 0); all three are absent from JSON without a reference.
+	Reference           string   `json:"reference,omitempty"`
+	ReferenceMsgsPerSec *float64 `json:"reference_msgs_per_sec,omitempty"`
+	ReferenceP50Micros  *float64 `json:"reference_p50_us,omitempty"`
+	ReferenceRatio      *float64 `json:"reference_ratio,omitempty"`
+	Notes               string   `json:"notes,omitempty"`
 	// Msgs is how many messages the scenario completed.
 	Msgs int `json:"-"`
 	// Err is why the scenario failed, nil if it did not.
@@ -45,7 +55,31 @@ func newRow(s Scenario, r Result, err error) Row {
 	if s.Baseline == "" && err == nil {
 		row.Ratio = 1
 	}
+	if err == nil && r.Reference != nil {
+		row.setReference(*r.Reference)
+	}
 	return row
+}
+
+// setReference carries ref into the row (rounded as the row's own
+// figures) with the ratio of the two, and says so in the notes.
+func (r *Row) setReference(ref Reference) {
+	r.Reference = ref.Name
+	own, theirs := r.MsgsPerSec, math.Round(ref.MsgsPerSec)
+	shown := groupThousands(int64(theirs)) + " msgs/s"
+	if ref.Latency {
+		own, theirs = r.P50Micros, math.Round(ref.P50Micros*10)/10
+		shown = fmt.Sprintf("p50 %.1fµs", theirs)
+		r.ReferenceP50Micros = &theirs
+	} else {
+		r.ReferenceMsgsPerSec = &theirs
+	}
+	ratio := 0.0
+	if own > 0 && theirs > 0 {
+		ratio = math.Round(own/theirs*1000) / 1000
+	}
+	r.ReferenceRatio = &ratio
+	r.Notes = joinNotes(r.Notes, fmt.Sprintf("reference %s (%s): %s, jetmq/reference %.2f", ref.Name, ref.Description, shown, ratio))
 }
 
 // setRatio compares the row with its baseline's row from the same run.

@@ -107,3 +107,36 @@ func TestGroupThousands(t *testing.T) {
 		require.Equal(t, want, groupThousands(n))
 	}
 }
+
+func TestWriteJSONReferenceFields(t *testing.T) {
+	throughput := newRow(Scenario{Name: "cluster-consume", Baseline: RawConsume}, Result{Msgs: 100, MsgsPerSec: 8100.2,
+		Reference: &Reference{Name: "plain-pair", Description: "two plain members", MsgsPerSec: 9999.6}}, nil)
+	latency := newRow(Scenario{Name: "txn-latency", Baseline: RawPublishSync}, Result{Msgs: 100, MsgsPerSec: 5000, P50Micros: 137.04, P99Micros: 400,
+		Reference: &Reference{Name: "null-bridge", Description: "two plain writes", Latency: true, MsgsPerSec: 9000, P50Micros: 82.46}}, nil)
+	plain := newRow(Scenario{Name: "load-shift", Baseline: RawPublishSync}, Result{Msgs: 100, MsgsPerSec: 3000}, nil)
+	failed := newRow(Scenario{Name: "txn", Baseline: RawPublishAsync}, Result{Reference: &Reference{Name: "null-bridge", MsgsPerSec: 1}}, errors.New("boom"))
+	var buf bytes.Buffer
+	require.NoError(t, WriteJSON(&buf, []Row{throughput, latency, plain, failed}))
+	var doc map[string][]map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &doc))
+	rows := doc["scenarios"]
+	require.Len(t, rows, 4)
+
+	require.Equal(t, "plain-pair", rows[0]["reference"])
+	require.Equal(t, 10000.0, rows[0]["reference_msgs_per_sec"])
+	require.Equal(t, 0.81, rows[0]["reference_ratio"]) // 8,100 / 10,000
+	require.NotContains(t, rows[0], "reference_p50_us")
+	require.Contains(t, rows[0]["notes"], "reference plain-pair (two plain members): 10,000 msgs/s, jetmq/reference 0.81")
+
+	require.Equal(t, "null-bridge", rows[1]["reference"])
+	require.Equal(t, 82.5, rows[1]["reference_p50_us"])
+	require.Equal(t, 1.661, rows[1]["reference_ratio"]) // p50 137.0 / 82.5
+	require.NotContains(t, rows[1], "reference_msgs_per_sec")
+
+	for _, r := range rows[2:] {
+		for _, k := range []string{"reference", "reference_msgs_per_sec", "reference_p50_us", "reference_ratio"} {
+			require.NotContains(t, r, k, r["name"])
+		}
+	}
+	require.Equal(t, "error: boom", rows[3]["notes"])
+}

@@ -45,6 +45,27 @@ type Result struct {
 	P50Micros, P99Micros float64
 	// Notes is free-form text shown under the table and in JSON.
 	Notes string
+	// Reference is the same work done with plain JetStream in the same
+	// run, the fair limit for what jetmq's semantics may cost; nil where
+	// the scenario has none.
+	Reference *Reference
+}
+
+// Reference is what a scenario's same-shape reference measured.
+type Reference struct {
+	// Name names the reference ("null-bridge"); Description says in a
+	// few words what it does.
+	Name, Description string
+	// Latency says the scenario's target is a p50: the ratio compares
+	// P50Micros, not MsgsPerSec.
+	Latency bool
+	// MsgsPerSec and P50Micros are what the reference measured.
+	MsgsPerSec, P50Micros float64
+}
+
+// newReference names r, the result of a reference run.
+func newReference(name, description string, latency bool, r Result) *Reference {
+	return &Reference{Name: name, Description: description, Latency: latency, MsgsPerSec: r.MsgsPerSec, P50Micros: r.P50Micros}
 }
 
 // NewResult computes msgs/s and, when lat holds samples, p50 and p99.

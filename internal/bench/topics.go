@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // benchPartitions is the partition count of the topics the topic scenarios
@@ -67,9 +68,52 @@ func runKeyedPublish(ctx context.Context, env *Env) (Result, error) {
 	if err := checkStored(ctx, js, topic, acked); err != nil {
 		return Result{}, err
 	}
+	ref, err := runUnmappedPublish(ctx, env, js)
+	if err != nil {
+		return Result{}, fmt.Errorf("reference: %w", err)
+	}
 	r := NewResult(acked, elapsed, nil)
 	r.Notes = fmt.Sprintf("%d partitions, %d distinct keys, up to %d in flight", benchPartitions, benchKeys, AsyncWindow)
+	r.Reference = newReference("unmapped-publish", "the same async publishes straight to the stored subjects of a plain stream of the same subject shape, no mapping", false, ref)
 	return r, nil
+}
+
+// runUnmappedPublish is keyed-publish's reference: the same async
+// publishes, with the same window, straight to the stored subjects
+// <stream>.<p>.<key> (p = semantics.Partition(key)) of a plain stream
+// configured as a topic stream is but with no subject transform and no
+// source. Its subjects have the topic stream's shape (<stream>.* and,
+// per partition, two more; <stream>.<p>.* in place of the keyless
+// <topic>.<p>._, so that the stored forms match without a transform).
+func runUnmappedPublish(ctx context.Context, env *Env, js jetstream.JetStream) (Result, error) {
+	name := env.Name("ref")
+	subjects := []string{name + ".*"}
+	for p := range benchPartitions {
+		ps := name + "." + strconv.Itoa(p) + "."
+		subjects = append(subjects, ps+"*", ps+"*.*")
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: name, Subjects: subjects, Storage: jetstream.FileStorage, Replicas: 1,
+		MaxMsgs: -1, MaxBytes: -1, MaxMsgsPerSubject: -1, Duplicates: 2 * time.Minute, AllowDirect: true,
+	}); err != nil {
+		return Result{}, fmt.Errorf("create stream %s: %w", name, err)
+	}
+	defer func() { _ = deleteStream(js, name) }()
+	subs := make([]string, benchKeys)
+	for i := range subs {
+		key := "user-" + strconv.Itoa(i)
+		subs[i] = name + "." + strconv.Itoa(semantics.Partition(key, benchPartitions)) + "." + key
+	}
+	start := time.Now()
+	acked, err := publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, env.Msgs, nil, nil)
+	elapsed := time.Since(start)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkStored(ctx, js, name, acked); err != nil {
+		return Result{}, err
+	}
+	return NewResult(acked, elapsed, nil), nil
 }
 
 // runDelayedPublish measures delayed publishes ($MQ.DELAY requests), many in

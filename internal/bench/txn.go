@@ -73,17 +73,18 @@ func runTxnWith(ctx context.Context, env *Env, n, workers int) (Result, error) {
 	}
 	r := NewResult(lat.Len(), elapsed, lat)
 	if workers == 1 {
-		r.Notes = fmt.Sprintf("%d transactions (msgs/%d), one in flight; latency = prepare sent to commit acknowledged; "+
-			"null bridge (two requests, each one plain JetStream write, no logic) p50 %.0fµs p99 %.0fµs: jetmq/null p50 %.2f",
-			lat.Len(), SyncScale, floor.P50Micros, floor.P99Micros, r.P50Micros/floor.P50Micros)
+		r.Notes = fmt.Sprintf("%d transactions (msgs/%d), one in flight; latency = prepare sent to commit acknowledged; null bridge p99 %.0fµs",
+			lat.Len(), SyncScale, floor.P99Micros)
 	} else {
 		r.P50Micros, r.P99Micros = 0, 0
-		r.Notes = fmt.Sprintf("1-message transactions, prepare + commit, %d in flight; "+
-			"null bridge (two requests, each one plain JetStream write, no logic) %.0f txn/s: jetmq/null %.2f",
-			workers, floor.MsgsPerSec, r.MsgsPerSec/floor.MsgsPerSec)
+		r.Notes = fmt.Sprintf("1-message transactions, prepare + commit, %d in flight", workers)
 	}
+	r.Reference = newReference("null-bridge", nullBridgeDescription, workers == 1, floor)
 	return r, nil
 }
+
+// nullBridgeDescription is how the notes describe the null bridge.
+const nullBridgeDescription = "two requests, each one plain JetStream write, no logic"
 
 // checkCommitted verifies that topic.> holds exactly want messages: every
 // acknowledged commit stored its message once. A commit is acknowledged

@@ -59,6 +59,11 @@ func startNullBridge(ctx context.Context, env *Env) (*nullBridge, error) {
 	if err == nil {
 		err = b.sub.SetPendingLimits(-1, -1)
 	}
+	if err == nil {
+		// The server must know the subscription before the first
+		// request comes in on another connection (else: no responders).
+		err = nc.Flush()
+	}
 	if err != nil {
 		b.close()
 		return nil, err
