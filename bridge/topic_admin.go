@@ -428,17 +428,3 @@ func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
 // delayedFilter selects the delayed messages of topic still waiting.
 func delayedFilter(topic string) string { return semantics.InternalPrefix + topic + ".D.>" }
-
-func (t *Topics) handleRepair(ctx context.Context, m *nats.Msg, name string) {
-	st, err := t.status(ctx, name)
-	if err != nil {
-		respondAPIError(m, err)
-		return
-	}
-	r, err := t.repair(ctx, st.Config)
-	if err != nil {
-		respondAPIError(m, err)
-		return
-	}
-	respondJSON(m, r)
-}

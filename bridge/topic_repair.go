@@ -157,3 +157,18 @@ func (t *Topics) moveMisfiled(ctx context.Context, s jetstream.Stream, ti TopicI
 	}
 	return nil
 }
+
+// handleRepair serves TOPIC.REPAIR.
+func (t *Topics) handleRepair(ctx context.Context, m *nats.Msg, name string) {
+	st, err := t.status(ctx, name)
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	r, err := t.repair(ctx, st.Config)
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	respondJSON(m, r)
+}
