@@ -62,7 +62,9 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 			return fmt.Errorf("topics[%d] %q: %w", i, t.cfg[i].Name, err)
 		}
 	}
-	if err := t.resync(ctx); err != nil {
+	// A node restarting into a cluster that is electing leaders may not get
+	// the stream list at once; it waits (not ready) instead of exiting.
+	if err := retryStartup(ctx, t.log, "topic list", t.resync); err != nil {
 		return err
 	}
 	if err := h.Registerer().Register(&topicCollector{t: t}); err != nil {
