@@ -79,7 +79,12 @@ func (s *OrderedService) Start(ctx context.Context, h Host) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	watcher, err := s.groups.kv.WatchAll(runCtx)
+	var watcher jetstream.KeyWatcher
+	err = retryStartup(ctx, s.log, "group registry watch", func(context.Context) error {
+		var werr error
+		watcher, werr = s.groups.kv.WatchAll(runCtx)
+		return werr
+	})
 	if err != nil {
 		cancel()
 		return fmt.Errorf("watch group registry: %w", err)
