@@ -53,6 +53,10 @@ type GroupService struct {
 	subs    []*nats.Subscription
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	// bgMu guards stopped: background work started by a handler must not
+	// Add to wg once Stop waits on it.
+	bgMu    sync.Mutex
+	stopped bool
 }
 
 // NewGroupService returns the group coordinator; groups are the groups of
@@ -161,6 +165,9 @@ func (s *GroupService) Stop(ctx context.Context) error {
 	for _, sub := range s.subs {
 		_ = sub.Drain()
 	}
+	s.bgMu.Lock()
+	s.stopped = true
+	s.bgMu.Unlock()
 	if s.cancel != nil {
 		s.cancel()
 	}

@@ -73,6 +73,11 @@ func (s *GroupService) lookupMember(gid, member, presence string) {
 
 // background runs f with a short deadline, tracked by Stop.
 func (s *GroupService) background(f func(ctx context.Context)) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.stopped {
+		return // shutting down: what it would record is recorded again at the next JOIN
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
