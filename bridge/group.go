@@ -163,7 +163,7 @@ func (s *GroupService) async(f func(m *nats.Msg)) nats.MsgHandler {
 // Stop implements Service.
 func (s *GroupService) Stop(ctx context.Context) error {
 	for _, sub := range s.subs {
-		_ = sub.Drain()
+		_ = drainSub(ctx, sub) // no handler runs (and adds to wg) once this returns
 	}
 	s.bgMu.Lock()
 	s.stopped = true
