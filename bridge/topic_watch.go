@@ -37,6 +37,7 @@ type SourceState struct {
 	Problem  string    `json:"problem,omitempty"`
 	Repairs  uint64    `json:"repairs"`
 	repaired time.Time // last repair, to let one take effect before the next
+	suspect  time.Time // when a problem was first seen, since the last good look
 }
 
 // sourceWatch is the watcher's state, shared with topic info, /metrics and
@@ -119,7 +120,16 @@ func (t *Topics) checkSource(ctx context.Context, ti TopicInfo) {
 	st := t.watch.state(ti.Name)
 	st.Lag = f.lag
 	if f.problem == "" {
-		st.Stalled, st.Problem, st.Since = false, "", time.Time{}
+		st.Stalled, st.Problem, st.Since, st.suspect = false, "", time.Time{}, time.Time{}
+		t.watch.mu.Unlock()
+		return
+	}
+	if st.suspect.IsZero() {
+		st.suspect = time.Now()
+	}
+	// A source that is still being set up (a new topic, a leader that just
+	// moved) looks silent for a moment: only one that stays so is stalled.
+	if !f.confirmed && time.Since(st.suspect) < sourceStallAfter {
 		t.watch.mu.Unlock()
 		return
 	}
@@ -151,22 +161,23 @@ type sourceFinding struct {
 	problem    string // "" when all is well
 	lag        uint64
 	repairable bool // repairSource can fix it (an election cannot be)
+	confirmed  bool // true at once (a stream gone or unreadable), not a source settling
 }
 
 // sourceProblem says what is wrong with ti's streams and outbox source.
 func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) sourceFinding {
 	if _, err := t.js.Stream(ctx, semantics.InternalStream(ti.Name)); errors.Is(err, jetstream.ErrStreamNotFound) {
-		return sourceFinding{problem: errNoInternal.Error(), repairable: true}
+		return sourceFinding{problem: errNoInternal.Error(), repairable: true, confirmed: true}
 	} else if err != nil {
-		return sourceFinding{problem: "internal stream cannot be read: " + err.Error()}
+		return sourceFinding{problem: "internal stream cannot be read: " + err.Error(), confirmed: true}
 	}
 	s, err := t.js.Stream(ctx, ti.Name)
 	if err != nil {
-		return sourceFinding{problem: "topic stream cannot be read: " + err.Error()}
+		return sourceFinding{problem: "topic stream cannot be read: " + err.Error(), confirmed: true}
 	}
 	info := s.CachedInfo()
 	if info.Cluster != nil && info.Cluster.Leader == "" {
-		return sourceFinding{problem: "topic stream has no leader"}
+		return sourceFinding{problem: "topic stream has no leader", confirmed: true}
 	}
 	for _, src := range info.Sources {
 		if src.Name != semantics.InternalStream(ti.Name) {
