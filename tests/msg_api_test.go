@@ -215,7 +215,9 @@ func TestDirectGetCheaperThanConsumer(t *testing.T) {
 		med[i] = took[i][len(took[i])/2]
 		t.Logf("a page of 100, median of 31: %s %s", ways[i].name, med[i])
 	}
-	if med[0] >= med[1] {
+	// A timing comparison: enforced at full size (quiet machine, no
+	// -race), logged in the loaded CI run.
+	if med[0] >= med[1] && fullSize() {
 		t.Fatalf("direct get %s, consumer %s: direct get is not the cheaper read", med[0], med[1])
 	}
 }
