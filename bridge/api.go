@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -18,13 +18,13 @@ func respondError(m *nats.Msg, code int, format string, args ...any) {
 	if m.Reply == "" {
 		return
 	}
-	b, _ := json.Marshal(semantics.ErrorReply{Error: &semantics.APIError{Code: code, Description: fmt.Sprintf(format, args...)}})
+	b, _ := json.Marshal(wire.ErrorReply{Error: &wire.APIError{Code: code, Description: fmt.Sprintf(format, args...)}})
 	_ = m.Respond(b)
 }
 
 // respondAPIError answers with the code of the *APIError in err, else 500.
 func respondAPIError(m *nats.Msg, err error) {
-	var ae *semantics.APIError
+	var ae *wire.APIError
 	if errors.As(err, &ae) {
 		respondError(m, ae.Code, "%s", ae.Description)
 		return
@@ -54,38 +54,38 @@ func respondJSON(m *nats.Msg, v any) {
 // apiErr builds an *APIError. The constructors below name the codes a
 // request can get (docs/PROTOCOL.md, "Conventions"): a client's mistake is
 // a 4xx, only a failure on the server's side a 5xx.
-func apiErr(code int, format string, args ...any) *semantics.APIError {
-	return &semantics.APIError{Code: code, Description: fmt.Sprintf(format, args...)}
+func apiErr(code int, format string, args ...any) *wire.APIError {
+	return &wire.APIError{Code: code, Description: fmt.Sprintf(format, args...)}
 }
 
 // errBadRequest: the request itself is wrong (subject, headers, body).
-func errBadRequest(format string, args ...any) *semantics.APIError {
+func errBadRequest(format string, args ...any) *wire.APIError {
 	return apiErr(400, format, args...)
 }
 
 // errNotFound: the topic, group or transaction named does not exist.
-func errNotFound(format string, args ...any) *semantics.APIError {
+func errNotFound(format string, args ...any) *wire.APIError {
 	return apiErr(404, format, args...)
 }
 
 // errConflict: the request is well formed but the state it meets refuses
 // it (an ended transaction, a different config, tampered metadata).
-func errConflict(format string, args ...any) *semantics.APIError {
+func errConflict(format string, args ...any) *wire.APIError {
 	return apiErr(409, format, args...)
 }
 
 // errTooLarge: the message does not fit the server's max_payload.
-func errTooLarge(format string, args ...any) *semantics.APIError {
+func errTooLarge(format string, args ...any) *wire.APIError {
 	return apiErr(413, format, args...)
 }
 
 // errInternal: the server failed in a way retrying will not cure.
-func errInternal(format string, args ...any) *semantics.APIError {
+func errInternal(format string, args ...any) *wire.APIError {
 	return apiErr(500, format, args...)
 }
 
 // errUnavailable: JetStream did not answer or is not ready; retry.
-func errUnavailable(format string, args ...any) *semantics.APIError {
+func errUnavailable(format string, args ...any) *wire.APIError {
 	return apiErr(503, format, args...)
 }
 
@@ -141,7 +141,7 @@ const (
 // retryable reports whether err may pass by waiting: a timeout, no
 // responders, a cluster without a leader or enough peers yet, a 5xx.
 func retryable(err error) bool {
-	var ae *semantics.APIError
+	var ae *wire.APIError
 	if errors.As(err, &ae) {
 		return ae.Code >= 500
 	}

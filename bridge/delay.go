@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -53,18 +54,6 @@ type delayedPublish struct {
 // handler blocks (and NATS buffers requests) while it is full.
 const delayWindow = 4096
 
-// DelayReply answers a delayed publish.
-type DelayReply struct {
-	Stream    string    `json:"stream"`
-	Seq       uint64    `json:"seq"`
-	Partition int       `json:"partition"`
-	DeliverAt time.Time `json:"deliver_at"`
-	Duplicate bool      `json:"duplicate,omitempty"`
-	// ID names the waiting message for DELAY.LIST and DELAY.CANCEL: the
-	// last token of its subject $MQ.INT.<topic>.D.<id>.
-	ID string `json:"id"`
-}
-
 // NewDelay returns the delayed-delivery service.
 func NewDelay(topics *Topics) *Delay { return &Delay{topics: topics, now: time.Now} }
 
@@ -80,7 +69,7 @@ func (d *Delay) Start(ctx context.Context, h Host) error {
 	d.js, d.nc, d.log, d.maxPayload = js, h.Conn(), h.Logger().With("service", "delay"), h.Conn().MaxPayload()
 	d.pending, d.done = make(chan delayedPublish, delayWindow), make(chan struct{})
 	go d.answer()
-	sub, err := h.Conn().QueueSubscribe(semantics.DelayPrefix+">", semantics.ServiceQueue, d.onDelay)
+	sub, err := h.Conn().QueueSubscribe(wire.DelayPrefix+">", wire.ServiceQueue, d.onDelay)
 	d.sub = sub
 	return err
 }
@@ -106,7 +95,7 @@ func (d *Delay) answer() {
 			}
 			// The reply names the topic: the schedule's own stream (%INT%T)
 			// is jetmq's business, and the message will be on stream T.
-			respondJSON(p.req, DelayReply{Stream: p.topic, Seq: ack.Sequence, Partition: p.p, DeliverAt: p.at.UTC(), Duplicate: ack.Duplicate, ID: p.id})
+			respondJSON(p.req, wire.DelayReply{Stream: p.topic, Seq: ack.Sequence, Partition: p.p, DeliverAt: p.at.UTC(), Duplicate: ack.Duplicate, ID: p.id})
 		case err := <-p.ack.Err():
 			respondAPIError(p.req, storeError("store delayed message", err))
 		}
@@ -114,7 +103,7 @@ func (d *Delay) answer() {
 }
 
 func (d *Delay) onDelay(m *nats.Msg) {
-	req, aerr := semantics.ParseDelay(m.Subject, m.Header)
+	req, aerr := wire.ParseDelay(m.Subject, m.Header)
 	if aerr != nil {
 		respondAPIError(m, aerr)
 		return
@@ -129,12 +118,12 @@ func (d *Delay) onDelay(m *nats.Msg) {
 		return
 	}
 	now := d.now()
-	at, err := semantics.DeliveryTime(m.Header.Get(semantics.HeaderDeliverAt), m.Header.Get(semantics.HeaderDelay), now, ti.MaxDelay)
+	at, err := wire.DeliveryTime(m.Header.Get(wire.HeaderDeliverAt), m.Header.Get(wire.HeaderDelay), now, ti.MaxDelay)
 	if err != nil {
 		respondAPIError(m, errBadRequest("%v", err))
 		return
 	}
-	p := semantics.Partition(req.Key, ti.Partitions)
+	p := core.Partition(req.Key, ti.Partitions)
 	id := nuid.Next()
 	ack, err := d.js.PublishMsgAsync(scheduledMsg(req, m, id, p, at))
 	if err != nil {
@@ -146,16 +135,16 @@ func (d *Delay) onDelay(m *nats.Msg) {
 
 // scheduledMsg is the schedule id that delivers in (a delayed publish of
 // req) to partition p at its time.
-func scheduledMsg(req semantics.DelayRequest, in *nats.Msg, id string, p int, at time.Time) *nats.Msg {
-	out := nats.NewMsg(semantics.DelaySubject(req.Topic, id))
+func scheduledMsg(req wire.DelayRequest, in *nats.Msg, id string, p int, at time.Time) *nats.Msg {
+	out := nats.NewMsg(wire.DelaySubject(req.Topic, id))
 	for k, v := range in.Header {
-		if k != semantics.HeaderDelay {
+		if k != wire.HeaderDelay {
 			out.Header[k] = v
 		}
 	}
-	out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
-	out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
-	out.Header.Set(hdrScheduleTarget, semantics.OutboxSubject(req.Topic, p, req.Key, req.Tag))
+	out.Header.Set(wire.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
+	out.Header.Set(hdrSchedule, wire.ScheduleAt(at))
+	out.Header.Set(hdrScheduleTarget, wire.OutboxSubject(req.Topic, p, req.Key, req.Tag))
 	out.Data = in.Data
 	return out
 }
@@ -165,9 +154,9 @@ func scheduledMsg(req semantics.DelayRequest, in *nats.Msg, id string, p int, at
 func (d *Delay) storedID(topic string, seq uint64) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	page, err := directRequest(ctx, d.nc, semantics.InternalStream(topic), directGet{Seq: seq})
+	page, err := directRequest(ctx, d.nc, wire.InternalStream(topic), directGet{Seq: seq})
 	if err != nil || len(page.Msgs) == 0 {
 		return "" // fired already, or not readable: no id to cancel by
 	}
-	return strings.TrimPrefix(page.Msgs[0].Header.Get("Nats-Subject"), semantics.DelaySubject(topic, ""))
+	return strings.TrimPrefix(page.Msgs[0].Header.Get("Nats-Subject"), wire.DelaySubject(topic, ""))
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -15,7 +15,7 @@ const errCodeNoMessageFound = 10057
 
 // onDelay serves $MQ.API.DELAY.LIST.<topic> and DELAY.CANCEL.<topic>.
 func (s *Inspect) onDelay(m *nats.Msg) (any, error) {
-	op, ti, err := s.opAndTopic(m, semantics.DelayAPIPrefix)
+	op, ti, err := s.opAndTopic(m, wire.DelayAPIPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -23,13 +23,13 @@ func (s *Inspect) onDelay(m *nats.Msg) (any, error) {
 	defer cancel()
 	switch op {
 	case "LIST":
-		req, err := semantics.ParseDelayListRequest(m.Data)
+		req, err := wire.ParseDelayListRequest(m.Data)
 		if err != nil {
 			return nil, errBadRequest("DELAY.LIST: %v", err)
 		}
 		return s.listDelayed(ctx, ti.Name, req)
 	case "CANCEL":
-		req, err := semantics.ParseDelayCancelRequest(m.Data)
+		req, err := wire.ParseDelayCancelRequest(m.Data)
 		if err != nil {
 			return nil, errBadRequest("DELAY.CANCEL: %v", err)
 		}
@@ -40,11 +40,11 @@ func (s *Inspect) onDelay(m *nats.Msg) (any, error) {
 
 // listDelayed reads one page of topic's waiting schedules, in the order
 // they were stored, with one batch direct get.
-func (s *Inspect) listDelayed(ctx context.Context, topic string, req semantics.DelayListRequest) (semantics.DelayList, error) {
-	limit := semantics.PageLimit(req.Limit)
-	out := semantics.DelayList{Delayed: []semantics.DelayedMsg{}}
-	page, err := directRequest(ctx, s.nc, semantics.InternalStream(topic), directGet{Seq: max(req.From, 1),
-		NextFor: semantics.DelayFilter(topic), Batch: limit, MaxBytes: int(s.nc.MaxPayload())})
+func (s *Inspect) listDelayed(ctx context.Context, topic string, req wire.DelayListRequest) (wire.DelayList, error) {
+	limit := wire.PageLimit(req.Limit)
+	out := wire.DelayList{Delayed: []wire.DelayedMsg{}}
+	page, err := directRequest(ctx, s.nc, wire.InternalStream(topic), directGet{Seq: max(req.From, 1),
+		NextFor: wire.DelayFilter(topic), Batch: limit, MaxBytes: int(s.nc.MaxPayload())})
 	if err != nil {
 		return out, errUnavailable("read the internal stream of %q: %v", topic, err)
 	}
@@ -59,22 +59,22 @@ func (s *Inspect) listDelayed(ctx context.Context, topic string, req semantics.D
 }
 
 // delayedMsg describes a waiting schedule from its subject and headers.
-func delayedMsg(topic string, m *nats.Msg) semantics.DelayedMsg {
-	d := semantics.DelayedMsg{
-		ID:   strings.TrimPrefix(m.Header.Get("Nats-Subject"), semantics.DelaySubject(topic, "")),
+func delayedMsg(topic string, m *nats.Msg) wire.DelayedMsg {
+	d := wire.DelayedMsg{
+		ID:   strings.TrimPrefix(m.Header.Get("Nats-Subject"), wire.DelaySubject(topic, "")),
 		Seq:  directSeq(m),
 		Size: len(m.Data) + headerSize(ownHeaders(m.Header)),
 	}
-	d.DeliverAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(semantics.HeaderDeliverAt))
+	d.DeliverAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(wire.HeaderDeliverAt))
 	// The target is $MQ.INT.<topic>.O.~.~.<p>.<key>[.<tag>]: the stored
 	// subject follows the two transaction tokens.
-	target := strings.TrimPrefix(m.Header.Get(hdrScheduleTarget), semantics.InternalPrefix+topic+".O.")
+	target := strings.TrimPrefix(m.Header.Get(hdrScheduleTarget), wire.InternalPrefix+topic+".O.")
 	if _, rest, ok := strings.Cut(target, "."); ok {
 		if _, rest, ok = strings.Cut(rest, "."); ok {
 			d.Subject = topic + "." + rest
 		}
 	}
-	if sm, err := semantics.ParseStoredSubject(d.Subject); err == nil {
+	if sm, err := wire.ParseStoredSubject(d.Subject); err == nil {
 		d.Partition, d.Key, d.Tag = sm.Partition, sm.Key, sm.Tag
 	}
 	return d
@@ -86,14 +86,14 @@ func delayedMsg(topic string, m *nats.Msg) semantics.DelayedMsg {
 // purges the schedule; a delete applied between that proposal and its
 // application succeeds and the message is delivered all the same, so a
 // cancel within milliseconds of the due time can lose (docs/PROTOCOL.md).
-func (s *Inspect) cancelDelayed(ctx context.Context, topic, id string) (semantics.DelayCancelReply, error) {
-	stream := semantics.InternalStream(topic)
-	page, err := directRequest(ctx, s.nc, stream, directGet{LastFor: semantics.DelaySubject(topic, id)})
+func (s *Inspect) cancelDelayed(ctx context.Context, topic, id string) (wire.DelayCancelReply, error) {
+	stream := wire.InternalStream(topic)
+	page, err := directRequest(ctx, s.nc, stream, directGet{LastFor: wire.DelaySubject(topic, id)})
 	if err != nil {
-		return semantics.DelayCancelReply{}, errUnavailable("read the internal stream of %q: %v", topic, err)
+		return wire.DelayCancelReply{}, errUnavailable("read the internal stream of %q: %v", topic, err)
 	}
 	if len(page.Msgs) == 0 {
-		return semantics.DelayCancelReply{}, errNotFound("no delayed message %q waits in topic %q: it was delivered, cancelled, or never stored", id, topic)
+		return wire.DelayCancelReply{}, errNotFound("no delayed message %q waits in topic %q: it was delivered, cancelled, or never stored", id, topic)
 	}
 	d := delayedMsg(topic, page.Msgs[0])
 	var resp struct {
@@ -102,10 +102,10 @@ func (s *Inspect) cancelDelayed(ctx context.Context, topic, id string) (semantic
 	err = jsRequest(ctx, s.nc, "$JS.API.STREAM.MSG.DELETE."+stream, map[string]any{"seq": d.Seq, "no_erase": true}, &resp)
 	var je *jsError
 	if errors.As(err, &je) && je.ErrCode == errCodeNoMessageFound {
-		return semantics.DelayCancelReply{}, errNotFound("delayed message %q of topic %q was delivered or cancelled meanwhile", id, topic)
+		return wire.DelayCancelReply{}, errNotFound("delayed message %q of topic %q was delivered or cancelled meanwhile", id, topic)
 	}
 	if err != nil || !resp.Success {
-		return semantics.DelayCancelReply{}, errUnavailable("delete delayed message %q: %v", id, err)
+		return wire.DelayCancelReply{}, errUnavailable("delete delayed message %q: %v", id, err)
 	}
-	return semantics.DelayCancelReply{Cancelled: true, ID: id, Seq: d.Seq, DeliverAt: d.DeliverAt}, nil
+	return wire.DelayCancelReply{Cancelled: true, ID: id, Seq: d.Seq, DeliverAt: d.DeliverAt}, nil
 }

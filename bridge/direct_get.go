@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -106,16 +106,16 @@ func countFrom(ctx context.Context, nc *nats.Conn, stream, filter string, seq ui
 
 // topicMsg reads a direct-get reply of a topic stream; ok is false for a
 // message that is not on a stored subject.
-func topicMsg(m *nats.Msg) (semantics.TopicMsg, bool) {
+func topicMsg(m *nats.Msg) (wire.TopicMsg, bool) {
 	subj := m.Header.Get("Nats-Subject")
-	sm, err := semantics.ParseStoredSubject(subj)
+	sm, err := wire.ParseStoredSubject(subj)
 	if err != nil {
-		return semantics.TopicMsg{}, false
+		return wire.TopicMsg{}, false
 	}
 	seq, _ := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
 	at, _ := time.Parse(time.RFC3339Nano, m.Header.Get("Nats-Time-Stamp"))
 	h := ownHeaders(m.Header)
-	out := semantics.TopicMsg{Seq: seq, Subject: subj, Partition: sm.Partition, Key: sm.Key, Tag: sm.Tag,
+	out := wire.TopicMsg{Seq: seq, Subject: subj, Partition: sm.Partition, Key: sm.Key, Tag: sm.Tag,
 		Time: at, Data: m.Data, Size: len(m.Data)}
 	if len(h) > 0 {
 		out.Headers = h

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -23,9 +24,9 @@ const dlqDuplicates = time.Hour
 // dlqConfig is the dead-letter stream of topic ti, replicated like it.
 func dlqConfig(ti TopicInfo) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        semantics.DLQStream(ti.Name),
+		Name:        wire.DLQStream(ti.Name),
 		Description: "jetmq dead-letter queue of topic " + ti.Name,
-		Subjects:    semantics.DLQStreamSubjects(ti.Name),
+		Subjects:    wire.DLQStreamSubjects(ti.Name),
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    ti.Replicas,
@@ -37,7 +38,7 @@ func dlqConfig(ti TopicInfo) jetstream.StreamConfig {
 
 // ensureDLQ creates topic's DLQ stream if it does not exist.
 func (s *GroupService) ensureDLQ(ctx context.Context, ti TopicInfo) error {
-	_, err := s.js.Stream(ctx, semantics.DLQStream(ti.Name))
+	_, err := s.js.Stream(ctx, wire.DLQStream(ti.Name))
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return err
 	}
@@ -50,9 +51,9 @@ func (s *GroupService) ensureDLQ(ctx context.Context, ti TopicInfo) error {
 
 // onDLQAPI serves $MQ.API.DLQ.LIST|SHOW|REPLAY|PURGE.<topic>.<group>.
 func (s *GroupService) onDLQAPI(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.DLQAPIPrefix), ".")
+	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.DLQAPIPrefix), ".")
 	if len(toks) != 3 {
-		respondError(m, 400, "want %s<OP>.<topic>.<group>", semantics.DLQAPIPrefix)
+		respondError(m, 400, "want %s<OP>.<topic>.<group>", wire.DLQAPIPrefix)
 		return
 	}
 	op, topic, group := toks[0], toks[1], toks[2]
@@ -87,7 +88,7 @@ func (s *GroupService) onDLQAPI(m *nats.Msg) {
 }
 
 func decodeBody(data []byte, v any) error {
-	if err := semantics.DecodeStrict(data, v); err != nil {
+	if err := core.DecodeStrict(data, v); err != nil {
 		return errBadRequest("request: %v", err)
 	}
 	return nil
@@ -95,7 +96,7 @@ func decodeBody(data []byte, v any) error {
 
 // dlqStream opens topic's DLQ stream (404 when there is none).
 func (s *GroupService) dlqStream(ctx context.Context, topic string) (jetstream.Stream, error) {
-	st, err := s.js.Stream(ctx, semantics.DLQStream(topic))
+	st, err := s.js.Stream(ctx, wire.DLQStream(topic))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, apiErr(404, "topic %q has no dead-letter queue", topic)
 	}
@@ -107,23 +108,23 @@ func (s *GroupService) dlqStream(ctx context.Context, topic string) (jetstream.S
 
 // nextDeadLetter reads the group's first dead letter at or after seq; ok
 // is false when there is none.
-func nextDeadLetter(ctx context.Context, st jetstream.Stream, topic, group string, seq uint64) (semantics.DeadLetter, bool, error) {
+func nextDeadLetter(ctx context.Context, st jetstream.Stream, topic, group string, seq uint64) (wire.DeadLetter, bool, error) {
 	if seq == 0 {
 		seq = 1
 	}
-	raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(semantics.DLQSubject(topic, group)))
+	raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(wire.DLQSubject(topic, group)))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return semantics.DeadLetter{}, false, nil
+		return wire.DeadLetter{}, false, nil
 	}
 	if err != nil {
-		return semantics.DeadLetter{}, false, err
+		return wire.DeadLetter{}, false, err
 	}
-	d, err := semantics.ParseDeadLetter(raw.Header, raw.Data, raw.Sequence)
+	d, err := wire.ParseDeadLetter(raw.Header, raw.Data, raw.Sequence)
 	return d, err == nil, err
 }
 
 func (s *GroupService) dlqList(ctx context.Context, topic, group string, body []byte) (any, error) {
-	var req semantics.DLQListRequest
+	var req wire.DLQListRequest
 	if err := decodeBody(body, &req); err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (s *GroupService) dlqList(ctx context.Context, topic, group string, body []
 	if err != nil {
 		return nil, err
 	}
-	out := semantics.DLQList{Messages: []semantics.DeadLetter{}}
+	out := wire.DLQList{Messages: []wire.DeadLetter{}}
 	if out.Total, err = s.dlqCount(ctx, topic, group); err != nil {
 		return nil, apiErr(503, "%v", err)
 	}
@@ -158,7 +159,7 @@ func (s *GroupService) dlqList(ctx context.Context, topic, group string, body []
 }
 
 func (s *GroupService) dlqShow(ctx context.Context, topic, group string, body []byte) (any, error) {
-	var req semantics.DLQShowRequest
+	var req wire.DLQShowRequest
 	if err := decodeBody(body, &req); err != nil {
 		return nil, err
 	}
@@ -184,7 +185,7 @@ func (s *GroupService) dlqShow(ctx context.Context, topic, group string, body []
 // carries a Nats-Msg-Id derived from the DLQ sequence, so a replay
 // repeated after a crash between the two steps is stored once.
 func (s *GroupService) dlqReplay(ctx context.Context, topic, group string, body []byte) (any, error) {
-	var req semantics.DLQReplayRequest
+	var req wire.DLQReplayRequest
 	if err := decodeBody(body, &req); err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func (s *GroupService) dlqReplay(ctx context.Context, topic, group string, body 
 	if err != nil {
 		return nil, err
 	}
-	out := semantics.DLQReplayReply{}
+	out := wire.DLQReplayReply{}
 	seq := req.Seq
 	for out.Replayed < req.Limit {
 		d, ok, err := nextDeadLetter(ctx, st, topic, group, seq)
@@ -230,8 +231,8 @@ func (s *GroupService) dlqPurge(ctx context.Context, topic, group string) (any, 
 	if _, err := s.dlqStream(ctx, topic); err != nil {
 		return nil, err
 	}
-	req, _ := json.Marshal(map[string]string{"filter": semantics.DLQSubject(topic, group)})
-	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+semantics.DLQStream(topic), req)
+	req, _ := json.Marshal(map[string]string{"filter": wire.DLQSubject(topic, group)})
+	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+wire.DLQStream(topic), req)
 	if err != nil {
 		return nil, apiErr(503, "purge: %v", err)
 	}
@@ -247,7 +248,7 @@ func (s *GroupService) dlqPurge(ctx context.Context, topic, group string) (any, 
 	if resp.Error != nil {
 		return nil, apiErr(503, "purge: %s", resp.Error.Description)
 	}
-	return semantics.DLQPurgeReply{Purged: resp.Purged}, nil
+	return wire.DLQPurgeReply{Purged: resp.Purged}, nil
 }
 
 // advisoryStream captures the max-deliveries advisories of every topic

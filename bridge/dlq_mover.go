@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -98,7 +98,7 @@ func (s *GroupService) moveAdvisory(ctx context.Context, data []byte) error {
 		return fmt.Errorf("read %s seq %d: %w", a.Stream, a.StreamSeq, err)
 	}
 	reason := fmt.Sprintf("JetStream gave up after %d deliveries without an ack or a dead-letter copy (member died, ack wait expired, or a client without DLQ support)", a.Deliveries)
-	d, err := semantics.NewDeadLetter(group, member, raw.Subject, raw.Sequence, int(a.Deliveries), reason, raw.Header, raw.Data, time.Now())
+	d, err := wire.NewDeadLetter(group, member, raw.Subject, raw.Sequence, int(a.Deliveries), reason, raw.Header, raw.Data, time.Now())
 	if err != nil {
 		return nil // not a topic subject
 	}
@@ -114,7 +114,7 @@ func (s *GroupService) consumerGroup(ctx context.Context, stream, consumer strin
 	c, err := s.js.Consumer(ctx, stream, consumer)
 	if err == nil {
 		md := c.CachedInfo().Config.Metadata
-		return md[semantics.MetaGroup], md[semantics.MetaMember], md[semantics.MetaGroup] != ""
+		return md[wire.MetaGroup], md[wire.MetaMember], md[wire.MetaGroup] != ""
 	}
 	if g, m, found := strings.Cut(consumer, "__"); found {
 		return g, m, true

@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -27,7 +28,7 @@ const groupRequestSlots = 32
 type OrderedGroups interface {
 	// Join admits a member speaking the ordered protocol and returns the
 	// reply to send (JSON-encoded by the caller).
-	Join(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (any, error)
+	Join(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (any, error)
 }
 
 // GroupService is the group coordinator: it keeps the group registry,
@@ -35,7 +36,7 @@ type OrderedGroups interface {
 // ($MQ.GROUP.JOIN), tracks their heartbeats, serves the group and DLQ admin
 // API, exports lag metrics and runs the dead-letter mover.
 type GroupService struct {
-	cfg    []semantics.GroupConfig
+	cfg    []core.GroupConfig
 	topics *Topics
 
 	h        Host
@@ -62,7 +63,7 @@ type GroupService struct {
 // NewGroupService returns the group coordinator; groups are the groups of
 // the config file, created or updated at start; topics is the node's
 // topic registry (nil: topics are read from JetStream).
-func NewGroupService(groups []semantics.GroupConfig, topics *Topics) *GroupService {
+func NewGroupService(groups []core.GroupConfig, topics *Topics) *GroupService {
 	return &GroupService{cfg: groups, topics: topics, members: newMemberTable(),
 		slots: make(chan struct{}, groupRequestSlots), lookups: make(chan struct{}, memberLookups)}
 }
@@ -121,12 +122,12 @@ func (s *GroupService) Start(ctx context.Context, h Host) error {
 
 func (s *GroupService) subscribe() error {
 	queued := map[string]nats.MsgHandler{
-		semantics.GroupJoinPrefix + "*.*": s.async(s.onJoin),
-		semantics.GroupAPIPrefix + ">":    s.async(s.onGroupAPI),
-		semantics.DLQAPIPrefix + ">":      s.async(s.onDLQAPI),
+		wire.GroupJoinPrefix + "*.*": s.async(s.onJoin),
+		wire.GroupAPIPrefix + ">":    s.async(s.onGroupAPI),
+		wire.DLQAPIPrefix + ">":      s.async(s.onDLQAPI),
 	}
 	for subj, cb := range queued {
-		sub, err := s.nc.QueueSubscribe(subj, semantics.ServiceQueue, cb)
+		sub, err := s.nc.QueueSubscribe(subj, wire.ServiceQueue, cb)
 		if err != nil {
 			return err
 		}
@@ -134,9 +135,9 @@ func (s *GroupService) subscribe() error {
 	}
 	// Every node keeps the member table, so any node answers INFO.
 	for subj, cb := range map[string]nats.MsgHandler{
-		semantics.GroupHeartbeatPrefix + "*.*.*": s.onHeartbeat,
-		semantics.GroupLeavePrefix + "*.*.*":     s.onLeave,
-		streamDeletedAdvisories:                  s.onStreamDeleted,
+		wire.GroupHeartbeatPrefix + "*.*.*": s.onHeartbeat,
+		wire.GroupLeavePrefix + "*.*.*":     s.onLeave,
+		streamDeletedAdvisories:             s.onStreamDeleted,
 	} {
 		sub, err := s.nc.Subscribe(subj, cb)
 		if err != nil {
@@ -192,13 +193,13 @@ func createReplicated[T any](h Host, create func(replicas int) (T, error)) (T, e
 }
 
 // loadGroup reads a group's config from the registry.
-func (s *GroupService) loadGroup(ctx context.Context, topic, group string) (semantics.GroupConfig, bool, error) {
-	e, err := s.kv.Get(ctx, semantics.GroupID(topic, group))
+func (s *GroupService) loadGroup(ctx context.Context, topic, group string) (core.GroupConfig, bool, error) {
+	e, err := s.kv.Get(ctx, wire.GroupID(topic, group))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return semantics.GroupConfig{}, false, nil
+		return core.GroupConfig{}, false, nil
 	}
 	if err != nil {
-		return semantics.GroupConfig{}, false, err
+		return core.GroupConfig{}, false, err
 	}
 	g, err := decodeRegistryEntry(topic, group, e.Value())
 	if err != nil {
@@ -213,8 +214,8 @@ var errMalformedEntry = errors.New("malformed group registry entry")
 
 // decodeRegistryEntry reads a registry value and checks it as a written
 // config is checked: valid, and naming the group and topic of its key.
-func decodeRegistryEntry(topic, group string, b []byte) (semantics.GroupConfig, error) {
-	var g semantics.GroupConfig
+func decodeRegistryEntry(topic, group string, b []byte) (core.GroupConfig, error) {
+	var g core.GroupConfig
 	if err := json.Unmarshal(b, &g); err != nil {
 		return g, err
 	}
@@ -226,7 +227,7 @@ func decodeRegistryEntry(topic, group string, b []byte) (semantics.GroupConfig, 
 }
 
 // listGroups reads every group of topic ("" for all topics).
-func (s *GroupService) listGroups(ctx context.Context, topic string) ([]semantics.GroupConfig, error) {
+func (s *GroupService) listGroups(ctx context.Context, topic string) ([]core.GroupConfig, error) {
 	keys, err := s.kv.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil
@@ -234,9 +235,9 @@ func (s *GroupService) listGroups(ctx context.Context, topic string) ([]semantic
 	if err != nil {
 		return nil, err
 	}
-	var out []semantics.GroupConfig
+	var out []core.GroupConfig
 	for _, k := range keys {
-		t, g, ok := semantics.SplitGroupID(k)
+		t, g, ok := wire.SplitGroupID(k)
 		if !ok || (topic != "" && t != topic) {
 			continue
 		}

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -15,7 +16,7 @@ import (
 // onGroupAPI serves $MQ.API.GROUP.<OP>.<topic>.<group> and
 // $MQ.API.GROUP.LIST[.<topic>].
 func (s *GroupService) onGroupAPI(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupAPIPrefix), ".")
+	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupAPIPrefix), ".")
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	op := toks[0]
@@ -23,12 +24,12 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 		topic := ""
 		if len(toks) == 2 {
 			topic = toks[1]
-			if err := semantics.ValidateTopicName(topic); err != nil {
+			if err := core.ValidateTopicName(topic); err != nil {
 				respondError(m, 400, "%v", err)
 				return
 			}
 		} else if len(toks) != 1 {
-			respondError(m, 400, "want %sLIST[.<topic>]", semantics.GroupAPIPrefix)
+			respondError(m, 400, "want %sLIST[.<topic>]", wire.GroupAPIPrefix)
 			return
 		}
 		v, err := s.apiList(ctx, topic)
@@ -36,7 +37,7 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 		return
 	}
 	if len(toks) != 3 {
-		respondError(m, 400, "want %s%s.<topic>.<group>", semantics.GroupAPIPrefix, op)
+		respondError(m, 400, "want %s%s.<topic>.<group>", wire.GroupAPIPrefix, op)
 		return
 	}
 	topic, group := toks[1], toks[2]
@@ -73,17 +74,17 @@ func reply(m *nats.Msg, v any, err error) {
 }
 
 func validateGroupRef(topic, group string) error {
-	if err := semantics.ValidateTopicName(topic); err != nil {
+	if err := core.ValidateTopicName(topic); err != nil {
 		return apiErr(400, "%v", err)
 	}
-	if err := semantics.ValidateGroupName(group); err != nil {
+	if err := core.ValidateGroupName(group); err != nil {
 		return apiErr(400, "%v", err)
 	}
 	return nil
 }
 
 func (s *GroupService) apiCreate(ctx context.Context, topic, group string, body []byte) (any, error) {
-	g, err := semantics.DecodeGroupConfig(body)
+	g, err := core.DecodeGroupConfig(body)
 	if err != nil {
 		return nil, errBadRequest("group config: %v", err)
 	}
@@ -100,7 +101,7 @@ func (s *GroupService) apiCreate(ctx context.Context, topic, group string, body 
 		return nil, apiErr(503, "%v", err)
 	}
 	return struct {
-		semantics.GroupStatus
+		wire.GroupStatus
 		Created bool `json:"created"`
 	}{st, created}, nil
 }
@@ -134,7 +135,7 @@ func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 	if err != nil {
 		return nil, apiErr(503, "read group registry: %v", err)
 	}
-	out := semantics.GroupList{Groups: []semantics.GroupStatus{}}
+	out := wire.GroupList{Groups: []wire.GroupStatus{}}
 	gone := map[string]bool{}
 	for _, g := range gs {
 		if s.forgetIfGone(ctx, g.Topic, gone) {
@@ -144,7 +145,7 @@ func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 		if err != nil {
 			return nil, apiErr(503, "%v", err)
 		}
-		out.Groups = append(out.Groups, pageMembers(st, 0, semantics.ListMemberPage))
+		out.Groups = append(out.Groups, pageMembers(st, 0, wire.ListMemberPage))
 	}
 	return out, nil
 }
@@ -158,13 +159,13 @@ func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any,
 			return nil, err
 		}
 	}
-	if err := s.kv.Delete(ctx, semantics.GroupID(topic, group)); err != nil {
+	if err := s.kv.Delete(ctx, wire.GroupID(topic, group)); err != nil {
 		return nil, apiErr(503, "write group registry: %v", err)
 	}
-	if err := s.forgetMembers(ctx, semantics.GroupID(topic, group)); err != nil {
+	if err := s.forgetMembers(ctx, wire.GroupID(topic, group)); err != nil {
 		s.log.Warn("member records of a deleted group not removed; they expire by themselves", "topic", topic, "group", group, "err", err)
 	}
-	out := semantics.DeleteReply{Deleted: true, Consumers: []string{}}
+	out := wire.DeleteReply{Deleted: true, Consumers: []string{}}
 	cis, err := s.groupConsumers(ctx, topic, group)
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, apiErr(503, "list consumers: %v", err)
@@ -179,7 +180,7 @@ func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any,
 }
 
 // mustGroup loads a group or answers 404 for it (or its topic).
-func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (semantics.GroupConfig, error) {
+func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (core.GroupConfig, error) {
 	g, ok, err := s.loadGroup(ctx, topic, group)
 	if err != nil {
 		return g, registryErr(err)
@@ -196,8 +197,8 @@ func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (sema
 // apiReset moves the group (or one broadcasting member) to a sequence or
 // time.
 func (s *GroupService) apiReset(ctx context.Context, topic, group string, body []byte) (any, error) {
-	var req semantics.ResetRequest
-	if err := semantics.DecodeStrict(body, &req); err != nil {
+	var req wire.ResetRequest
+	if err := core.DecodeStrict(body, &req); err != nil {
 		return nil, errBadRequest("reset request: %v", err)
 	}
 	if (req.Seq == 0) == req.Time.IsZero() {
@@ -217,7 +218,7 @@ func (s *GroupService) apiReset(ctx context.Context, topic, group string, body [
 			return nil, apiErr(503, "find sequence at %s: %v", req.Time.Format(time.RFC3339Nano), err)
 		}
 	}
-	out := semantics.ResetReply{Seq: seq}
+	out := wire.ResetReply{Seq: seq}
 	for _, name := range targets {
 		if _, err := s.js.ResetConsumerToSequence(ctx, topic, name, seq); err != nil {
 			if errors.Is(err, jetstream.ErrConsumerInvalidReset) {
@@ -231,12 +232,12 @@ func (s *GroupService) apiReset(ctx context.Context, topic, group string, body [
 }
 
 // resetTargets names the consumers a reset moves.
-func (s *GroupService) resetTargets(ctx context.Context, g semantics.GroupConfig, member string) ([]string, error) {
+func (s *GroupService) resetTargets(ctx context.Context, g core.GroupConfig, member string) ([]string, error) {
 	if member != "" {
-		if g.Mode != semantics.ModeBroadcasting {
+		if g.Mode != core.ModeBroadcasting {
 			return nil, apiErr(400, "group %q is %s: only broadcasting members have their own position", g.Name, g.Mode)
 		}
-		if err := semantics.ValidateMemberID(member); err != nil {
+		if err := core.ValidateMemberID(member); err != nil {
 			return nil, apiErr(400, "%v", err)
 		}
 	}
@@ -246,7 +247,7 @@ func (s *GroupService) resetTargets(ctx context.Context, g semantics.GroupConfig
 	}
 	var out []string
 	for _, ci := range cis {
-		if member == "" || ci.Config.Metadata[semantics.MetaMember] == member {
+		if member == "" || ci.Config.Metadata[wire.MetaMember] == member {
 			out = append(out, ci.Name)
 		}
 	}

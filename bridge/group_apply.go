@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // apply creates group g, or updates it when update is set (the config
 // file's groups are applied this way at every start). Errors are
-// *semantics.APIError.
-func (s *GroupService) apply(ctx context.Context, g semantics.GroupConfig, update bool) (semantics.GroupConfig, bool, error) {
+// *wire.APIError.
+func (s *GroupService) apply(ctx context.Context, g core.GroupConfig, update bool) (core.GroupConfig, bool, error) {
 	g.SetDefaults()
 	if err := g.Validate("group"); err != nil {
 		return g, false, apiErr(400, "%v", err)
@@ -44,19 +45,19 @@ func (s *GroupService) apply(ctx context.Context, g semantics.GroupConfig, updat
 	if err := s.ensureAdvisoryCapture(ctx, g.Topic); err != nil {
 		s.log.Warn("max-deliveries advisories of the topic are not captured; members still dead-letter themselves", "topic", g.Topic, "err", err)
 	}
-	if g.Mode == semantics.ModeClustering && !g.Ordered {
+	if g.Mode == core.ModeClustering && !g.Ordered {
 		if err := s.ensureClusteringConsumer(ctx, g); err != nil {
 			return g, false, apiErr(503, "consumer %q on %q: %v", g.Name, g.Topic, err)
 		}
 	}
-	if g.Mode == semantics.ModeClustering && g.Ordered {
+	if g.Mode == core.ModeClustering && g.Ordered {
 		if err := s.ensureOrderedConsumers(ctx, g); err != nil {
 			return g, false, apiErr(503, "partition consumers of %q on %q: %v", g.Name, g.Topic, err)
 		}
 	}
 	if !exists || !reflect.DeepEqual(cur, g) {
 		b, _ := json.Marshal(g)
-		if _, err := s.kv.Put(ctx, semantics.GroupID(g.Topic, g.Name), b); err != nil {
+		if _, err := s.kv.Put(ctx, wire.GroupID(g.Topic, g.Name), b); err != nil {
 			return g, false, apiErr(503, "write group registry: %v", err)
 		}
 	}
@@ -65,24 +66,24 @@ func (s *GroupService) apply(ctx context.Context, g semantics.GroupConfig, updat
 
 // groupConsumerConfig is the JetStream consumer of group g: the clustering
 // durable (member "") or one broadcasting member's durable.
-func groupConsumerConfig(g semantics.GroupConfig, member string) jetstream.ConsumerConfig {
-	pol := semantics.PolicyOf(g)
+func groupConsumerConfig(g core.GroupConfig, member string) jetstream.ConsumerConfig {
+	pol := core.PolicyOf(g)
 	c := jetstream.ConsumerConfig{
-		Durable:       semantics.ClusteringConsumer(g.Name),
+		Durable:       wire.ClusteringConsumer(g.Name),
 		Description:   fmt.Sprintf("jetmq %s group %s of topic %s", g.Mode, g.Name, g.Topic),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       semantics.GroupAckWait(g),
+		AckWait:       wire.GroupAckWait(g),
 		MaxDeliver:    pol.MaxDeliver(),
-		MaxAckPending: semantics.GroupMaxAckPending,
-		Metadata:      map[string]string{semantics.MetaGroup: g.Name, semantics.MetaMode: g.Mode},
+		MaxAckPending: wire.GroupMaxAckPending,
+		Metadata:      map[string]string{wire.MetaGroup: g.Name, wire.MetaMode: g.Mode},
 	}
-	if g.Start == semantics.StartLastPerKey {
+	if g.Start == core.StartLastPerKey {
 		c.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
 	}
-	f := semantics.GroupFilters(g.Topic, g.Tags)
-	if len(f) == 0 && g.Start == semantics.StartLastPerKey {
-		f = []string{semantics.LastPerKeyFilter(g.Topic)}
+	f := wire.GroupFilters(g.Topic, g.Tags)
+	if len(f) == 0 && g.Start == core.StartLastPerKey {
+		f = []string{wire.LastPerKeyFilter(g.Topic)}
 	}
 	if len(f) == 1 {
 		c.FilterSubject = f[0]
@@ -90,20 +91,20 @@ func groupConsumerConfig(g semantics.GroupConfig, member string) jetstream.Consu
 		c.FilterSubjects = f
 	}
 	if member != "" {
-		c.Durable = semantics.BroadcastConsumer(g.Name, member)
+		c.Durable = wire.BroadcastConsumer(g.Name, member)
 		c.Description = fmt.Sprintf("jetmq broadcasting member %s of group %s of topic %s", member, g.Name, g.Topic)
-		c.Metadata[semantics.MetaMember] = member
+		c.Metadata[wire.MetaMember] = member
 		c.InactiveThreshold = g.MemberTTL
 	}
 	if g.Ordered {
-		c.Metadata[semantics.MetaOrdered] = "true"
+		c.Metadata[wire.MetaOrdered] = "true"
 	}
 	return c
 }
 
 // ensureClusteringConsumer creates the group's durable or brings an
 // existing one in line with g.
-func (s *GroupService) ensureClusteringConsumer(ctx context.Context, g semantics.GroupConfig) error {
+func (s *GroupService) ensureClusteringConsumer(ctx context.Context, g core.GroupConfig) error {
 	_, err := s.ensureConsumer(ctx, g, "")
 	return err
 }
@@ -112,7 +113,7 @@ func (s *GroupService) ensureClusteringConsumer(ctx context.Context, g semantics
 // the clustering durable) and returns its name. Consumers start with
 // DeliverAll so that a reset can later move them anywhere; start "new" is
 // a reset to the end of the stream right after creation.
-func (s *GroupService) ensureConsumer(ctx context.Context, g semantics.GroupConfig, member string) (string, error) {
+func (s *GroupService) ensureConsumer(ctx context.Context, g core.GroupConfig, member string) (string, error) {
 	want := groupConsumerConfig(g, member)
 	st, err := s.js.Stream(ctx, g.Topic)
 	if err != nil {
@@ -122,7 +123,7 @@ func (s *GroupService) ensureConsumer(ctx context.Context, g semantics.GroupConf
 	switch {
 	case err == nil:
 		ci := cur.CachedInfo()
-		if ci.Config.Metadata[semantics.MetaGroup] != g.Name || ci.Config.Metadata[semantics.MetaMember] != member {
+		if ci.Config.Metadata[wire.MetaGroup] != g.Name || ci.Config.Metadata[wire.MetaMember] != member {
 			return "", fmt.Errorf("consumer %q exists and belongs to something else (metadata %v)", want.Durable, ci.Config.Metadata)
 		}
 		if consumerUpToDate(ci.Config, want) {
@@ -142,7 +143,7 @@ func (s *GroupService) ensureConsumer(ctx context.Context, g semantics.GroupConf
 	if err != nil {
 		return "", err
 	}
-	if g.Start == semantics.StartNew {
+	if g.Start == core.StartNew {
 		return want.Durable, s.startAtEnd(ctx, st, c)
 	}
 	return want.Durable, nil
@@ -175,7 +176,7 @@ func consumerUpToDate(cur, want jetstream.ConsumerConfig) bool {
 	return cur.FilterSubject == want.FilterSubject && reflect.DeepEqual(cur.FilterSubjects, want.FilterSubjects) &&
 		cur.MaxDeliver == want.MaxDeliver && cur.InactiveThreshold == want.InactiveThreshold &&
 		cur.AckWait == want.AckWait && cur.MaxAckPending == want.MaxAckPending &&
-		cur.Metadata[semantics.MetaMode] == want.Metadata[semantics.MetaMode]
+		cur.Metadata[wire.MetaMode] == want.Metadata[wire.MetaMode]
 }
 
 // groupConsumers lists the consumers of topic that belong to group.
@@ -187,7 +188,7 @@ func (s *GroupService) groupConsumers(ctx context.Context, topic, group string) 
 	var out []*jetstream.ConsumerInfo
 	l := st.ListConsumers(ctx)
 	for ci := range l.Info() {
-		if ci.Config.Metadata[semantics.MetaGroup] == group {
+		if ci.Config.Metadata[wire.MetaGroup] == group {
 			out = append(out, ci)
 		}
 	}

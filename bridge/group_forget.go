@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -20,7 +20,7 @@ const streamDeletedAdvisories = "$JS.EVENT.ADVISORY.STREAM.DELETED.*"
 // deletes are idempotent.
 func (s *GroupService) onStreamDeleted(m *nats.Msg) {
 	topic := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-	if semantics.ValidateTopicName(topic) != nil {
+	if core.ValidateTopicName(topic) != nil {
 		return // a jetmq-internal stream (%INT%T, %DLQ%T, …) or not a topic
 	}
 	s.background(func(ctx context.Context) {

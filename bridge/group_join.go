@@ -5,19 +5,20 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 )
 
 // onJoin admits a member: $MQ.GROUP.JOIN.<topic>.<group>.
 func (s *GroupService) onJoin(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupJoinPrefix), ".")
+	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupJoinPrefix), ".")
 	if len(toks) != 2 {
-		respondError(m, 400, "want %s<topic>.<group>", semantics.GroupJoinPrefix)
+		respondError(m, 400, "want %s<topic>.<group>", wire.GroupJoinPrefix)
 		return
 	}
-	req, err := semantics.DecodeJoinRequest(m.Data)
+	req, err := wire.DecodeJoinRequest(m.Data)
 	if err != nil {
 		respondAPIError(m, errBadRequest("join request: %v", err))
 		return
@@ -34,16 +35,16 @@ func (s *GroupService) onJoin(m *nats.Msg) {
 
 // join checks the group (creating it when the request asks to), then
 // hands the member the consumer to bind to.
-func (s *GroupService) join(ctx context.Context, topic, group string, req semantics.JoinRequest) (any, error) {
-	if err := semantics.ValidateTopicName(topic); err != nil {
+func (s *GroupService) join(ctx context.Context, topic, group string, req wire.JoinRequest) (any, error) {
+	if err := core.ValidateTopicName(topic); err != nil {
 		return nil, apiErr(400, "%v", err)
 	}
-	if err := semantics.ValidateGroupName(group); err != nil {
+	if err := core.ValidateGroupName(group); err != nil {
 		return nil, apiErr(400, "%v", err)
 	}
 	if req.Member == "" {
 		req.Member = nuid.Next()
-	} else if err := semantics.ValidateMemberID(req.Member); err != nil {
+	} else if err := core.ValidateMemberID(req.Member); err != nil {
 		return nil, apiErr(400, "%v", err)
 	}
 	if req.Presence != "" && !validPresence(req.Presence) {
@@ -56,11 +57,11 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req semant
 	if g.Ordered {
 		return s.joinOrdered(ctx, g, req)
 	}
-	if !req.Speaks(semantics.ProtocolPull) {
-		return nil, apiErr(409, "group %q of topic %q is unordered: the member must speak protocol %q", group, topic, semantics.ProtocolPull)
+	if !req.Speaks(wire.ProtocolPull) {
+		return nil, apiErr(409, "group %q of topic %q is unordered: the member must speak protocol %q", group, topic, wire.ProtocolPull)
 	}
-	consumer := semantics.ClusteringConsumer(g.Name)
-	if g.Mode == semantics.ModeBroadcasting {
+	consumer := wire.ClusteringConsumer(g.Name)
+	if g.Mode == core.ModeBroadcasting {
 		if consumer, err = s.joinBroadcasting(ctx, g, req); err != nil {
 			return nil, err
 		}
@@ -68,12 +69,12 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req semant
 		// (this recreates the durable if someone deleted it by hand)
 		return nil, apiErr(503, "consumer for member %q: %v", req.Member, err)
 	}
-	s.admitMember(ctx, semantics.GroupID(topic, group), req.Member, req.Presence)
-	return semantics.NewJoinReply(g, req.Member, consumer), nil
+	s.admitMember(ctx, wire.GroupID(topic, group), req.Member, req.Presence)
+	return wire.NewJoinReply(g, req.Member, consumer), nil
 }
 
 // groupForJoin loads the group, or creates it from the member's config.
-func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, want *semantics.GroupConfig) (semantics.GroupConfig, error) {
+func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, want *core.GroupConfig) (core.GroupConfig, error) {
 	g, ok, err := s.loadGroup(ctx, topic, group)
 	if err != nil {
 		return g, registryErr(err)
@@ -92,7 +93,7 @@ func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, wa
 	c := *want
 	c.Name, c.Topic = group, topic
 	g, _, err = s.apply(ctx, c, false)
-	var ae *semantics.APIError
+	var ae *wire.APIError
 	if errors.As(err, &ae) && ae.Code == 409 {
 		// Created concurrently by another member: join it if it fits.
 		return s.groupForJoin(ctx, topic, group, want)
@@ -100,9 +101,9 @@ func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, wa
 	return g, err
 }
 
-func (s *GroupService) joinOrdered(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (any, error) {
-	if !req.Speaks(semantics.ProtocolOrdered) {
-		return nil, apiErr(409, "group %q of topic %q is ordered: the member must speak protocol %q", g.Name, g.Topic, semantics.ProtocolOrdered)
+func (s *GroupService) joinOrdered(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (any, error) {
+	if !req.Speaks(wire.ProtocolOrdered) {
+		return nil, apiErr(409, "group %q of topic %q is ordered: the member must speak protocol %q", g.Name, g.Topic, wire.ProtocolOrdered)
 	}
 	s.mu.Lock()
 	o := s.ordered

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -39,24 +40,24 @@ func (s *GroupService) apiLag(ctx context.Context, topic, group string, body []b
 	if err != nil {
 		return nil, errUnavailable("list consumers of %q: %v", topic, err)
 	}
-	out := semantics.GroupLag{Topic: topic, Group: group, Mode: g.Mode, Ordered: g.Ordered, Lag: []semantics.PartitionLag{}}
+	out := wire.GroupLag{Topic: topic, Group: group, Mode: g.Mode, Ordered: g.Ordered, Lag: []wire.PartitionLag{}}
 	switch {
-	case g.Ordered && g.Mode == semantics.ModeClustering:
+	case g.Ordered && g.Mode == core.ModeClustering:
 		out.Lag = orderedLag(ti.Partitions, g.Name, cis)
-	case g.Mode == semantics.ModeBroadcasting:
+	case g.Mode == core.ModeBroadcasting:
 		for _, ci := range cis {
 			lag, err := s.floorLag(ctx, ti, ci)
 			if err != nil {
 				return nil, errUnavailable("count messages of %q: %v", topic, err)
 			}
-			ml := semantics.MemberLag{Member: ci.Config.Metadata[semantics.MetaMember], Consumer: ci.Name, Lag: lag, Total: sumLag(lag)}
+			ml := wire.MemberLag{Member: ci.Config.Metadata[wire.MetaMember], Consumer: ci.Name, Lag: lag, Total: sumLag(lag)}
 			out.Members = append(out.Members, ml)
 			out.Total += ml.Total
 		}
 		return out, nil
 	default:
 		for _, ci := range cis {
-			if ci.Name == semantics.ClusteringConsumer(g.Name) {
+			if ci.Name == wire.ClusteringConsumer(g.Name) {
 				if out.Lag, err = s.floorLag(ctx, ti, ci); err != nil {
 					return nil, errUnavailable("count messages of %q: %v", topic, err)
 				}
@@ -68,14 +69,14 @@ func (s *GroupService) apiLag(ctx context.Context, topic, group string, body []b
 }
 
 // orderedLag reads each partition's consumer <group>~p<p>.
-func orderedLag(partitions int, group string, cis []*jetstream.ConsumerInfo) []semantics.PartitionLag {
+func orderedLag(partitions int, group string, cis []*jetstream.ConsumerInfo) []wire.PartitionLag {
 	byName := map[string]*jetstream.ConsumerInfo{}
 	for _, ci := range cis {
 		byName[ci.Name] = ci
 	}
-	out := make([]semantics.PartitionLag, 0, partitions)
+	out := make([]wire.PartitionLag, 0, partitions)
 	for p := 0; p < partitions; p++ {
-		pl := semantics.PartitionLag{Partition: p, Exact: true, Consumer: semantics.OrderedConsumer(group, p)}
+		pl := wire.PartitionLag{Partition: p, Exact: true, Consumer: wire.OrderedConsumer(group, p)}
 		if ci := byName[pl.Consumer]; ci != nil {
 			pl.Pending, pl.AckPending, pl.AckFloor = ci.NumPending, ci.NumAckPending, ci.AckFloor.Stream
 			pl.Lag = ci.NumPending + uint64(ci.NumAckPending)
@@ -90,14 +91,14 @@ const lagCounts = 8
 
 // floorLag counts, per partition, the messages on consumer ci's filters
 // after its ack floor, lagCounts partitions at a time.
-func (s *GroupService) floorLag(ctx context.Context, ti TopicInfo, ci *jetstream.ConsumerInfo) ([]semantics.PartitionLag, error) {
+func (s *GroupService) floorLag(ctx context.Context, ti TopicInfo, ci *jetstream.ConsumerInfo) ([]wire.PartitionLag, error) {
 	filters := consumerFilters(ci.Config)
-	out := make([]semantics.PartitionLag, ti.Partitions)
+	out := make([]wire.PartitionLag, ti.Partitions)
 	errs := make([]error, ti.Partitions)
 	slots := make(chan struct{}, lagCounts)
 	var wg sync.WaitGroup
 	for p := range out {
-		out[p] = semantics.PartitionLag{Partition: p, Consumer: ci.Name, AckFloor: ci.AckFloor.Stream}
+		out[p] = wire.PartitionLag{Partition: p, Consumer: ci.Name, AckFloor: ci.AckFloor.Stream}
 		wg.Add(1)
 		slots <- struct{}{}
 		go func() {
@@ -123,7 +124,7 @@ func partitionFilters(topic string, p int, filters []string) []string {
 	out := make([]string, 0, len(filters))
 	for _, f := range filters {
 		if f == ">" || f == topic+".>" {
-			out = append(out, semantics.PartitionFilter(topic, p))
+			out = append(out, wire.PartitionFilter(topic, p))
 			continue
 		}
 		if rest, ok := cutTopic(f, topic); ok && len(rest) > 1 && rest[0] == '*' && rest[1] == '.' {
@@ -145,7 +146,7 @@ func cutTopic(filter, topic string) (string, bool) {
 	return "", false
 }
 
-func sumLag(lag []semantics.PartitionLag) uint64 {
+func sumLag(lag []wire.PartitionLag) uint64 {
 	var n uint64
 	for _, pl := range lag {
 		n += pl.Lag

@@ -6,7 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -36,11 +37,11 @@ func memberKey(groupID, member string) string { return groupID + "." + member }
 // $MQ.GROUP.HB.<topic>.<group>.<member>. Only members that joined count;
 // heartbeats of any other id are dropped without keeping anything.
 func (s *GroupService) onHeartbeat(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupHeartbeatPrefix), ".")
-	if len(toks) != 3 || validateGroupRef(toks[0], toks[1]) != nil || semantics.ValidateMemberID(toks[2]) != nil {
+	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupHeartbeatPrefix), ".")
+	if len(toks) != 3 || validateGroupRef(toks[0], toks[1]) != nil || core.ValidateMemberID(toks[2]) != nil {
 		return
 	}
-	gid, member, presence := semantics.GroupID(toks[0], toks[1]), toks[2], m.Reply
+	gid, member, presence := wire.GroupID(toks[0], toks[1]), toks[2], m.Reply
 	if !validPresence(presence) {
 		presence = ""
 	}
@@ -110,9 +111,9 @@ func (s *GroupService) storeMember(ctx context.Context, gid, member string) {
 // with the id at once may JOIN before every node has seen the LEAVE, and
 // deleting the record then would hide the new process from those nodes.
 func (s *GroupService) onLeave(m *nats.Msg) {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.GroupLeavePrefix), ".")
+	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupLeavePrefix), ".")
 	if len(toks) == 3 {
-		s.members.leave(semantics.GroupID(toks[0], toks[1]), toks[2])
+		s.members.leave(wire.GroupID(toks[0], toks[1]), toks[2])
 	}
 	if m.Reply != "" {
 		_ = m.Respond([]byte(`{"ok":true}`))

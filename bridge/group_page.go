@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 )
 
 // replyHeadroom is what a reply leaves of max_payload for the NATS
@@ -13,8 +13,8 @@ const replyHeadroom = 1024
 
 // decodeInfoRequest reads a GROUP.INFO body: empty, or offset and limit;
 // anything else is a 400 naming what is wrong.
-func decodeInfoRequest(body []byte) (semantics.GroupInfoRequest, error) {
-	var req semantics.GroupInfoRequest
+func decodeInfoRequest(body []byte) (wire.GroupInfoRequest, error) {
+	var req wire.GroupInfoRequest
 	if len(bytes.TrimSpace(body)) == 0 {
 		return req, nil
 	}
@@ -31,11 +31,11 @@ func decodeInfoRequest(body []byte) (semantics.GroupInfoRequest, error) {
 
 // pageMembers cuts st's members (all of them, sorted) to the page at
 // offset of at most limit members.
-func pageMembers(st semantics.GroupStatus, offset, limit int) semantics.GroupStatus {
+func pageMembers(st wire.GroupStatus, offset, limit int) wire.GroupStatus {
 	st.MembersTotal, st.MembersOffset = len(st.Members), offset
 	end := min(len(st.Members), offset+limit)
 	if offset >= end {
-		st.Members = []semantics.MemberStatus{}
+		st.Members = []wire.MemberStatus{}
 		return st
 	}
 	st.Members = st.Members[offset:end]
@@ -45,10 +45,10 @@ func pageMembers(st semantics.GroupStatus, offset, limit int) semantics.GroupSta
 // fitPage encodes the page req asks for. Without a limit the default page
 // shrinks until the reply fits maxPayload; a page the client asked for
 // that does not fit is a 413.
-func fitPage(st semantics.GroupStatus, req semantics.GroupInfoRequest, maxPayload int) (json.RawMessage, error) {
+func fitPage(st wire.GroupStatus, req wire.GroupInfoRequest, maxPayload int) (json.RawMessage, error) {
 	limit := req.Limit
 	if limit == 0 {
-		limit = semantics.DefaultMemberPage
+		limit = wire.DefaultMemberPage
 	}
 	room := maxPayload - replyHeadroom
 	for {

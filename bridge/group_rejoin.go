@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -27,12 +28,12 @@ const (
 // one durable would split the member's messages between them. A member
 // coming back after its previous process died gets the messages that
 // process held unacked again at once, ahead of new ones.
-func (s *GroupService) joinBroadcasting(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (string, error) {
+func (s *GroupService) joinBroadcasting(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (string, error) {
 	name, err := s.ensureConsumer(ctx, g, req.Member)
 	if err != nil {
 		return "", apiErr(503, "consumer for member %q: %v", req.Member, err)
 	}
-	prev, _ := s.members.presence(semantics.GroupID(g.Topic, g.Name), req.Member)
+	prev, _ := s.members.presence(wire.GroupID(g.Topic, g.Name), req.Member)
 	if req.Presence != "" && prev == req.Presence {
 		return name, nil // the same process joining again (its durable was recreated)
 	}

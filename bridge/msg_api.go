@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -44,10 +45,10 @@ func (s *Inspect) Name() string { return "inspect" }
 func (s *Inspect) Start(_ context.Context, h Host) error {
 	s.nc = h.Conn()
 	for subj, f := range map[string]func(*nats.Msg) (any, error){
-		semantics.MsgAPIPrefix + ">":   s.onMsg,
-		semantics.DelayAPIPrefix + ">": s.onDelay,
+		wire.MsgAPIPrefix + ">":   s.onMsg,
+		wire.DelayAPIPrefix + ">": s.onDelay,
 	} {
-		sub, err := s.nc.QueueSubscribe(subj, semantics.ServiceQueue, s.async(f))
+		sub, err := s.nc.QueueSubscribe(subj, wire.ServiceQueue, s.async(f))
 		if err != nil {
 			return err
 		}
@@ -81,7 +82,7 @@ func (s *Inspect) async(f func(*nats.Msg) (any, error)) nats.MsgHandler {
 // opAndTopic splits $MQ.API.<KIND>.<OP>.<topic> and finds the topic.
 func (s *Inspect) opAndTopic(m *nats.Msg, prefix string) (string, TopicInfo, error) {
 	op, topic, _ := strings.Cut(strings.TrimPrefix(m.Subject, prefix), ".")
-	if err := semantics.ValidateTopicName(topic); err != nil {
+	if err := core.ValidateTopicName(topic); err != nil {
 		return op, TopicInfo{}, errBadRequest("%v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
@@ -97,7 +98,7 @@ func (s *Inspect) opAndTopic(m *nats.Msg, prefix string) (string, TopicInfo, err
 }
 
 func (s *Inspect) onMsg(m *nats.Msg) (any, error) {
-	op, ti, err := s.opAndTopic(m, semantics.MsgAPIPrefix)
+	op, ti, err := s.opAndTopic(m, wire.MsgAPIPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func (s *Inspect) onMsg(m *nats.Msg) (any, error) {
 	defer cancel()
 	switch op {
 	case "GET":
-		req, err := semantics.ParseMsgGetRequest(m.Data)
+		req, err := wire.ParseMsgGetRequest(m.Data)
 		if err != nil {
 			return nil, errBadRequest("MSG.GET: %v", err)
 		}
@@ -113,13 +114,13 @@ func (s *Inspect) onMsg(m *nats.Msg) (any, error) {
 		fitData(&tm, int(s.nc.MaxPayload())-replyReserve)
 		return tm, err
 	case "LIST":
-		req, err := semantics.ParseMsgListRequest(m.Data)
+		req, err := wire.ParseMsgListRequest(m.Data)
 		if err != nil {
 			return nil, errBadRequest("MSG.LIST: %v", err)
 		}
 		return s.listMsgs(ctx, ti.Name, req)
 	case "TRACE":
-		req, err := semantics.ParseMsgGetRequest(m.Data)
+		req, err := wire.ParseMsgGetRequest(m.Data)
 		if err != nil {
 			return nil, errBadRequest("MSG.TRACE: %v", err)
 		}
@@ -129,13 +130,13 @@ func (s *Inspect) onMsg(m *nats.Msg) (any, error) {
 }
 
 // getMsg reads the message at seq of topic's stream.
-func (s *Inspect) getMsg(ctx context.Context, topic string, seq uint64) (semantics.TopicMsg, error) {
+func (s *Inspect) getMsg(ctx context.Context, topic string, seq uint64) (wire.TopicMsg, error) {
 	page, err := directRequest(ctx, s.nc, topic, directGet{Seq: seq})
 	if err != nil {
-		return semantics.TopicMsg{}, errUnavailable("read stream %q: %v", topic, err)
+		return wire.TopicMsg{}, errUnavailable("read stream %q: %v", topic, err)
 	}
 	if len(page.Msgs) == 0 {
-		return semantics.TopicMsg{}, errNotFound("topic %q has no message %d (never stored, deleted, or expired)", topic, seq)
+		return wire.TopicMsg{}, errNotFound("topic %q has no message %d (never stored, deleted, or expired)", topic, seq)
 	}
 	tm, ok := topicMsg(page.Msgs[0])
 	if !ok {
@@ -146,8 +147,8 @@ func (s *Inspect) getMsg(ctx context.Context, topic string, seq uint64) (semanti
 
 // listMsgs reads one page: by key (two filters, merged by sequence), by
 // sequence or by time.
-func (s *Inspect) listMsgs(ctx context.Context, topic string, req semantics.MsgListRequest) (semantics.MsgList, error) {
-	limit := semantics.PageLimit(req.Limit)
+func (s *Inspect) listMsgs(ctx context.Context, topic string, req wire.MsgListRequest) (wire.MsgList, error) {
+	limit := wire.PageLimit(req.Limit)
 	budget := int(s.nc.MaxPayload()) - replyReserve
 	q := directGet{Seq: max(req.StartSeq, req.Next), Batch: limit, MaxBytes: budget}
 	// Stream T holds only T.> (docs/PROTOCOL.md), so by sequence or time
@@ -171,7 +172,7 @@ func (s *Inspect) listMsgs(ctx context.Context, topic string, req semantics.MsgL
 		}
 		page, err := directRequest(ctx, s.nc, topic, q)
 		if err != nil {
-			return semantics.MsgList{}, errUnavailable("read stream %q: %v", topic, err)
+			return wire.MsgList{}, errUnavailable("read stream %q: %v", topic, err)
 		}
 		msgs = append(msgs, page.Msgs...)
 		if page.Pending > 0 && len(page.Msgs) > 0 {
@@ -199,8 +200,8 @@ func minCut(cut, seq uint64) uint64 {
 // fillPage turns sorted direct-get replies into a page of at most limit
 // messages and about budget bytes; more says messages follow the ones
 // given.
-func fillPage(msgs []*nats.Msg, limit, budget int, end *time.Time, more bool) semantics.MsgList {
-	out := semantics.MsgList{Messages: []semantics.TopicMsg{}}
+func fillPage(msgs []*nats.Msg, limit, budget int, end *time.Time, more bool) wire.MsgList {
+	out := wire.MsgList{Messages: []wire.TopicMsg{}}
 	used := 0
 	for i, m := range msgs {
 		tm, ok := topicMsg(m)
@@ -225,13 +226,13 @@ func fillPage(msgs []*nats.Msg, limit, budget int, end *time.Time, more bool) se
 }
 
 // encodedSize is about what tm takes in a JSON reply (the body in base64).
-func encodedSize(tm semantics.TopicMsg) int {
+func encodedSize(tm wire.TopicMsg) int {
 	return len(tm.Subject) + tm.Size + len(tm.Data)/3 + 256
 }
 
 // fitData leaves out tm's body when tm alone would not fit budget, and
 // returns what tm then takes.
-func fitData(tm *semantics.TopicMsg, budget int) int {
+func fitData(tm *wire.TopicMsg, budget int) int {
 	if encodedSize(*tm) > budget {
 		tm.Data, tm.DataOmitted = []byte{}, true
 	}

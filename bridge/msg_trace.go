@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -21,13 +22,13 @@ const (
 
 // trace answers MSG.TRACE: the stored message and, for every group of the
 // topic, its state read off the group's consumers and DLQ.
-func (s *Inspect) trace(ctx context.Context, ti TopicInfo, seq uint64) (semantics.MsgTrace, error) {
+func (s *Inspect) trace(ctx context.Context, ti TopicInfo, seq uint64) (wire.MsgTrace, error) {
 	tm, err := s.getMsg(ctx, ti.Name, seq)
 	if err != nil {
-		return semantics.MsgTrace{}, err
+		return wire.MsgTrace{}, err
 	}
 	tm.Data = nil
-	out := semantics.MsgTrace{Message: tm, Groups: []semantics.GroupTrace{}}
+	out := wire.MsgTrace{Message: tm, Groups: []wire.GroupTrace{}}
 	groups, err := s.groups.listGroups(ctx, ti.Name)
 	if err != nil {
 		return out, registryErr(err)
@@ -41,9 +42,9 @@ func (s *Inspect) trace(ctx context.Context, ti TopicInfo, seq uint64) (semantic
 		return out, errUnavailable("read the DLQ of %q: %v", ti.Name, err)
 	}
 	for _, g := range groups {
-		gt := semantics.GroupTrace{Group: g.Name, Mode: g.Mode, Ordered: g.Ordered, Consumers: []semantics.ConsumerTrace{}}
+		gt := wire.GroupTrace{Group: g.Name, Mode: g.Mode, Ordered: g.Ordered, Consumers: []wire.ConsumerTrace{}}
 		for _, ci := range byGroup[g.Name] {
-			if g.Ordered && g.Mode == semantics.ModeClustering && ci.Name != semantics.OrderedConsumer(g.Name, tm.Partition) {
+			if g.Ordered && g.Mode == core.ModeClustering && ci.Name != wire.OrderedConsumer(g.Name, tm.Partition) {
 				continue // another partition's consumer
 			}
 			ct, err := s.consumerTrace(ctx, ti.Name, ci, tm)
@@ -68,7 +69,7 @@ func (s *GroupService) consumersByGroup(ctx context.Context, topic string) (map[
 	}
 	l := st.ListConsumers(ctx)
 	for ci := range l.Info() {
-		if g := ci.Config.Metadata[semantics.MetaGroup]; g != "" {
+		if g := ci.Config.Metadata[wire.MetaGroup]; g != "" {
 			out[g] = append(out[g], ci)
 		}
 	}
@@ -80,26 +81,26 @@ func (s *GroupService) consumersByGroup(ctx context.Context, topic string) (map[
 // either waiting for its ack or acked out of order; when the consumer's
 // ack-pending count equals the number of its messages in that window,
 // every one of them is waiting, this one too.
-func (s *Inspect) consumerTrace(ctx context.Context, topic string, ci *jetstream.ConsumerInfo, tm semantics.TopicMsg) (semantics.ConsumerTrace, error) {
-	ct := semantics.ConsumerTrace{Consumer: ci.Name, Member: ci.Config.Metadata[semantics.MetaMember],
+func (s *Inspect) consumerTrace(ctx context.Context, topic string, ci *jetstream.ConsumerInfo, tm wire.TopicMsg) (wire.ConsumerTrace, error) {
+	ct := wire.ConsumerTrace{Consumer: ci.Name, Member: ci.Config.Metadata[wire.MetaMember],
 		AckFloor: ci.AckFloor.Stream, DeliveredSeq: ci.Delivered.Stream, AckPending: ci.NumAckPending,
 		Redeliveries: ci.NumRedelivered, LastDelivered: ci.Delivered.Last, LastAck: ci.AckFloor.Last}
 	filters := consumerFilters(ci.Config)
 	switch {
 	case !matchesAny(filters, tm.Subject):
-		ct.State = semantics.TraceFiltered
+		ct.State = wire.TraceFiltered
 	case tm.Seq <= ct.AckFloor:
-		ct.State = semantics.TraceAcked
+		ct.State = wire.TraceAcked
 	case tm.Seq > ct.DeliveredSeq:
-		ct.State = semantics.TracePending
+		ct.State = wire.TracePending
 	default:
 		inWindow, err := s.countWindow(ctx, topic, filters, ct.AckFloor+1, ct.DeliveredSeq+1)
 		if err != nil {
 			return ct, err
 		}
-		ct.State = semantics.TraceDelivered
+		ct.State = wire.TraceDelivered
 		if inWindow == uint64(ct.AckPending) {
-			ct.State = semantics.TraceAckPending
+			ct.State = wire.TraceAckPending
 			redelivered := ct.Redeliveries == ct.AckPending
 			if redelivered || ct.Redeliveries == 0 {
 				ct.Redelivered = &redelivered
@@ -178,8 +179,8 @@ func (s *Inspect) scanDLQ(ctx context.Context, topic string, seq uint64) (dlqSca
 	out := dlqScan{byGroup: map[string]*nats.Msg{}}
 	want, from := strconv.FormatUint(seq, 10), uint64(1)
 	for out.scanned < traceDLQScan {
-		page, err := directRequest(ctx, s.nc, semantics.DLQStream(topic), directGet{Seq: from,
-			NextFor: semantics.DLQStreamSubjects(topic)[0], Batch: traceDLQPage, MaxBytes: int(s.nc.MaxPayload())})
+		page, err := directRequest(ctx, s.nc, wire.DLQStream(topic), directGet{Seq: from,
+			NextFor: wire.DLQStreamSubjects(topic)[0], Batch: traceDLQPage, MaxBytes: int(s.nc.MaxPayload())})
 		if errors.Is(err, errNoStream) {
 			out.complete = true // no DLQ stream yet: no dead letters
 			return out, nil
@@ -189,9 +190,9 @@ func (s *Inspect) scanDLQ(ctx context.Context, topic string, seq uint64) (dlqSca
 		}
 		out.scanned += len(page.Msgs)
 		for _, m := range page.Msgs {
-			if m.Header.Get(semantics.HeaderOrigSeq) == want {
+			if m.Header.Get(wire.HeaderOrigSeq) == want {
 				// The subject $MQ.DLQ.<topic>.<group> names the group.
-				out.byGroup[strings.TrimPrefix(m.Header.Get("Nats-Subject"), semantics.DLQSubject(topic, ""))] = m
+				out.byGroup[strings.TrimPrefix(m.Header.Get("Nats-Subject"), wire.DLQSubject(topic, ""))] = m
 			}
 		}
 		if page.Pending == 0 || len(page.Msgs) == 0 {
@@ -204,13 +205,13 @@ func (s *Inspect) scanDLQ(ctx context.Context, topic string, seq uint64) (dlqSca
 }
 
 // deadLetter fills in what the scan found of gt's group.
-func (d dlqScan) deadLetter(gt *semantics.GroupTrace) {
+func (d dlqScan) deadLetter(gt *wire.GroupTrace) {
 	gt.DLQScanned, gt.DLQComplete = d.scanned, d.complete
 	m := d.byGroup[gt.Group]
 	if m == nil {
 		return
 	}
 	gt.DeadLettered, gt.DLQComplete, gt.DLQSeq = true, true, directSeq(m)
-	gt.DeadAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(semantics.HeaderDeadAt))
-	gt.Attempts, _ = strconv.Atoi(m.Header.Get(semantics.HeaderAttempt))
+	gt.DeadAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(wire.HeaderDeadAt))
+	gt.Attempts, _ = strconv.Atoi(m.Header.Get(wire.HeaderAttempt))
 }

@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -139,12 +140,12 @@ func (s *OrderedService) onRegistry(ctx context.Context, e jetstream.KeyValueEnt
 		_ = s.kv.Delete(context.Background(), key) // a re-created group starts fresh
 		return
 	}
-	var g semantics.GroupConfig
+	var g core.GroupConfig
 	if err := json.Unmarshal(e.Value(), &g); err != nil {
 		return
 	}
 	g.SetDefaults()
-	if !g.Ordered || g.Mode != semantics.ModeClustering {
+	if !g.Ordered || g.Mode != core.ModeClustering {
 		return
 	}
 	if stop := s.running[key]; stop != nil {
@@ -169,7 +170,7 @@ func (s *OrderedService) active(key string, c *coordinator) {
 // Join implements OrderedGroups: it makes sure the group's consumers
 // exist and tells the member where everything is. Ownership starts with
 // the member's first heartbeat, answered by the group's coordinator.
-func (s *OrderedService) Join(ctx context.Context, g semantics.GroupConfig, req semantics.JoinRequest) (any, error) {
+func (s *OrderedService) Join(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (any, error) {
 	if req.Member == "" {
 		req.Member = nuid.Next()
 	}
@@ -181,16 +182,16 @@ func (s *OrderedService) Join(ctx context.Context, g semantics.GroupConfig, req 
 		return nil, apiErr(404, "topic %q not found", g.Topic)
 	}
 	consumer := ""
-	if g.Mode == semantics.ModeBroadcasting {
+	if g.Mode == core.ModeBroadcasting {
 		if consumer, err = s.joinBroadcasting(ctx, g, req.Member); err != nil {
 			return nil, apiErr(503, "consumer for member %q: %v", req.Member, err)
 		}
 	} else if err := s.groups.ensureOrderedConsumers(ctx, g); err != nil {
 		return nil, apiErr(503, "partition consumers of %q: %v", g.Name, err)
 	}
-	s.groups.members.seen(semantics.GroupID(g.Topic, g.Name), req.Member, time.Now())
+	s.groups.members.seen(wire.GroupID(g.Topic, g.Name), req.Member, time.Now())
 	r := newOrderedJoinReply(g, req.Member, consumer, ti.Partitions)
-	if g.Mode == semantics.ModeClustering {
+	if g.Mode == core.ModeClustering {
 		r.MemberToken = s.mintToken(g.Topic, g.Name, req.Member)
 	}
 	return r, nil
@@ -200,7 +201,7 @@ func (s *OrderedService) Join(ctx context.Context, g semantics.GroupConfig, req 
 // durable. A member coming back finds the messages it held unacked
 // pending; the consumer is reset to its ack floor so they come again in
 // order, ahead of everything after them.
-func (s *OrderedService) joinBroadcasting(ctx context.Context, g semantics.GroupConfig, member string) (string, error) {
+func (s *OrderedService) joinBroadcasting(ctx context.Context, g core.GroupConfig, member string) (string, error) {
 	name, err := s.groups.ensureConsumer(ctx, g, member)
 	if err != nil {
 		return "", err
@@ -221,30 +222,30 @@ func (s *OrderedService) joinBroadcasting(ctx context.Context, g semantics.Group
 	return name, nil
 }
 
-func newOrderedJoinReply(g semantics.GroupConfig, member, consumer string, partitions int) semantics.OrderedJoinReply {
-	r := semantics.OrderedJoinReply{JoinReply: semantics.NewJoinReply(g, member, consumer), Partitions: partitions,
+func newOrderedJoinReply(g core.GroupConfig, member, consumer string, partitions int) wire.OrderedJoinReply {
+	r := wire.OrderedJoinReply{JoinReply: wire.NewJoinReply(g, member, consumer), Partitions: partitions,
 		SessionTimeoutMs: g.SessionTimeout.Milliseconds(), SuspendMs: g.Suspend.Milliseconds(),
-		AssignSubject:  semantics.GroupAssignPrefix + g.Topic + "." + g.Name + "." + member,
-		ReleaseSubject: semantics.GroupReleasePrefix + g.Topic + "." + g.Name + "." + member}
-	r.Protocol = semantics.ProtocolOrdered
-	if g.Mode == semantics.ModeClustering {
+		AssignSubject:  wire.GroupAssignPrefix + g.Topic + "." + g.Name + "." + member,
+		ReleaseSubject: wire.GroupReleasePrefix + g.Topic + "." + g.Name + "." + member}
+	r.Protocol = wire.ProtocolOrdered
+	if g.Mode == core.ModeClustering {
 		r.Stream, r.Consumer = g.Topic, ""
 		r.FilterSubjects = nil
-		r.AckWaitMs = semantics.OrderedAckWait(g).Milliseconds()
+		r.AckWaitMs = wire.OrderedAckWait(g).Milliseconds()
 		r.MaxDeliver = -1
 		for p := 0; p < partitions; p++ {
-			r.Consumers = append(r.Consumers, semantics.OrderedConsumer(g.Name, p))
+			r.Consumers = append(r.Consumers, wire.OrderedConsumer(g.Name, p))
 		}
 	}
 	return r
 }
 
 // partitionStatus asks the group's coordinator for its leases.
-func (s *OrderedService) partitionStatus(ctx context.Context, g semantics.GroupConfig) ([]semantics.OrderedPartitionStatus, error) {
-	msg, err := s.nc.RequestWithContext(ctx, semantics.GroupOrderedStatusPrefix+g.Topic+"."+g.Name+".x", nil)
+func (s *OrderedService) partitionStatus(ctx context.Context, g core.GroupConfig) ([]wire.OrderedPartitionStatus, error) {
+	msg, err := s.nc.RequestWithContext(ctx, wire.GroupOrderedStatusPrefix+g.Topic+"."+g.Name+".x", nil)
 	if err != nil {
 		return nil, err
 	}
-	var out []semantics.OrderedPartitionStatus
+	var out []wire.OrderedPartitionStatus
 	return out, json.Unmarshal(msg.Data, &out)
 }

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -16,22 +17,22 @@ import (
 // unacknowledged messages, and no max-deliver (a message leaves the
 // partition only when its owner acks it or copies it to the DLQ: giving
 // up silently would break the order).
-func orderedConsumerConfig(g semantics.GroupConfig, p int) jetstream.ConsumerConfig {
+func orderedConsumerConfig(g core.GroupConfig, p int) jetstream.ConsumerConfig {
 	c := jetstream.ConsumerConfig{
-		Durable:       semantics.OrderedConsumer(g.Name, p),
+		Durable:       wire.OrderedConsumer(g.Name, p),
 		Description:   fmt.Sprintf("jetmq ordered group %s of topic %s, partition %d", g.Name, g.Topic, p),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       semantics.OrderedAckWait(g),
+		AckWait:       wire.OrderedAckWait(g),
 		MaxDeliver:    -1,
-		MaxAckPending: semantics.OrderedMaxAckPending,
-		Metadata: map[string]string{semantics.MetaGroup: g.Name, semantics.MetaMode: g.Mode,
-			semantics.MetaOrdered: "true", semantics.MetaPartition: strconv.Itoa(p)},
+		MaxAckPending: wire.OrderedMaxAckPending,
+		Metadata: map[string]string{wire.MetaGroup: g.Name, wire.MetaMode: g.Mode,
+			wire.MetaOrdered: "true", wire.MetaPartition: strconv.Itoa(p)},
 	}
-	if g.Start == semantics.StartLastPerKey {
+	if g.Start == core.StartLastPerKey {
 		c.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
 	}
-	if f := semantics.OrderedPartitionFilters(g.Topic, p, g.Tags); len(f) == 1 {
+	if f := wire.OrderedPartitionFilters(g.Topic, p, g.Tags); len(f) == 1 {
 		c.FilterSubject = f[0]
 	} else {
 		c.FilterSubjects = f
@@ -42,7 +43,7 @@ func orderedConsumerConfig(g semantics.GroupConfig, p int) jetstream.ConsumerCon
 // ensureOrderedConsumers creates the partition consumers of ordered
 // clustering group g that do not exist yet (one per partition of the
 // topic, including partitions added by a resize).
-func (s *GroupService) ensureOrderedConsumers(ctx context.Context, g semantics.GroupConfig) error {
+func (s *GroupService) ensureOrderedConsumers(ctx context.Context, g core.GroupConfig) error {
 	ti, ok, err := s.topicInfo(ctx, g.Topic)
 	if err != nil {
 		return err
@@ -62,12 +63,12 @@ func (s *GroupService) ensureOrderedConsumers(ctx context.Context, g semantics.G
 	return nil
 }
 
-func (s *GroupService) ensureOrderedConsumer(ctx context.Context, st jetstream.Stream, g semantics.GroupConfig, p int) error {
+func (s *GroupService) ensureOrderedConsumer(ctx context.Context, st jetstream.Stream, g core.GroupConfig, p int) error {
 	want := orderedConsumerConfig(g, p)
 	cur, err := st.Consumer(ctx, want.Durable)
 	if err == nil {
 		md := cur.CachedInfo().Config.Metadata
-		if md[semantics.MetaGroup] != g.Name || md[semantics.MetaOrdered] != "true" {
+		if md[wire.MetaGroup] != g.Name || md[wire.MetaOrdered] != "true" {
 			return fmt.Errorf("consumer %q exists and belongs to something else (metadata %v)", want.Durable, md)
 		}
 		return nil
@@ -82,7 +83,7 @@ func (s *GroupService) ensureOrderedConsumer(ctx context.Context, st jetstream.S
 	if err != nil {
 		return err
 	}
-	if g.Start == semantics.StartNew {
+	if g.Start == core.StartNew {
 		return s.startAtEnd(ctx, st, c)
 	}
 	return nil
@@ -94,8 +95,8 @@ func (s *GroupService) ensureOrderedConsumer(ctx context.Context, st jetstream.S
 // is where the previous owner says it stopped; the consumer's ack floor
 // is used when that is further. A consumer that is gone is created again,
 // starting at nextSeq when known.
-func (s *GroupService) fencePartition(ctx context.Context, g semantics.GroupConfig, p int, nextSeq uint64) error {
-	name := semantics.OrderedConsumer(g.Name, p)
+func (s *GroupService) fencePartition(ctx context.Context, g core.GroupConfig, p int, nextSeq uint64) error {
+	name := wire.OrderedConsumer(g.Name, p)
 	err := s.resetForward(ctx, g, name, nextSeq)
 	if err == nil {
 		// Back to the ack floor (allowed for every deliver policy).
@@ -109,7 +110,7 @@ func (s *GroupService) fencePartition(ctx context.Context, g semantics.GroupConf
 
 // resetForward moves consumer name to nextSeq when that is beyond its ack
 // floor (the previous owner's last acks may still be on their way).
-func (s *GroupService) resetForward(ctx context.Context, g semantics.GroupConfig, name string, nextSeq uint64) error {
+func (s *GroupService) resetForward(ctx context.Context, g core.GroupConfig, name string, nextSeq uint64) error {
 	if nextSeq == 0 {
 		return nil
 	}
@@ -129,7 +130,7 @@ func (s *GroupService) resetForward(ctx context.Context, g semantics.GroupConfig
 
 // recreateOrderedConsumer creates partition p's consumer again after it
 // vanished (deleted by hand), at nextSeq when known.
-func (s *GroupService) recreateOrderedConsumer(ctx context.Context, g semantics.GroupConfig, p int, nextSeq uint64) error {
+func (s *GroupService) recreateOrderedConsumer(ctx context.Context, g core.GroupConfig, p int, nextSeq uint64) error {
 	st, err := s.js.Stream(ctx, g.Topic)
 	if err != nil {
 		return err
@@ -137,29 +138,29 @@ func (s *GroupService) recreateOrderedConsumer(ctx context.Context, g semantics.
 	if err := s.ensureOrderedConsumer(ctx, st, g, p); err != nil {
 		return err
 	}
-	return s.resetForward(ctx, g, semantics.OrderedConsumer(g.Name, p), nextSeq)
+	return s.resetForward(ctx, g, wire.OrderedConsumer(g.Name, p), nextSeq)
 }
 
 // orderedPartitions is the partition table of an ordered clustering
 // group's status: leases from its coordinator (when one answers), lag from
 // the partition consumers cis.
-func (s *GroupService) orderedPartitions(ctx context.Context, g semantics.GroupConfig, cis []*jetstream.ConsumerInfo) []semantics.OrderedPartitionStatus {
+func (s *GroupService) orderedPartitions(ctx context.Context, g core.GroupConfig, cis []*jetstream.ConsumerInfo) []wire.OrderedPartitionStatus {
 	s.mu.Lock()
 	o, _ := s.ordered.(*OrderedService)
 	s.mu.Unlock()
-	var out []semantics.OrderedPartitionStatus
+	var out []wire.OrderedPartitionStatus
 	if o != nil {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		out, _ = o.partitionStatus(sctx, g)
 		cancel()
 	}
 	for _, ci := range cis {
-		p, err := strconv.Atoi(ci.Config.Metadata[semantics.MetaPartition])
-		if err != nil || p < 0 || p > semantics.MaxPartitions {
+		p, err := strconv.Atoi(ci.Config.Metadata[wire.MetaPartition])
+		if err != nil || p < 0 || p > core.MaxPartitions {
 			continue
 		}
 		for len(out) <= p {
-			out = append(out, semantics.OrderedPartitionStatus{Partition: len(out)})
+			out = append(out, wire.OrderedPartitionStatus{Partition: len(out)})
 		}
 		out[p].Pending, out[p].AckPending, out[p].Waiting = ci.NumPending, ci.NumAckPending, ci.NumWaiting
 	}

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -19,9 +20,9 @@ type coordEvent struct {
 	kind    string // hb | release | leave | status | sample | fenced
 	member  string
 	msg     *nats.Msg
-	release semantics.ReleaseRequest
+	release wire.ReleaseRequest
 	token   string // the member token the request carries
-	hb      semantics.OrderedHeartbeat
+	hb      wire.OrderedHeartbeat
 	infos   map[int]*jetstream.ConsumerInfo // sample: partition -> its consumer's figures
 	fence   fenceResult
 }
@@ -32,10 +33,10 @@ type coordEvent struct {
 // before granting them and persists every change with compare-and-set.
 type coordinator struct {
 	svc  *OrderedService
-	g    semantics.GroupConfig
+	g    core.GroupConfig
 	key  string
 	log  *slog.Logger
-	own  *semantics.Ownership
+	own  *core.Ownership
 	rev  uint64
 	subs []*nats.Subscription
 
@@ -47,12 +48,12 @@ type coordinator struct {
 	// stall is the safety net against owners that do not consume;
 	// stalled maps a partition found stalled to its epoch then, until it
 	// is granted again; sampling: a sample is being taken.
-	stall    *semantics.StallDetector
+	stall    *core.StallDetector
 	stalled  map[int]uint64
 	sampling bool
 	tokens   map[string]string // live member -> the token its session uses
 	fencing  map[int]bool      // partitions whose fence is under way
-	fenced   []semantics.Step  // grants whose fence is done, applied by the next rebalance
+	fenced   []core.Step       // grants whose fence is done, applied by the next rebalance
 	dirty    bool              // the state changed outside a plan: persist it
 	// refenceAt: a fence failed; plan again from then on (JetStream may
 	// be electing the consumer's leader) instead of waiting for an event.
@@ -61,11 +62,11 @@ type coordinator struct {
 	seenRevokes, seenRebalances uint64
 }
 
-func (s *OrderedService) runCoordinator(ctx context.Context, g semantics.GroupConfig) {
+func (s *OrderedService) runCoordinator(ctx context.Context, g core.GroupConfig) {
 	for ctx.Err() == nil {
-		c := &coordinator{svc: s, g: g, key: semantics.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
+		c := &coordinator{svc: s, g: g, key: wire.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
 			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{},
-			stall: semantics.NewStallDetector(semantics.StallAfter(g)), stalled: map[int]uint64{}, fencing: map[int]bool{}, tokens: map[string]string{}}
+			stall: core.NewStallDetector(core.StallAfter(g)), stalled: map[int]uint64{}, fencing: map[int]bool{}, tokens: map[string]string{}}
 		err := c.run(ctx)
 		c.unsubscribe()
 		if err != nil && ctx.Err() == nil {
@@ -160,11 +161,11 @@ func (c *coordinator) load(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("topic %q not found", c.g.Topic)
 	}
-	var st *semantics.OrderedState
+	var st *core.OrderedState
 	e, err := c.svc.kv.Get(lctx, c.key)
 	switch {
 	case err == nil:
-		st = &semantics.OrderedState{}
+		st = &core.OrderedState{}
 		if err := json.Unmarshal(e.Value(), st); err != nil {
 			return fmt.Errorf("ordered state %s: %w", c.key, err)
 		}
@@ -174,7 +175,7 @@ func (c *coordinator) load(ctx context.Context) error {
 	default:
 		return err
 	}
-	c.own = semantics.NewOwnership(st, ti.Partitions, c.g.SessionTimeout, time.Now())
+	c.own = core.NewOwnership(st, ti.Partitions, c.g.SessionTimeout, time.Now())
 	return nil
 }
 
@@ -188,7 +189,7 @@ func (c *coordinator) checkResize(ctx context.Context) error {
 		return nil // retried at the next check
 	}
 	st := c.own.State()
-	fresh := semantics.NewOwnership(&st, ti.Partitions, c.g.SessionTimeout, time.Now())
+	fresh := core.NewOwnership(&st, ti.Partitions, c.g.SessionTimeout, time.Now())
 	for _, m := range c.own.Members() {
 		fresh.Heartbeat(m, time.Now())
 	}
@@ -198,8 +199,8 @@ func (c *coordinator) checkResize(ctx context.Context) error {
 
 func (c *coordinator) subscribe() error {
 	base := c.g.Topic + "." + c.g.Name + ".*"
-	for prefix, kind := range map[string]string{semantics.GroupHeartbeatPrefix: "hb", semantics.GroupReleasePrefix: "release",
-		semantics.GroupLeavePrefix: "leave", semantics.GroupOrderedStatusPrefix: "status"} {
+	for prefix, kind := range map[string]string{wire.GroupHeartbeatPrefix: "hb", wire.GroupReleasePrefix: "release",
+		wire.GroupLeavePrefix: "leave", wire.GroupOrderedStatusPrefix: "status"} {
 		kind := kind
 		prefix := prefix
 		sub, err := c.svc.nc.Subscribe(prefix+base, func(m *nats.Msg) {
@@ -264,7 +265,7 @@ func (c *coordinator) handle(ev coordEvent) bool {
 			c.nextSeq[r.Partition] = r.NextSeq
 			c.log.Debug("partition released", "partition", r.Partition, "member", ev.member, "epoch", r.Epoch, "refence", r.Refence)
 		}
-		respondJSON(ev.msg, semantics.ReleaseReply{Released: ok || l.Owner != ev.member || l.Epoch != r.Epoch})
+		respondJSON(ev.msg, wire.ReleaseReply{Released: ok || l.Owner != ev.member || l.Epoch != r.Epoch})
 		return ok
 	case "leave":
 		delete(c.suspended, ev.member)
@@ -288,7 +289,7 @@ func (c *coordinator) rebalance(ctx context.Context) error {
 	}
 	c.refenceAt = time.Time{}
 	for _, st := range steps {
-		if st.Kind == semantics.StepGrant {
+		if st.Kind == core.StepGrant {
 			c.startFence(ctx, st)
 		}
 	}
@@ -335,14 +336,14 @@ func (c *coordinator) observe() {
 }
 
 // assignment is what member is told now.
-func (c *coordinator) assignment(member string) semantics.Assignment {
-	a := semantics.Assignment{Member: member, Rev: c.rev, Leases: []semantics.MemberLease{}}
+func (c *coordinator) assignment(member string) wire.Assignment {
+	a := wire.Assignment{Member: member, Rev: c.rev, Leases: []wire.MemberLease{}}
 	for _, l := range c.own.MemberLeases(member) {
-		state := semantics.LeaseStateOwned
+		state := wire.LeaseStateOwned
 		if l.Revoking {
-			state = semantics.LeaseStateRevoking
+			state = wire.LeaseStateRevoking
 		}
-		a.Leases = append(a.Leases, semantics.MemberLease{Partition: l.Partition, Epoch: l.Epoch, State: state})
+		a.Leases = append(a.Leases, wire.MemberLease{Partition: l.Partition, Epoch: l.Epoch, State: state})
 	}
 	a.Standby = c.own.Standby(member)
 	return a
@@ -366,7 +367,7 @@ func (c *coordinator) pushChanged() {
 		}
 		c.sent[m] = key
 		b, _ := json.Marshal(a)
-		_ = c.svc.nc.Publish(semantics.GroupAssignPrefix+c.g.Topic+"."+c.g.Name+"."+m, b)
+		_ = c.svc.nc.Publish(wire.GroupAssignPrefix+c.g.Topic+"."+c.g.Name+"."+m, b)
 	}
 	for m := range c.sent {
 		if !c.own.Live(m) {
@@ -381,12 +382,12 @@ func (c *coordinator) pushChanged() {
 }
 
 // status describes every partition's lease (lag is added by the caller).
-func (c *coordinator) status() []semantics.OrderedPartitionStatus {
+func (c *coordinator) status() []wire.OrderedPartitionStatus {
 	susp := c.suspendedPartitions()
-	var out []semantics.OrderedPartitionStatus
+	var out []wire.OrderedPartitionStatus
 	for _, l := range c.own.State().Partitions {
 		_, stalled := c.stalled[l.Partition]
-		out = append(out, semantics.OrderedPartitionStatus{Partition: l.Partition, Owner: l.Owner, Epoch: l.Epoch,
+		out = append(out, wire.OrderedPartitionStatus{Partition: l.Partition, Owner: l.Owner, Epoch: l.Epoch,
 			Revoking: l.Revoking, Suspended: susp[l.Partition], Stalled: stalled})
 	}
 	return out

@@ -4,12 +4,12 @@ import (
 	"context"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
 )
 
 // fenceResult is a finished fence, handed to the coordinator's loop.
 type fenceResult struct {
-	step    semantics.Step
+	step    core.Step
 	nextSeq uint64
 	err     error
 }
@@ -17,7 +17,7 @@ type fenceResult struct {
 // startFence resets the consumer of a partition about to be granted, in
 // the background: the loop goes on answering heartbeats, and a partition
 // whose consumer is electing a leader holds up no other grant.
-func (c *coordinator) startFence(ctx context.Context, st semantics.Step) {
+func (c *coordinator) startFence(ctx context.Context, st core.Step) {
 	if c.fencing[st.Partition] {
 		return
 	}

@@ -3,7 +3,7 @@ package bridge
 import (
 	"strconv"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -54,7 +54,7 @@ func (m *orderedMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.owned, m.suspended, m.stalled, m.stallMoves, m.grants, m.revokes, m.rebalances}
 }
 
-func (m *orderedMetrics) rebalanced(g semantics.GroupConfig, p int) {
+func (m *orderedMetrics) rebalanced(g core.GroupConfig, p int) {
 	if m == nil {
 		return
 	}
@@ -64,7 +64,7 @@ func (m *orderedMetrics) rebalanced(g semantics.GroupConfig, p int) {
 // observe refreshes the gauges and counters from a coordinator's state
 // after a change; revokes and rebalances are the deltas since the last
 // observation.
-func (m *orderedMetrics) observe(g semantics.GroupConfig, counts map[string]int, suspended, stalled int, revokes, rebalances uint64) {
+func (m *orderedMetrics) observe(g core.GroupConfig, counts map[string]int, suspended, stalled int, revokes, rebalances uint64) {
 	if m == nil {
 		return
 	}
@@ -79,7 +79,7 @@ func (m *orderedMetrics) observe(g semantics.GroupConfig, counts map[string]int,
 }
 
 // forget removes a group's gauges when its coordinator stops here.
-func (m *orderedMetrics) forget(g semantics.GroupConfig) {
+func (m *orderedMetrics) forget(g core.GroupConfig) {
 	if m == nil {
 		return
 	}
@@ -90,7 +90,7 @@ func (m *orderedMetrics) forget(g semantics.GroupConfig) {
 }
 
 // stallMoved counts a partition taken from an owner that did not consume it.
-func (m *orderedMetrics) stallMoved(g semantics.GroupConfig) {
+func (m *orderedMetrics) stallMoved(g core.GroupConfig) {
 	if m == nil {
 		return
 	}

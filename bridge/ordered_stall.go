@@ -6,7 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -33,7 +34,7 @@ func (c *coordinator) startSample(ctx context.Context) {
 				defer wg.Done()
 				sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 				defer cancel()
-				cons, err := c.svc.js.Consumer(sctx, c.g.Topic, semantics.OrderedConsumer(c.g.Name, p))
+				cons, err := c.svc.js.Consumer(sctx, c.g.Topic, wire.OrderedConsumer(c.g.Name, p))
 				if err != nil {
 					return // no figures: this round decides nothing for p
 				}
@@ -61,7 +62,7 @@ func (c *coordinator) onSample(infos map[int]*jetstream.ConsumerInfo, now time.T
 			continue
 		}
 		l := c.own.Lease(p)
-		s := semantics.PartitionSample{Owner: l.Owner, Epoch: l.Epoch, Revoking: l.Revoking, Suspended: susp[p],
+		s := core.PartitionSample{Owner: l.Owner, Epoch: l.Epoch, Revoking: l.Revoking, Suspended: susp[p],
 			Pending: ci.NumPending, AckPend: ci.NumAckPending, Waiting: ci.NumWaiting,
 			Delivered: ci.Delivered.Stream, AckFloor: ci.AckFloor.Stream}
 		if !c.stall.Observe(p, s, now) {
@@ -69,7 +70,7 @@ func (c *coordinator) onSample(infos map[int]*jetstream.ConsumerInfo, now time.T
 		}
 		c.log.Warn("ordered partition stalled: its owner holds it without consuming it; moving it",
 			"partition", p, "owner", l.Owner, "epoch", l.Epoch, "pending", ci.NumPending, "ack_pending", ci.NumAckPending,
-			"stalled_for", semantics.StallAfter(c.g))
+			"stalled_for", core.StallAfter(c.g))
 		if c.own.MoveStalled(p, now) {
 			c.stalled[p] = l.Epoch
 			c.stall.Forget(p)
@@ -117,7 +118,7 @@ func (c *coordinator) suspendedPartitions() map[int]bool {
 
 // setStalled records the stalled partitions of a group whose coordinator
 // runs here (nil: none), for /healthz.
-func (s *OrderedService) setStalled(key string, g semantics.GroupConfig, ps []int) {
+func (s *OrderedService) setStalled(key string, g core.GroupConfig, ps []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(ps) == 0 {

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -88,7 +88,7 @@ func (ev *coordEvent) decode() error {
 		err = json.Unmarshal(ev.msg.Data, &ev.release)
 		ev.token = ev.release.Token
 	case "leave":
-		var l semantics.OrderedLeave
+		var l wire.OrderedLeave
 		err = json.Unmarshal(ev.msg.Data, &l)
 		ev.token = l.Token
 	}

@@ -1,12 +1,12 @@
 package bridge
 
-import "github.com/jetmq/jetmq/semantics"
+import "github.com/jetmq/jetmq/core"
 
 // Settings is the part of the server configuration the services read.
 type Settings struct {
-	Topics       []semantics.TopicConfig
-	Groups       []semantics.GroupConfig
-	Transactions semantics.TxnConfig
+	Topics       []core.TopicConfig
+	Groups       []core.GroupConfig
+	Transactions core.TxnConfig
 }
 
 // DefaultServices lists the services a jetmq server runs, in start order.

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -23,34 +24,9 @@ type applyOpts struct {
 	force  bool // raise partitions even while ordered groups have pending messages
 }
 
-// TopicStatus is the reply of TOPIC.INFO: the config plus live figures.
-type TopicStatus struct {
-	Config        TopicInfo        `json:"config"`
-	Messages      uint64           `json:"messages"` // visible messages, in <topic>.>
-	Bytes         uint64           `json:"bytes"`
-	FirstSeq      uint64           `json:"first_seq"`
-	LastSeq       uint64           `json:"last_seq"`
-	Consumers     int              `json:"consumers"`
-	Delayed       uint64           `json:"delayed"`
-	PartitionMsgs []PartitionCount `json:"partition_messages"`
-	// Misfiled counts messages on a subject of the topic stream that is
-	// not a stored form (left by an older jetmq; TOPIC.REPAIR moves them).
-	Misfiled uint64 `json:"misfiled"`
-	// Source is the outbox source as the watcher last saw it, on the node
-	// that runs the watcher (absent elsewhere).
-	Source  *SourceState `json:"source,omitempty"`
-	Created bool         `json:"created,omitempty"`
-}
-
-// PartitionCount is the number of stored messages of one partition.
-type PartitionCount struct {
-	Partition int    `json:"partition"`
-	Messages  uint64 `json:"messages"`
-}
-
 // apply creates or updates a topic and installs its mappings on this node
 // (the other nodes follow the stream advisory). Errors are *APIError.
-func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts) (created bool, err error) {
+func (t *Topics) apply(ctx context.Context, c core.TopicConfig, o applyOpts) (created bool, err error) {
 	c.SetDefaults()
 	if err := c.Validate("topic"); err != nil {
 		return false, errBadRequest("%v", err)
@@ -117,9 +93,9 @@ func (t *Topics) apply(ctx context.Context, c semantics.TopicConfig, o applyOpts
 
 // ensureInternal creates or updates the topic's internal stream (it must
 // exist before the topic stream that sources it).
-func (t *Topics) ensureInternal(ctx context.Context, c semantics.TopicConfig) error {
+func (t *Topics) ensureInternal(ctx context.Context, c core.TopicConfig) error {
 	if _, err := t.js.CreateOrUpdateStream(ctx, internalStreamConfig(c)); err != nil {
-		return streamAdminError("create or update stream "+semantics.InternalStream(c.Name), err)
+		return streamAdminError("create or update stream "+wire.InternalStream(c.Name), err)
 	}
 	return nil
 }
@@ -131,7 +107,7 @@ func (t *Topics) ensureInternal(ctx context.Context, c semantics.TopicConfig) er
 // stream.
 func (t *Topics) dropOrphanInternal(ctx context.Context, name string) {
 	if _, err := t.js.Stream(ctx, name); errors.Is(err, jetstream.ErrStreamNotFound) {
-		_ = t.js.DeleteStream(ctx, semantics.InternalStream(name))
+		_ = t.js.DeleteStream(ctx, wire.InternalStream(name))
 	}
 }
 
@@ -201,10 +177,10 @@ func (t *Topics) orderedPending(ctx context.Context, topic string) (map[string]u
 	out := map[string]uint64{}
 	lister := s.ListConsumers(ctx)
 	for ci := range lister.Info() {
-		if ci.Config.Metadata[semantics.MetaOrdered] != "true" {
+		if ci.Config.Metadata[wire.MetaOrdered] != "true" {
 			continue
 		}
-		group := ci.Config.Metadata[semantics.MetaGroup]
+		group := ci.Config.Metadata[wire.MetaGroup]
 		if group == "" {
 			group = ci.Name
 		}
@@ -241,7 +217,7 @@ func configDiff(a, b TopicInfo) string {
 }
 
 // status reads a topic's live figures.
-func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) {
+func (t *Topics) status(ctx context.Context, name string) (*wire.TopicStatus, error) {
 	s, err := t.js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, errNotFound("topic %q not found", name)
@@ -260,7 +236,7 @@ func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) 
 	if err != nil {
 		return nil, errUnavailable("stream info %q: %v", name, err)
 	}
-	st := &TopicStatus{Config: ti, Bytes: info.State.Bytes, FirstSeq: info.State.FirstSeq,
+	st := &wire.TopicStatus{Config: ti, Bytes: info.State.Bytes, FirstSeq: info.State.FirstSeq,
 		LastSeq: info.State.LastSeq, Consumers: info.State.Consumers}
 	counts := make([]uint64, ti.Partitions)
 	for subj, n := range info.State.Subjects {
@@ -275,9 +251,9 @@ func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) 
 	}
 	for p, n := range counts {
 		st.Messages += n
-		st.PartitionMsgs = append(st.PartitionMsgs, PartitionCount{Partition: p, Messages: n})
+		st.PartitionMsgs = append(st.PartitionMsgs, wire.PartitionCount{Partition: p, Messages: n})
 	}
-	if is, err := t.js.Stream(ctx, semantics.InternalStream(name)); err == nil {
+	if is, err := t.js.Stream(ctx, wire.InternalStream(name)); err == nil {
 		if delayed, err := is.Info(ctx, jetstream.WithSubjectFilter(delayedFilter(name))); err == nil {
 			st.Delayed = uint64(len(delayed.State.Subjects))
 		}
@@ -288,7 +264,7 @@ func (t *Topics) status(ctx context.Context, name string) (*TopicStatus, error) 
 func (t *Topics) onAPI(m *nats.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
-	toks := strings.Split(strings.TrimPrefix(m.Subject, semantics.APIPrefix+"TOPIC."), ".")
+	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.APIPrefix+"TOPIC."), ".")
 	op, name := toks[0], ""
 	if len(toks) == 2 {
 		name = toks[1]
@@ -298,7 +274,7 @@ func (t *Topics) onAPI(m *nats.Msg) {
 		return
 	}
 	if name != "" {
-		if err := semantics.ValidateTopicName(name); err != nil {
+		if err := core.ValidateTopicName(name); err != nil {
 			respondAPIError(m, errBadRequest("%v", err))
 			return
 		}
@@ -325,8 +301,8 @@ func (t *Topics) onAPI(m *nats.Msg) {
 }
 
 func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) {
-	var req semantics.TopicRequest
-	if err := semantics.DecodeStrict(m.Data, &req); err != nil {
+	var req core.TopicRequest
+	if err := core.DecodeStrict(m.Data, &req); err != nil {
 		respondAPIError(m, errBadRequest("topic request: %v", err))
 		return
 	}
@@ -372,7 +348,7 @@ func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
 		return
 	}
 	// The topic goes with its internal stream and its dead letters.
-	for _, stream := range []string{name, semantics.InternalStream(name), semantics.DLQStream(name)} {
+	for _, stream := range []string{name, wire.InternalStream(name), wire.DLQStream(name)} {
 		if err := t.js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			respondAPIError(m, errInternal("delete stream %q: %v", stream, err))
 			return
@@ -382,24 +358,12 @@ func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
 	respondJSON(m, map[string]any{"deleted": name})
 }
 
-// TopicList is the reply of TOPIC.LIST.
-type TopicList struct {
-	Topics []TopicSummary `json:"topics"`
-}
-
-// TopicSummary is one line of TOPIC.LIST.
-type TopicSummary struct {
-	Config   TopicInfo `json:"config"`
-	Messages uint64    `json:"messages"`
-	Bytes    uint64    `json:"bytes"`
-}
-
 func (t *Topics) handleList(ctx context.Context, m *nats.Msg) {
-	out := TopicList{Topics: []TopicSummary{}}
+	out := wire.TopicList{Topics: []wire.TopicSummary{}}
 	lister := t.js.ListStreams(ctx)
 	for si := range lister.Info() {
 		if ti, ok := topicFromStream(si.Config); ok && badMetadata(si.Config) == nil {
-			out.Topics = append(out.Topics, TopicSummary{Config: ti, Messages: si.State.Msgs, Bytes: si.State.Bytes})
+			out.Topics = append(out.Topics, wire.TopicSummary{Config: ti, Messages: si.State.Msgs, Bytes: si.State.Bytes})
 		}
 	}
 	if err := lister.Err(); err != nil {
@@ -415,10 +379,10 @@ func (t *Topics) handleList(ctx context.Context, m *nats.Msg) {
 // jetmq.partitions "100000"): such a topic is not served, and its admin
 // requests say why.
 func badMetadata(sc jetstream.StreamConfig) error {
-	if v := sc.Metadata[semantics.MetaVersion]; !hasKey(sc.Metadata, semantics.MetaPartitions) || v != layoutVersion && v != migratableVersion {
+	if v := sc.Metadata[wire.MetaVersion]; !hasKey(sc.Metadata, wire.MetaPartitions) || v != layoutVersion && v != migratableVersion {
 		return nil
 	}
-	if _, _, err := semantics.ParseTopicMetadata(sc.Metadata); err != nil {
+	if _, _, err := wire.ParseTopicMetadata(sc.Metadata); err != nil {
 		return errConflict("topic %q is not served: its stream's metadata was changed outside jetmq and is invalid: %v; restore the value jetmq wrote or recreate the topic", sc.Name, err)
 	}
 	return nil
@@ -427,4 +391,4 @@ func badMetadata(sc jetstream.StreamConfig) error {
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
 // delayedFilter selects the delayed messages of topic still waiting.
-func delayedFilter(topic string) string { return semantics.InternalPrefix + topic + ".D.>" }
+func delayedFilter(topic string) string { return wire.InternalPrefix + topic + ".D.>" }

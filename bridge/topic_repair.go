@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -22,14 +23,6 @@ import (
 // says how many remain.
 const repairBatch = 10000
 
-// RepairReply is the reply of TOPIC.REPAIR.
-type RepairReply struct {
-	Topic     string `json:"topic"`
-	Moved     int    `json:"moved"`     // placed on their partition and removed from where they were
-	Unplaced  int    `json:"unplaced"`  // junk that fits no input form; left where it is
-	Remaining uint64 `json:"remaining"` // misfiled messages still left after this batch
-}
-
 // misplaced is one misfiled message to move.
 type misplaced struct {
 	seq      uint64
@@ -39,7 +32,7 @@ type misplaced struct {
 // isStoredForm reports whether subj is one of topic's stored forms:
 // <topic>.<p>.<key>[.<tag>] with p a partition of the topic.
 func isStoredForm(topic, subj string, partitions int) (int, bool) {
-	sm, err := semantics.ParseStoredSubject(subj)
+	sm, err := wire.ParseStoredSubject(subj)
 	if err != nil || sm.Topic != topic || sm.Partition >= partitions || !strings.HasPrefix(subj, topic+"."+strconv.Itoa(sm.Partition)+".") {
 		return 0, false
 	}
@@ -52,9 +45,9 @@ func misfiledInput(topic, subj string) (key, tag string, ok bool) {
 	toks := strings.Split(strings.TrimPrefix(subj, topic+"."), ".")
 	switch len(toks) {
 	case 1:
-		return toks[0], "", semantics.ValidateToken("key", toks[0]) == nil
+		return toks[0], "", core.ValidateToken("key", toks[0]) == nil
 	case 2:
-		return toks[0], toks[1], semantics.ValidateToken("key", toks[0]) == nil && semantics.ValidateToken("tag", toks[1]) == nil
+		return toks[0], toks[1], core.ValidateToken("key", toks[0]) == nil && core.ValidateToken("tag", toks[1]) == nil
 	}
 	return "", "", false
 }
@@ -64,7 +57,7 @@ func misfiledInput(topic, subj string) (key, tag string, ok bool) {
 // order. Each is written to the outbox under a subject named after its
 // old sequence and only then deleted, so a repair that stops half-way and
 // is run again neither loses nor doubles a message.
-func (t *Topics) repair(ctx context.Context, ti TopicInfo) (*RepairReply, error) {
+func (t *Topics) repair(ctx context.Context, ti TopicInfo) (*wire.RepairReply, error) {
 	s, err := t.js.Stream(ctx, ti.Name)
 	if err != nil {
 		return nil, apiErr(503, "read stream %q: %v", ti.Name, err)
@@ -73,7 +66,7 @@ func (t *Topics) repair(ctx context.Context, ti TopicInfo) (*RepairReply, error)
 	if err != nil {
 		return nil, apiErr(503, "stream info %q: %v", ti.Name, err)
 	}
-	out := &RepairReply{Topic: ti.Name}
+	out := &wire.RepairReply{Topic: ti.Name}
 	var todo []misplaced
 	for subj, n := range info.State.Subjects {
 		if _, ok := isStoredForm(ti.Name, subj, ti.Partitions); ok {
@@ -133,8 +126,8 @@ func (t *Topics) moveMisfiled(ctx context.Context, s jetstream.Stream, ti TopicI
 	if err != nil {
 		return err
 	}
-	subj := semantics.RepairOutboxSubject(ti.Name, m.seq, semantics.Partition(m.key, ti.Partitions), m.key, m.tag)
-	is, err := t.js.Stream(ctx, semantics.InternalStream(ti.Name))
+	subj := wire.RepairOutboxSubject(ti.Name, m.seq, core.Partition(m.key, ti.Partitions), m.key, m.tag)
+	is, err := t.js.Stream(ctx, wire.InternalStream(ti.Name))
 	if err != nil {
 		return err
 	}
@@ -145,7 +138,7 @@ func (t *Topics) moveMisfiled(ctx context.Context, s jetstream.Stream, ti TopicI
 				msg.Header[k] = v
 			}
 		}
-		msg.Header.Set(semantics.HeaderRepairedFrom, strconv.FormatUint(m.seq, 10))
+		msg.Header.Set(wire.HeaderRepairedFrom, strconv.FormatUint(m.seq, 10))
 		if _, err := t.js.PublishMsg(ctx, msg); err != nil {
 			return err
 		}

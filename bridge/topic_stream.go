@@ -4,13 +4,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TopicInfo is what the registry knows of a topic: its configuration as
 // recorded in the stream's config and metadata.
-type TopicInfo = semantics.TopicConfig
+type TopicInfo = core.TopicConfig
 
 // topicStreamConfig is the JetStream stream that stores topic c.
 //
@@ -31,7 +32,7 @@ type TopicInfo = semantics.TopicConfig
 // serves on its fast path whatever the stream's subjects. Everything else
 // jetmq keeps for the topic lives in its internal stream, whose outbox this
 // stream sources (sourced messages are stored whatever their subject).
-func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
+func topicStreamConfig(c core.TopicConfig) jetstream.StreamConfig {
 	sc := topicLimits(c)
 	sc.Name = c.Name
 	sc.Description = "jetmq topic"
@@ -40,15 +41,15 @@ func topicStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
 	sc.Duplicates = 2 * time.Minute
 	sc.AllowDirect = true
 	sc.Sources = []*jetstream.StreamSource{{
-		Name: semantics.InternalStream(c.Name),
+		Name: wire.InternalStream(c.Name),
 		SubjectTransforms: []jetstream.SubjectTransformConfig{{
-			Source: semantics.OutboxFilter(c.Name), Destination: c.Name + ".>",
+			Source: wire.OutboxFilter(c.Name), Destination: c.Name + ".>",
 		}},
 	}}
 	sc.Metadata = map[string]string{
-		semantics.MetaPartitions: strconv.Itoa(c.Partitions),
-		semantics.MetaMaxDelay:   c.MaxDelay.String(),
-		semantics.MetaVersion:    layoutVersion,
+		wire.MetaPartitions: strconv.Itoa(c.Partitions),
+		wire.MetaMaxDelay:   c.MaxDelay.String(),
+		wire.MetaVersion:    layoutVersion,
 	}
 	return sc
 }
@@ -61,13 +62,13 @@ func topicSubjects(topic string, partitions int) []string {
 	out = append(out, topic+".*")
 	for p := 0; p < partitions; p++ {
 		ps := topic + "." + strconv.Itoa(p) + "."
-		out = append(out, ps+semantics.KeylessKey, ps+"*.*")
+		out = append(out, ps+wire.KeylessKey, ps+"*.*")
 	}
 	return out
 }
 
 // keyedDestination is where <topic>.<key> goes: the NATS partition()
-// function, FNV-1a-32 of the key token mod partitions (semantics.Partition).
+// function, FNV-1a-32 of the key token mod partitions (core.Partition).
 func keyedDestination(topic string, partitions int) string {
 	return topic + ".{{partition(" + strconv.Itoa(partitions) + ",1)}}.{{wildcard(1)}}"
 }
@@ -76,11 +77,11 @@ func keyedDestination(topic string, partitions int) string {
 // NATS message schedules, half messages of open transactions, and the
 // outbox that the topic stream sources. It keeps messages as long as the
 // topic does, so that the outbox is never trimmed before it was sourced.
-func internalStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
+func internalStreamConfig(c core.TopicConfig) jetstream.StreamConfig {
 	sc := topicLimits(c)
-	sc.Name = semantics.InternalStream(c.Name)
+	sc.Name = wire.InternalStream(c.Name)
 	sc.Description = "jetmq internal subjects of topic " + c.Name
-	sc.Subjects = []string{semantics.InternalPrefix + c.Name + ".>"}
+	sc.Subjects = []string{wire.InternalPrefix + c.Name + ".>"}
 	sc.Duplicates = 2 * time.Minute
 	sc.AllowDirect = true
 	sc.AllowMsgSchedules = true
@@ -90,9 +91,9 @@ func internalStreamConfig(c semantics.TopicConfig) jetstream.StreamConfig {
 }
 
 // topicLimits are the settings a topic's two streams share.
-func topicLimits(c semantics.TopicConfig) jetstream.StreamConfig {
+func topicLimits(c core.TopicConfig) jetstream.StreamConfig {
 	storage := jetstream.FileStorage
-	if c.Storage == semantics.StorageMemory {
+	if c.Storage == core.StorageMemory {
 		storage = jetstream.MemoryStorage
 	}
 	maxBytes := c.MaxBytes
@@ -131,20 +132,20 @@ const migratableVersion = "3"
 // metadata was changed through the JetStream API to something CREATE would
 // refuse (badMetadata says what) is not taken for a topic.
 func topicFromStream(sc jetstream.StreamConfig) (TopicInfo, bool) {
-	_, ok := sc.Metadata[semantics.MetaPartitions]
-	if v := sc.Metadata[semantics.MetaVersion]; !ok || v != layoutVersion && v != migratableVersion {
+	_, ok := sc.Metadata[wire.MetaPartitions]
+	if v := sc.Metadata[wire.MetaVersion]; !ok || v != layoutVersion && v != migratableVersion {
 		return TopicInfo{}, false
 	}
-	n, maxDelay, err := semantics.ParseTopicMetadata(sc.Metadata)
+	n, maxDelay, err := wire.ParseTopicMetadata(sc.Metadata)
 	if err != nil {
 		return TopicInfo{}, false
 	}
-	t := TopicInfo{Name: sc.Name, Partitions: n, Replicas: sc.Replicas, MaxAge: sc.MaxAge, MaxDelay: maxDelay, Storage: semantics.StorageFile}
+	t := TopicInfo{Name: sc.Name, Partitions: n, Replicas: sc.Replicas, MaxAge: sc.MaxAge, MaxDelay: maxDelay, Storage: core.StorageFile}
 	if sc.MaxBytes > 0 {
 		t.MaxBytes = sc.MaxBytes
 	}
 	if sc.Storage == jetstream.MemoryStorage {
-		t.Storage = semantics.StorageMemory
+		t.Storage = core.StorageMemory
 	}
 	t.SetDefaults()
 	return t, true
@@ -156,14 +157,14 @@ func topicFromStream(sc jetstream.StreamConfig) (TopicInfo, bool) {
 // messages onto the wrong subjects, and re-sourcing it in place would copy
 // everything again. Recreate it (or keep running the jetmq that made it).
 func legacyTopic(sc jetstream.StreamConfig) (string, bool) {
-	_, isTopic := sc.Metadata[semantics.MetaPartitions]
-	v := sc.Metadata[semantics.MetaVersion]
+	_, isTopic := sc.Metadata[wire.MetaPartitions]
+	v := sc.Metadata[wire.MetaVersion]
 	return v, isTopic && v != layoutVersion && v != migratableVersion
 }
 
 // needsMigration reports a topic stream of the migratable older layout.
 func needsMigration(sc jetstream.StreamConfig) bool {
-	return sc.Metadata[semantics.MetaVersion] == migratableVersion
+	return sc.Metadata[wire.MetaVersion] == migratableVersion
 }
 
 func legacyTopicError(name, version string) error {
@@ -178,10 +179,10 @@ func legacyTopicError(name, version string) error {
 func topicMappings(topic string, partitions int) map[string]string {
 	n := strconv.Itoa(partitions)
 	return map[string]string{
-		topic:            topic + ".{{random(" + n + ")}}." + semantics.KeylessKey,
+		topic:            topic + ".{{random(" + n + ")}}." + wire.KeylessKey,
 		topic + ".*.*":   topic + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
-		topic + ".*.*.*": semantics.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
+		topic + ".*.*.*": wire.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
 		// Longer junk is answered with an error too, not silently dropped.
-		topic + ".*.*.*.>": semantics.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.>",
+		topic + ".*.*.*.>": wire.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.>",
 	}
 }

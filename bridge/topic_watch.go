@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -28,45 +28,41 @@ const (
 	sourceStallAfter = 20 * time.Second
 )
 
-// SourceState is what the source watcher last saw of one topic's outbox
-// source (TOPIC.INFO "source").
-type SourceState struct {
-	Stalled  bool      `json:"stalled"`
-	Since    time.Time `json:"since,omitzero"`
-	Lag      uint64    `json:"lag"`
-	Problem  string    `json:"problem,omitempty"`
-	Repairs  uint64    `json:"repairs"`
-	repaired time.Time // last repair, to let one take effect before the next
-	suspect  time.Time // when a problem was first seen, since the last good look
-}
-
 // sourceWatch is the watcher's state, shared with topic info, /metrics and
 // /healthz on the node that runs it.
 type sourceWatch struct {
 	mu     sync.Mutex
-	topics map[string]*SourceState
+	topics map[string]*sourceState
 }
 
-func (w *sourceWatch) state(topic string) *SourceState {
+// sourceState is a topic's public source state plus the watcher's own
+// bookkeeping.
+type sourceState struct {
+	wire.SourceState
+	repaired time.Time // last repair, to let one take effect before the next
+	suspect  time.Time // when a problem was first seen, since the last good look
+}
+
+func (w *sourceWatch) state(topic string) *sourceState {
 	if w.topics == nil {
-		w.topics = map[string]*SourceState{}
+		w.topics = map[string]*sourceState{}
 	}
 	st, ok := w.topics[topic]
 	if !ok {
-		st = &SourceState{}
+		st = &sourceState{}
 		w.topics[topic] = st
 	}
 	return st
 }
 
 // get returns a copy of topic's state.
-func (w *sourceWatch) get(topic string) SourceState {
+func (w *sourceWatch) get(topic string) wire.SourceState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if st, ok := w.topics[topic]; ok {
-		return *st
+		return st.SourceState
 	}
-	return SourceState{}
+	return wire.SourceState{}
 }
 
 // details lists the topics that cannot serve now, for /healthz.
@@ -166,7 +162,7 @@ type sourceFinding struct {
 
 // sourceProblem says what is wrong with ti's streams and outbox source.
 func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) sourceFinding {
-	if _, err := t.js.Stream(ctx, semantics.InternalStream(ti.Name)); errors.Is(err, jetstream.ErrStreamNotFound) {
+	if _, err := t.js.Stream(ctx, wire.InternalStream(ti.Name)); errors.Is(err, jetstream.ErrStreamNotFound) {
 		return sourceFinding{problem: errNoInternal.Error(), repairable: true, confirmed: true}
 	} else if err != nil {
 		return sourceFinding{problem: "internal stream cannot be read: " + err.Error(), confirmed: true}
@@ -180,7 +176,7 @@ func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo) sourceFinding 
 		return sourceFinding{problem: "topic stream has no leader", confirmed: true}
 	}
 	for _, src := range info.Sources {
-		if src.Name != semantics.InternalStream(ti.Name) {
+		if src.Name != wire.InternalStream(ti.Name) {
 			continue
 		}
 		switch {
@@ -230,7 +226,7 @@ func (t *Topics) stepDown(ctx context.Context, stream string) error {
 	if err != nil {
 		return err
 	}
-	return semantics.DecodeReply(m.Data, nil)
+	return wire.DecodeReply(m.Data, nil)
 }
 
 // recreateInternal makes a deleted internal stream anew; the watcher then

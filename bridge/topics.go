@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -29,7 +30,7 @@ const streamAdvisories = "$JS.EVENT.ADVISORY.STREAM.*.*"
 // publish on any node lands in the right partition. It also serves the
 // topic admin API and rejects publishes that fit no topic form.
 type Topics struct {
-	cfg []semantics.TopicConfig
+	cfg []core.TopicConfig
 	h   Host
 	js  jetstream.JetStream
 	log *slog.Logger
@@ -46,7 +47,7 @@ type Topics struct {
 
 // NewTopics returns the registry; cfg are the topics of the config file,
 // created or updated at start.
-func NewTopics(cfg []semantics.TopicConfig) *Topics {
+func NewTopics(cfg []core.TopicConfig) *Topics {
 	return &Topics{cfg: cfg, known: map[string]TopicInfo{}, installed: map[string]int{}, legacy: map[string]bool{}}
 }
 
@@ -72,16 +73,16 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 	}
 	nc := h.Conn()
 	for subj, cb := range map[string]nats.MsgHandler{
-		streamAdvisories:                t.onAdvisory,
-		semantics.APIPrefix + "TOPIC.>": t.onAPI,
-		semantics.RejectPrefix + ">":    t.onReject,
+		streamAdvisories:           t.onAdvisory,
+		wire.APIPrefix + "TOPIC.>": t.onAPI,
+		wire.RejectPrefix + ">":    t.onReject,
 	} {
 		var sub *nats.Subscription
 		var err error
 		if subj == streamAdvisories {
 			sub, err = nc.Subscribe(subj, cb) // every node reacts
 		} else {
-			sub, err = nc.QueueSubscribe(subj, semantics.ServiceQueue, cb)
+			sub, err = nc.QueueSubscribe(subj, wire.ServiceQueue, cb)
 		}
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func (t *Topics) HealthDetails() []HealthDetail { return t.watch.details(t.Name(
 
 // applyConfigured creates or updates a topic of the config file, retrying
 // while JetStream is not available yet (a cluster that is still forming).
-func (t *Topics) applyConfigured(ctx context.Context, c semantics.TopicConfig) error {
+func (t *Topics) applyConfigured(ctx context.Context, c core.TopicConfig) error {
 	return retryStartup(ctx, t.log, "topic "+c.Name, func(ctx context.Context) error {
 		_, err := t.apply(ctx, c, applyOpts{create: true, update: true})
 		return err
@@ -281,6 +282,6 @@ func (t *Topics) onAdvisory(m *nats.Msg) {
 }
 
 func (t *Topics) onReject(m *nats.Msg) {
-	orig := strings.TrimPrefix(m.Subject, semantics.RejectPrefix)
+	orig := strings.TrimPrefix(m.Subject, wire.RejectPrefix)
 	respondError(m, 400, "subject %q fits no topic form: publish to <topic>, <topic>.<key> or <topic>.<key>.<tag>", orig)
 }

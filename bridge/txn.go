@@ -6,7 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/time/rate"
 )
@@ -43,7 +44,7 @@ type txnJob struct {
 // copy proves the commit; a rollback writes the end record
 // $MQ.INT.<topic>.E.<txid>.end, guarded the same way.
 type TxnService struct {
-	cfg     semantics.TxnConfig
+	cfg     core.TxnConfig
 	topics  *Topics
 	h       Host
 	nc      *nats.Conn
@@ -68,7 +69,7 @@ type TxnService struct {
 
 // NewTxnService returns the transaction coordinator; cfg is the
 // transactions section of the configuration (defaults applied here).
-func NewTxnService(cfg semantics.TxnConfig, topics *Topics) *TxnService {
+func NewTxnService(cfg core.TxnConfig, topics *Topics) *TxnService {
 	cfg.SetDefaults()
 	return &TxnService{
 		cfg: cfg, topics: topics, cache: newTxnCache(), now: time.Now,
@@ -92,12 +93,12 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 	}
 	t.metrics = m
 	for subj, handler := range map[string]func(*nats.Msg){
-		semantics.TxnPrefix + "PREPARE.>":  t.onPrepare,
-		semantics.TxnPrefix + "COMMIT.>":   t.onEnd,
-		semantics.TxnPrefix + "ROLLBACK.>": t.onEnd,
-		semantics.TxnAPIPrefix + ">":       t.onAPI,
+		wire.TxnPrefix + "PREPARE.>":  t.onPrepare,
+		wire.TxnPrefix + "COMMIT.>":   t.onEnd,
+		wire.TxnPrefix + "ROLLBACK.>": t.onEnd,
+		wire.TxnAPIPrefix + ">":       t.onAPI,
 	} {
-		sub, err := t.nc.QueueSubscribe(subj, semantics.ServiceQueue, t.async(handler))
+		sub, err := t.nc.QueueSubscribe(subj, wire.ServiceQueue, t.async(handler))
 		if err != nil {
 			return err
 		}
@@ -225,6 +226,6 @@ func (t *TxnService) sweepCache(ctx context.Context) {
 
 // cacheTTL keeps a prepared transaction in memory until its first check is
 // due: after that the check driver rewrites it and the copy is stale.
-func cacheTTL(cfg semantics.TxnConfig) time.Duration {
+func cacheTTL(cfg core.TxnConfig) time.Duration {
 	return min(max(cfg.CheckImmunity, time.Second), time.Minute)
 }

@@ -7,61 +7,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
 // txnListMax bounds the transactions one listing reads.
 const txnListMax = 1000
 
-// TxnListRequest is the optional body of $MQ.API.TXN.LIST.<topic>.
-type TxnListRequest struct {
-	Parked bool `json:"parked,omitempty"`
-	Limit  int  `json:"limit,omitempty"`
-}
-
-// TxnSummary is one open transaction in a listing.
-type TxnSummary struct {
-	TxnID      string    `json:"txid"`
-	State      string    `json:"state"`
-	Group      string    `json:"group"`
-	Messages   int       `json:"messages"`
-	Checks     int       `json:"checks"`
-	PreparedAt time.Time `json:"prepared_at"`
-}
-
-// TxnListReply answers $MQ.API.TXN.LIST.<topic>.
-type TxnListReply struct {
-	Topic        string       `json:"topic"`
-	Total        int          `json:"total"`
-	Truncated    bool         `json:"truncated,omitempty"`
-	Transactions []TxnSummary `json:"transactions"`
-}
-
-// TxnMessageInfo describes one message of a transaction.
-type TxnMessageInfo struct {
-	Part    string      `json:"part"`
-	Key     string      `json:"key,omitempty"`
-	Tag     string      `json:"tag,omitempty"`
-	Size    int         `json:"size"`
-	Headers nats.Header `json:"headers,omitempty"`
-}
-
-// TxnInfoReply answers $MQ.API.TXN.INFO.<topic>.<txid>.
-type TxnInfoReply struct {
-	Topic      string           `json:"topic"`
-	TxnID      string           `json:"txid"`
-	State      string           `json:"state"`
-	Group      string           `json:"group,omitempty"`
-	Checks     int              `json:"checks"`
-	PreparedAt *time.Time       `json:"prepared_at,omitempty"`
-	EndedBy    string           `json:"ended_by,omitempty"`
-	EndedAt    *time.Time       `json:"ended_at,omitempty"`
-	Messages   []TxnMessageInfo `json:"messages,omitempty"`
-}
-
 func (t *TxnService) onAPI(m *nats.Msg) {
-	rest := strings.TrimPrefix(m.Subject, semantics.TxnAPIPrefix)
+	rest := strings.TrimPrefix(m.Subject, wire.TxnAPIPrefix)
 	toks := strings.Split(rest, ".")
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
@@ -71,13 +26,13 @@ func (t *TxnService) onAPI(m *nats.Msg) {
 	case len(toks) == 3 && toks[0] == "INFO":
 		t.apiInfo(ctx, m, toks[1], toks[2])
 	default:
-		respondAPIError(m, errBadRequest("unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, semantics.TxnAPIPrefix, semantics.TxnAPIPrefix))
+		respondAPIError(m, errBadRequest("unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, wire.TxnAPIPrefix, wire.TxnAPIPrefix))
 	}
 }
 
 func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
-	var req TxnListRequest
-	if err := semantics.DecodeStrict(m.Data, &req); err != nil {
+	var req wire.TxnListRequest
+	if err := core.DecodeStrict(m.Data, &req); err != nil {
 		respondAPIError(m, errBadRequest("transaction list request: %v", err))
 		return
 	}
@@ -88,16 +43,16 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 		respondAPIError(m, errNotFound("topic %q not found", topic))
 		return
 	}
-	kind := semantics.TxnKindHalf
+	kind := wire.TxnKindHalf
 	if req.Parked {
-		kind = semantics.TxnKindParked
+		kind = wire.TxnKindParked
 	}
 	ids, err := t.store.txnIDs(ctx, topic, kind)
 	if err != nil {
 		respondAPIError(m, storeError("list transactions", err))
 		return
 	}
-	reply := TxnListReply{Topic: topic, Total: len(ids), Transactions: []TxnSummary{}}
+	reply := wire.TxnListReply{Topic: topic, Total: len(ids), Transactions: []wire.TxnSummary{}}
 	if len(ids) > req.Limit {
 		ids, reply.Truncated = ids[:req.Limit], true
 	}
@@ -111,8 +66,8 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 		if len(rec.Halves) == 0 || (req.Parked && !v.Parked) {
 			continue // ended since the subjects were listed
 		}
-		reply.Transactions = append(reply.Transactions, TxnSummary{
-			TxnID: id, State: v.State(), Group: rec.Halves[0].Header.Get(semantics.HeaderProducerGroup),
+		reply.Transactions = append(reply.Transactions, wire.TxnSummary{
+			TxnID: id, State: v.State(), Group: rec.Halves[0].Header.Get(wire.HeaderProducerGroup),
 			Messages: len(rec.Halves), Checks: v.Checks, PreparedAt: v.PreparedAt,
 		})
 	}
@@ -120,7 +75,7 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 }
 
 func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid string) {
-	if err := semantics.ValidateTxnID(txid); err != nil {
+	if err := core.ValidateTxnID(txid); err != nil {
 		respondAPIError(m, errBadRequest("%v", err))
 		return
 	}
@@ -138,18 +93,18 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 		respondAPIError(m, errNotFound("transaction %q of topic %q not found", txid, topic))
 		return
 	}
-	reply := TxnInfoReply{Topic: topic, TxnID: txid, State: v.State(), Checks: v.Checks}
+	reply := wire.TxnInfoReply{Topic: topic, TxnID: txid, State: v.State(), Checks: v.Checks}
 	if rec.End != nil {
 		var e txnEnd
 		if json.Unmarshal(rec.End.Data, &e) == nil {
 			reply.EndedBy, reply.EndedAt = e.By, &e.At
 		}
-		reply.Group = rec.End.Header.Get(semantics.HeaderProducerGroup)
+		reply.Group = rec.End.Header.Get(wire.HeaderProducerGroup)
 	} else if rec.committed() {
-		reply.EndedBy, reply.EndedAt, reply.Group = cmp.Or(rec.EndedBy, semantics.TxnByProducer), &rec.EndedAt, rec.Group
+		reply.EndedBy, reply.EndedAt, reply.Group = cmp.Or(rec.EndedBy, wire.TxnByProducer), &rec.EndedAt, rec.Group
 	}
 	for _, h := range rec.Halves {
-		reply.Group = h.Header.Get(semantics.HeaderProducerGroup)
+		reply.Group = h.Header.Get(wire.HeaderProducerGroup)
 		reply.Messages = append(reply.Messages, halfInfo(topic, h))
 	}
 	if !v.PreparedAt.IsZero() {
@@ -162,10 +117,10 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 }
 
 // halfInfo describes half message h of topic.
-func halfInfo(topic string, h txnMsg) TxnMessageInfo {
-	_, _, part, _ := semantics.ParseTxnSubject(topic, h.Subject)
-	return TxnMessageInfo{
-		Part: part, Key: h.Header.Get(semantics.HeaderKey), Tag: h.Header.Get(semantics.HeaderTag),
+func halfInfo(topic string, h txnMsg) wire.TxnMessageInfo {
+	_, _, part, _ := wire.ParseTxnSubject(topic, h.Subject)
+	return wire.TxnMessageInfo{
+		Part: part, Key: h.Header.Get(wire.HeaderKey), Tag: h.Header.Get(wire.HeaderTag),
 		Size: len(h.Data), Headers: userHeaders(h.Header, halfOnlyHeaders...),
 	}
 }
@@ -173,12 +128,12 @@ func halfInfo(topic string, h txnMsg) TxnMessageInfo {
 // endedParts is what remains of an ended transaction's messages and its
 // prepare time: the committed parts, or what the rollback's end record
 // kept.
-func endedParts(topic string, rec *txnRecord) ([]TxnMessageInfo, *time.Time) {
+func endedParts(topic string, rec *txnRecord) ([]wire.TxnMessageInfo, *time.Time) {
 	var e txnEnd
 	if rec.End != nil && json.Unmarshal(rec.End.Data, &e) == nil {
 		return e.Parts, e.PreparedAt
 	}
-	var out []TxnMessageInfo
+	var out []wire.TxnMessageInfo
 	for _, m := range rec.Parts {
 		out = append(out, committedInfo(topic, m))
 	}
@@ -188,20 +143,20 @@ func endedParts(topic string, rec *txnRecord) ([]TxnMessageInfo, *time.Time) {
 // committedInfo describes a committed part: an outbox message
 // ($MQ.INT.T.O.<txid>.<part>.<p>.<key>[.<tag>]) or one waiting for its
 // delay, whose schedule targets that outbox subject.
-func committedInfo(topic string, m txnMsg) TxnMessageInfo {
-	kind, txid, part, _ := semantics.ParseTxnSubject(topic, m.Subject)
+func committedInfo(topic string, m txnMsg) wire.TxnMessageInfo {
+	kind, txid, part, _ := wire.ParseTxnSubject(topic, m.Subject)
 	outbox := m.Subject
-	if kind == semantics.TxnKindDelayed {
+	if kind == wire.TxnKindDelayed {
 		outbox = m.Header.Get(hdrScheduleTarget)
 	}
-	info := TxnMessageInfo{Part: part, Size: len(m.Data), Headers: userHeaders(m.Header, halfOnlyHeaders...)}
-	for _, k := range []string{semantics.HeaderTxnID, semantics.HeaderProducerGroup, semantics.HeaderTxnPreparedAt} {
+	info := wire.TxnMessageInfo{Part: part, Size: len(m.Data), Headers: userHeaders(m.Header, halfOnlyHeaders...)}
+	for _, k := range []string{wire.HeaderTxnID, wire.HeaderProducerGroup, wire.HeaderTxnPreparedAt} {
 		info.Headers.Del(k) // the broker's, as on a half message
 	}
-	stored := topic + strings.TrimPrefix(outbox, semantics.InternalPrefix+topic+"."+semantics.TxnKindOutbox+"."+txid+"."+part)
-	if sm, err := semantics.ParseStoredSubject(stored); err == nil {
+	stored := topic + strings.TrimPrefix(outbox, wire.InternalPrefix+topic+"."+wire.TxnKindOutbox+"."+txid+"."+part)
+	if sm, err := wire.ParseStoredSubject(stored); err == nil {
 		info.Tag = sm.Tag
-		if sm.Key != semantics.KeylessKey {
+		if sm.Key != wire.KeylessKey {
 			info.Key = sm.Key
 		}
 	}
@@ -213,7 +168,7 @@ func committedInfo(topic string, m txnMsg) TxnMessageInfo {
 func earliestPrepare(msgs []txnMsg) *time.Time {
 	var first *time.Time
 	for _, m := range msgs {
-		if t, err := time.Parse(time.RFC3339Nano, m.Header.Get(semantics.HeaderTxnPreparedAt)); err == nil && (first == nil || t.Before(*first)) {
+		if t, err := time.Parse(time.RFC3339Nano, m.Header.Get(wire.HeaderTxnPreparedAt)); err == nil && (first == nil || t.Before(*first)) {
 			first = &t
 		}
 	}

@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -85,10 +86,10 @@ func (d *checkDriver) consume(ctx context.Context) (jetstream.Consumer, jetstrea
 	cfg := d.t.cfg
 	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	cons, err := d.t.h.JetStream().CreateOrUpdateConsumer(cctx, semantics.InternalStream(d.topic), jetstream.ConsumerConfig{
+	cons, err := d.t.h.JetStream().CreateOrUpdateConsumer(cctx, wire.InternalStream(d.topic), jetstream.ConsumerConfig{
 		Durable:       TxnCheckConsumer,
 		Description:   "jetmq: check-back notices of half messages",
-		FilterSubject: semantics.TxnKindFilter(d.topic, semantics.TxnKindNotice),
+		FilterSubject: wire.TxnKindFilter(d.topic, wire.TxnKindNotice),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       checkAckWait(cfg),
 		MaxAckPending: 4 * txnChecksInFlight,
@@ -124,7 +125,7 @@ func (d *checkDriver) trimNotices(ctx context.Context, cons jetstream.Consumer, 
 		return trimmed
 	}
 	floor := info.AckFloor.Stream
-	if err := d.t.store.purgeBelow(ictx, d.topic, semantics.TxnKindFilter(d.topic, semantics.TxnKindNotice), floor+1); err != nil {
+	if err := d.t.store.purgeBelow(ictx, d.topic, wire.TxnKindFilter(d.topic, wire.TxnKindNotice), floor+1); err != nil {
 		d.log.Warn("removing handled check notices failed; trying again later", "err", err)
 		return trimmed
 	}
@@ -133,7 +134,7 @@ func (d *checkDriver) trimNotices(ctx context.Context, cons jetstream.Consumer, 
 
 // checkAckWait is how long a notice may stay unacknowledged before the
 // check consumer hands it out again: long enough for one check.
-func checkAckWait(cfg semantics.TxnConfig) time.Duration { return 2*cfg.CheckTimeout + 5*time.Second }
+func checkAckWait(cfg core.TxnConfig) time.Duration { return 2*cfg.CheckTimeout + 5*time.Second }
 
 func (d *checkDriver) begin(txid string) bool {
 	d.mu.Lock()
@@ -151,10 +152,10 @@ func (d *checkDriver) done(txid string) {
 	d.mu.Unlock()
 }
 
-// handle processes one check notice: decide (semantics.PlanCheck), act,
+// handle processes one check notice: decide (core.PlanCheck), act,
 // then acknowledge the notice.
 func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
-	_, txid, _, ok := semantics.ParseTxnSubject(d.topic, m.Subject())
+	_, txid, _, ok := wire.ParseTxnSubject(d.topic, m.Subject())
 	md, err := m.Metadata()
 	if !ok || err != nil || !d.begin(txid) {
 		d.discard(m)
@@ -190,14 +191,14 @@ func (d *checkDriver) handle(ctx context.Context, m jetstream.Msg) {
 	d.discard(m)
 }
 
-// act does what semantics.PlanCheck decides for rec. It returns false when
+// act does what core.PlanCheck decides for rec. It returns false when
 // it has already settled the notice (a nak: look again later).
 func (d *checkDriver) act(ctx context.Context, ti TopicInfo, rec *txnRecord, m jetstream.Msg) bool {
 	t := d.t
 	v := rec.view(t.cfg)
-	plan := semantics.PlanCheck(v, t.now(), t.cfg)
+	plan := core.PlanCheck(v, t.now(), t.cfg)
 	switch plan.Action {
-	case semantics.CheckWait:
+	case core.CheckWait:
 		if plan.Wait > time.Second {
 			// Another part's shorter timer fired (or clocks differ): the
 			// first part's own timer fires when it is due, so this
@@ -206,7 +207,7 @@ func (d *checkDriver) act(ctx context.Context, ti TopicInfo, rec *txnRecord, m j
 		}
 		_ = m.NakWithDelay(plan.Wait)
 		return false
-	case semantics.CheckSkip:
+	case core.CheckSkip:
 		if v.Parked && v.End == "" && v.Halves > 0 {
 			// A timer of a parked transaction fired: parking it was cut
 			// short (only some halves rewritten, or no marker). Finish it.
@@ -215,18 +216,18 @@ func (d *checkDriver) act(ctx context.Context, ti TopicInfo, rec *txnRecord, m j
 				return false
 			}
 		}
-	case semantics.CheckFinish:
+	case core.CheckFinish:
 		if err := t.finish(ctx, ti, rec, v.Parked); err != nil {
 			d.log.Warn("finishing ended transaction failed", "txid", rec.ID, "err", err)
 			_ = m.NakWithDelay(time.Second)
 			return false
 		}
-	case semantics.CheckPark:
+	case core.CheckPark:
 		if err := d.park(ctx, rec, v.Checks); err != nil && !isWrongLast(err) {
 			_ = m.NakWithDelay(time.Second)
 			return false
 		}
-	case semantics.CheckSend:
+	case core.CheckSend:
 		if !d.check(ctx, ti, rec, plan.Attempt) {
 			_ = m.NakWithDelay(time.Second)
 			return false
@@ -273,10 +274,10 @@ func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, a
 	t := d.t
 	answer, result := d.ask(ctx, rec, attempt)
 	t.metrics.checks.WithLabelValues(d.topic, result).Inc()
-	switch semantics.AfterCheck(answer, attempt, t.cfg) {
-	case semantics.OutcomeCommit, semantics.OutcomeRollback:
-		_, err := t.end(ctx, ti, rec.ID, answer, semantics.TxnByCheck, rec)
-		if err == nil || errors.Is(err, semantics.ErrConflict) {
+	switch core.AfterCheck(answer, attempt, t.cfg) {
+	case core.OutcomeCommit, core.OutcomeRollback:
+		_, err := t.end(ctx, ti, rec.ID, answer, wire.TxnByCheck, rec)
+		if err == nil || errors.Is(err, wire.ErrConflict) {
 			return true // ended, by this answer or by someone first
 		}
 		// Count the check and re-arm the timer for check_interval, so
@@ -287,7 +288,7 @@ func (d *checkDriver) check(ctx context.Context, ti TopicInfo, rec *txnRecord, a
 		if _, err := d.rewrite(ctx, rec, attempt, false, t.cfg.CheckInterval); err != nil && !isWrongLast(err) {
 			return false
 		}
-	case semantics.OutcomePark:
+	case core.OutcomePark:
 		if err := d.park(ctx, rec, attempt); err != nil && !isWrongLast(err) {
 			d.log.Warn("parking transaction failed", "txid", rec.ID, "err", err)
 			return false
@@ -312,15 +313,15 @@ func (d *checkDriver) ask(ctx context.Context, rec *txnRecord, attempt int) (str
 	resp, err := d.t.nc.RequestMsgWithContext(actx, checkMsg(rec, attempt))
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return semantics.TxnStateUnknown, "no_responders"
+		return core.TxnStateUnknown, "no_responders"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return semantics.TxnStateUnknown, "timeout"
+		return core.TxnStateUnknown, "timeout"
 	case err != nil:
-		return semantics.TxnStateUnknown, "error"
+		return core.TxnStateUnknown, "error"
 	}
-	state, ok := semantics.ParseCheckAnswer(resp.Header, resp.Data)
+	state, ok := wire.ParseCheckAnswer(resp.Header, resp.Data)
 	if !ok {
-		d.log.Warn("malformed check answer treated as UNKNOWN", "txid", rec.ID, "header", resp.Header.Get(semantics.HeaderTxnState), "body", truncateBytes(resp.Data, 64))
+		d.log.Warn("malformed check answer treated as UNKNOWN", "txid", rec.ID, "header", resp.Header.Get(wire.HeaderTxnState), "body", truncateBytes(resp.Data, 64))
 		return state, "malformed"
 	}
 	return state, strings.ToLower(state)
@@ -329,13 +330,13 @@ func (d *checkDriver) ask(ctx context.Context, rec *txnRecord, attempt int) (str
 // park stops checking rec: its half messages keep waiting (their timers
 // set beyond any topic's retention) until an operator ends it.
 func (d *checkDriver) park(ctx context.Context, rec *txnRecord, checks int) error {
-	rec, err := d.rewrite(ctx, rec, checks, true, semantics.TxnParkPeriod)
+	rec, err := d.rewrite(ctx, rec, checks, true, wire.TxnParkPeriod)
 	if err != nil {
 		return err
 	}
-	marker := nats.NewMsg(semantics.TxnParkedSubject(d.topic, rec.ID))
-	marker.Header.Set(semantics.HeaderTxnID, rec.ID)
-	marker.Header.Set(semantics.HeaderProducerGroup, rec.Halves[0].Header.Get(semantics.HeaderProducerGroup))
+	marker := nats.NewMsg(wire.TxnParkedSubject(d.topic, rec.ID))
+	marker.Header.Set(wire.HeaderTxnID, rec.ID)
+	marker.Header.Set(wire.HeaderProducerGroup, rec.Halves[0].Header.Get(wire.HeaderProducerGroup))
 	marker.Header.Set(hdrRollup, "sub")
 	if _, err := d.t.store.publish(ctx, marker); err != nil {
 		return err
@@ -366,12 +367,12 @@ func (d *checkDriver) rewrite(ctx context.Context, rec *txnRecord, checks int, p
 }
 
 // ensureNoticeSource writes the topic's empty notice source message
-// (semantics.TxnNoticeSource) when it is missing: at first, and again after
+// (wire.TxnNoticeSource) when it is missing: at first, and again after
 // the topic's max_age removed it.
 func (d *checkDriver) ensureNoticeSource(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	subject := semantics.TxnNoticeSource(d.topic)
+	subject := wire.TxnNoticeSource(d.topic)
 	if m, err := d.t.store.leaderLast(sctx, d.topic, subject); err != nil || m != nil {
 		return
 	}
@@ -386,11 +387,11 @@ func (d *checkDriver) ensureNoticeSource(ctx context.Context) {
 func (d *checkDriver) updateGauges(ctx context.Context) {
 	gctx, cancel := context.WithTimeout(ctx, txnGaugeEvery)
 	defer cancel()
-	pending, err := d.t.store.countTxns(gctx, d.topic, semantics.TxnKindHalf)
+	pending, err := d.t.store.countTxns(gctx, d.topic, wire.TxnKindHalf)
 	if err != nil {
 		return
 	}
-	parked, err := d.t.store.countTxns(gctx, d.topic, semantics.TxnKindParked)
+	parked, err := d.t.store.countTxns(gctx, d.topic, wire.TxnKindParked)
 	if err != nil {
 		return
 	}

@@ -4,23 +4,14 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 )
 
-// EndReply answers a commit or rollback.
-type EndReply struct {
-	Topic    string `json:"topic"`
-	TxnID    string `json:"txid"`
-	State    string `json:"state"`
-	Messages int    `json:"messages"`
-	// Duplicate: the transaction had already ended this way.
-	Duplicate bool `json:"duplicate,omitempty"`
-}
-
 func (t *TxnService) onEnd(m *nats.Msg) {
-	req, aerr := semantics.ParseEnd(m.Subject, m.Header)
+	req, aerr := wire.ParseEnd(m.Subject, m.Header)
 	if aerr != nil {
 		respondAPIError(m, aerr)
 		return
@@ -43,8 +34,8 @@ func (t *TxnService) onEnd(m *nats.Msg) {
 // end ends transaction txid with state (first writer wins) and finishes
 // the work the end implies. rec is what the caller knows of the
 // transaction (nil: read it); a stale rec only costs a read.
-func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by string, rec *txnRecord) (EndReply, error) {
-	reply := EndReply{Topic: ti.Name, TxnID: txid, State: state}
+func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by string, rec *txnRecord) (wire.EndReply, error) {
+	reply := wire.EndReply{Topic: ti.Name, TxnID: txid, State: state}
 	read := t.store.read
 	for range casRetries {
 		if rec == nil {
@@ -54,18 +45,18 @@ func (t *TxnService) end(ctx context.Context, ti TopicInfo, txid, state, by stri
 			}
 		}
 		v := rec.view(t.cfg)
-		switch semantics.DecideEnd(v, state) {
-		case semantics.EndNotFound:
+		switch core.DecideEnd(v, state) {
+		case core.EndNotFound:
 			return reply, errNotFound("transaction %q of topic %q not found", txid, ti.Name)
-		case semantics.EndConflict:
+		case core.EndConflict:
 			return reply, errConflict("transaction %q of topic %q is already %s", txid, ti.Name, v.End)
-		case semantics.EndAlready:
+		case core.EndAlready:
 			reply.Duplicate = true
 			reply.Messages = endedMessages(rec)
 			return reply, t.finish(ctx, ti, rec, v.Parked)
 		}
 		var err error
-		if state == semantics.TxnStateCommit {
+		if state == core.TxnStateCommit {
 			err = t.commit(ctx, ti, rec, by, v.Parked)
 		} else {
 			err = t.rollback(ctx, ti, rec, by, v.Parked)
@@ -95,7 +86,7 @@ func (t *TxnService) commit(ctx context.Context, ti TopicInfo, rec *txnRecord, b
 		return err
 	}
 	if parked {
-		if err := t.store.purgeSubject(ctx, ti.Name, semantics.TxnParkedSubject(ti.Name, rec.ID)); err != nil {
+		if err := t.store.purgeSubject(ctx, ti.Name, wire.TxnParkedSubject(ti.Name, rec.ID)); err != nil {
 			t.log.Warn("committed a parked transaction, removing its parked marker failed", "topic", ti.Name, "txid", rec.ID, "err", err)
 		}
 	}
@@ -107,13 +98,13 @@ func (t *TxnService) commit(ctx context.Context, ti TopicInfo, rec *txnRecord, b
 // decided: a failure to finish is only logged, because the half messages'
 // timers still run and the check driver finishes it (CheckFinish).
 func (t *TxnService) rollback(ctx context.Context, ti TopicInfo, rec *txnRecord, by string, parked bool) error {
-	const state = semantics.TxnStateRollback
+	const state = core.TxnStateRollback
 	ack, err := t.store.publish(ctx, endMsg(rec, state, by, t.now()))
 	if err != nil {
 		return err
 	}
 	ended := *rec
-	ended.End = &txnMsg{Subject: semantics.TxnEndSubject(ti.Name, rec.ID), Seq: ack.Sequence, Header: nats.Header{semantics.HeaderTxnState: {state}}}
+	ended.End = &txnMsg{Subject: wire.TxnEndSubject(ti.Name, rec.ID), Seq: ack.Sequence, Header: nats.Header{wire.HeaderTxnState: {state}}}
 	ended.Last = ack.Sequence
 	ended.Halves = ended.Halves[1:] // the end record purged the first
 	if err := t.finish(ctx, ti, &ended, parked); err != nil {
@@ -131,7 +122,7 @@ func endedMessages(rec *txnRecord) int {
 }
 
 func (t *TxnService) countEnd(topic, state string) {
-	if state == semantics.TxnStateCommit {
+	if state == core.TxnStateCommit {
 		t.metrics.committed.WithLabelValues(topic).Inc()
 	} else {
 		t.metrics.rolledBack.WithLabelValues(topic).Inc()
@@ -145,7 +136,7 @@ func (t *TxnService) countEnd(topic, state string) {
 func (t *TxnService) finish(ctx context.Context, ti TopicInfo, rec *txnRecord, parked bool) error {
 	defer t.cache.drop(ti.Name, rec.ID)
 	if parked {
-		if err := t.store.purgeSubject(ctx, ti.Name, semantics.TxnParkedSubject(ti.Name, rec.ID)); err != nil {
+		if err := t.store.purgeSubject(ctx, ti.Name, wire.TxnParkedSubject(ti.Name, rec.ID)); err != nil {
 			return err
 		}
 	}
@@ -153,8 +144,8 @@ func (t *TxnService) finish(ctx context.Context, ti TopicInfo, rec *txnRecord, p
 		if len(rec.Halves) == 0 {
 			return nil
 		}
-		if rec.End != nil && rec.End.Header.Get(semantics.HeaderTxnState) == semantics.TxnStateRollback {
-			return t.store.purgeSubject(ctx, ti.Name, semantics.TxnKindFilter(ti.Name, semantics.TxnKindHalf+"."+rec.ID))
+		if rec.End != nil && rec.End.Header.Get(wire.HeaderTxnState) == core.TxnStateRollback {
+			return t.store.purgeSubject(ctx, ti.Name, wire.TxnKindFilter(ti.Name, wire.TxnKindHalf+"."+rec.ID))
 		}
 		err := t.publishCommitted(ctx, ti, rec, "")
 		if !isWrongLast(err) {

@@ -8,16 +8,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
 // Broker bookkeeping headers that never leave a half message.
 var halfOnlyHeaders = []string{
-	semantics.HeaderTxnChecks, semantics.HeaderTxnPreparedAt, semantics.HeaderTxnState,
-	semantics.HeaderCheckImmunity, semantics.HeaderDelay, semantics.HeaderDeliverAt,
-	semantics.HeaderKey, semantics.HeaderTag, semantics.HeaderTopic,
-	semantics.HeaderTxnBy, // set by the broker on commit, never by a producer
+	wire.HeaderTxnChecks, wire.HeaderTxnPreparedAt, wire.HeaderTxnState,
+	wire.HeaderCheckImmunity, wire.HeaderDelay, wire.HeaderDeliverAt,
+	wire.HeaderKey, wire.HeaderTag, wire.HeaderTopic,
+	wire.HeaderTxnBy, // set by the broker on commit, never by a producer
 }
 
 // userHeaders copies h without JetStream's headers (Nats-*, including
@@ -39,20 +40,20 @@ func userHeaders(h nats.Header, drop ...string) nats.Header {
 // halfMsg is the half message of a prepare: the client's message plus the
 // broker's bookkeeping, stored as a repeating schedule whose firing (a
 // notice on the transaction's notice subject) is the check-back timer.
-func halfMsg(req semantics.PrepareRequest, in *nats.Msg, now time.Time, immunity time.Duration) *nats.Msg {
-	out := nats.NewMsg(semantics.TxnHalfSubject(req.Topic, req.TxnID, req.Part))
+func halfMsg(req wire.PrepareRequest, in *nats.Msg, now time.Time, immunity time.Duration) *nats.Msg {
+	out := nats.NewMsg(wire.TxnHalfSubject(req.Topic, req.TxnID, req.Part))
 	out.Header = userHeaders(in.Header)
-	out.Header.Set(semantics.HeaderTopic, req.Topic)
-	out.Header.Set(semantics.HeaderTxnID, req.TxnID)
-	out.Header.Set(semantics.HeaderProducerGroup, req.Group)
+	out.Header.Set(wire.HeaderTopic, req.Topic)
+	out.Header.Set(wire.HeaderTxnID, req.TxnID)
+	out.Header.Set(wire.HeaderProducerGroup, req.Group)
 	if req.Key != "" {
-		out.Header.Set(semantics.HeaderKey, req.Key)
+		out.Header.Set(wire.HeaderKey, req.Key)
 	}
 	if req.Tag != "" {
-		out.Header.Set(semantics.HeaderTag, req.Tag)
+		out.Header.Set(wire.HeaderTag, req.Tag)
 	}
-	out.Header.Set(semantics.HeaderTxnPreparedAt, now.UTC().Format(time.RFC3339Nano))
-	out.Header.Set(semantics.HeaderTxnChecks, "0")
+	out.Header.Set(wire.HeaderTxnPreparedAt, now.UTC().Format(time.RFC3339Nano))
+	out.Header.Set(wire.HeaderTxnChecks, "0")
 	setTimer(out, req.Topic, req.TxnID, immunity)
 	out.Data = in.Data
 	return out
@@ -71,19 +72,19 @@ func halfMsg(req semantics.PrepareRequest, in *nats.Msg, now time.Time, immunity
 // source message the notice falls back to a full copy, which is only
 // slower.
 func setTimer(m *nats.Msg, topic, txid string, period time.Duration) {
-	m.Header.Set(hdrSchedule, semantics.TimerPattern(period))
-	m.Header.Set(hdrScheduleTarget, semantics.TxnNoticeSubject(topic, txid))
-	m.Header.Set(hdrScheduleSource, semantics.TxnNoticeSource(topic))
+	m.Header.Set(hdrSchedule, wire.TimerPattern(period))
+	m.Header.Set(hdrScheduleTarget, wire.TxnNoticeSubject(topic, txid))
+	m.Header.Set(hdrScheduleSource, wire.TxnNoticeSource(topic))
 }
 
 // rewrittenHalf is half h again with new bookkeeping: checks sent so far,
 // parked or not, and the timer's next period.
 func rewrittenHalf(topic, txid string, h txnMsg, checks int, parked bool, period time.Duration) *nats.Msg {
 	out := nats.NewMsg(h.Subject)
-	out.Header = userHeaders(h.Header, semantics.HeaderTxnState)
-	out.Header.Set(semantics.HeaderTxnChecks, strconv.Itoa(checks))
+	out.Header = userHeaders(h.Header, wire.HeaderTxnState)
+	out.Header.Set(wire.HeaderTxnChecks, strconv.Itoa(checks))
 	if parked {
-		out.Header.Set(semantics.HeaderTxnState, semantics.TxnStateParked)
+		out.Header.Set(wire.HeaderTxnState, core.TxnStateParked)
 	}
 	setTimer(out, topic, txid, period)
 	out.Data = h.Data
@@ -102,10 +103,10 @@ func commitMsgs(ti TopicInfo, rec *txnRecord, by string, now time.Time) ([]*nats
 		if err != nil {
 			return nil, fmt.Errorf("half message %s: %w", h.Subject, err)
 		}
-		if by != "" && by != semantics.TxnByProducer {
+		if by != "" && by != wire.TxnByProducer {
 			// Consumers (and jetmq txn info) can tell a message that
 			// check-back or an operator committed.
-			m.Header.Set(semantics.HeaderTxnBy, by)
+			m.Header.Set(wire.HeaderTxnBy, by)
 		}
 		msgs = append(msgs, m)
 	}
@@ -123,38 +124,38 @@ func commitMsgs(ti TopicInfo, rec *txnRecord, by string, now time.Time) ([]*nats
 // the same write, so it is stored at most once, and it stays in the
 // internal stream as the proof that the transaction committed.
 func committedMsg(ti TopicInfo, txid string, h txnMsg, now time.Time) (*nats.Msg, error) {
-	key, tag := h.Header.Get(semantics.HeaderKey), h.Header.Get(semantics.HeaderTag)
-	deliverAt, delay := h.Header.Get(semantics.HeaderDeliverAt), h.Header.Get(semantics.HeaderDelay)
+	key, tag := h.Header.Get(wire.HeaderKey), h.Header.Get(wire.HeaderTag)
+	deliverAt, delay := h.Header.Get(wire.HeaderDeliverAt), h.Header.Get(wire.HeaderDelay)
 	// PREPARE wrote valid tokens; a half message written by anyone else
 	// must not put junk subjects into the outbox and the topic.
 	for what, v := range map[string]string{"key": key, "tag": tag} {
-		if err := semantics.ValidateToken(what, v); v != "" && err != nil {
+		if err := core.ValidateToken(what, v); v != "" && err != nil {
 			return nil, err
 		}
 	}
 	p, k := 0, key
 	if key == "" {
-		p, k = rand.IntN(max(ti.Partitions, 1)), semantics.KeylessKey
+		p, k = rand.IntN(max(ti.Partitions, 1)), wire.KeylessKey
 	} else {
-		p = semantics.Partition(key, ti.Partitions)
+		p = core.Partition(key, ti.Partitions)
 	}
-	_, _, part, _ := semantics.ParseTxnSubject(ti.Name, h.Subject)
-	outbox := semantics.TxnOutboxSubject(ti.Name, txid, part, p, k, tag)
+	_, _, part, _ := wire.ParseTxnSubject(ti.Name, h.Subject)
+	outbox := wire.TxnOutboxSubject(ti.Name, txid, part, p, k, tag)
 	out := nats.NewMsg(outbox)
 	out.Header = userHeaders(h.Header, halfOnlyHeaders...)
-	out.Header.Set(semantics.HeaderTxnID, txid)
-	if pa := h.Header.Get(semantics.HeaderTxnPreparedAt); pa != "" {
-		out.Header.Set(semantics.HeaderTxnPreparedAt, pa) // TXN.INFO of the ended transaction
+	out.Header.Set(wire.HeaderTxnID, txid)
+	if pa := h.Header.Get(wire.HeaderTxnPreparedAt); pa != "" {
+		out.Header.Set(wire.HeaderTxnPreparedAt, pa) // TXN.INFO of the ended transaction
 	}
 	out.Data = h.Data
 	if deliverAt != "" || delay != "" {
-		at, err := semantics.DeliveryTime(deliverAt, delay, now, ti.MaxDelay)
+		at, err := wire.DeliveryTime(deliverAt, delay, now, ti.MaxDelay)
 		if err != nil {
 			return nil, err
 		}
-		out.Subject = semantics.TxnDelayedSubject(ti.Name, txid, part)
-		out.Header.Set(semantics.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
-		out.Header.Set(hdrSchedule, semantics.ScheduleAt(at))
+		out.Subject = wire.TxnDelayedSubject(ti.Name, txid, part)
+		out.Header.Set(wire.HeaderDeliverAt, at.UTC().Format(time.RFC3339Nano))
+		out.Header.Set(hdrSchedule, wire.ScheduleAt(at))
 		out.Header.Set(hdrScheduleTarget, outbox)
 	}
 	out.Header.Set(hdrExpectedLastSubjSeq, strconv.FormatUint(h.Seq, 10))
@@ -172,8 +173,8 @@ type txnEnd struct {
 	Messages int       `json:"messages"`
 	// PreparedAt and Parts keep what TXN.INFO shows of the rolled-back
 	// transaction once its half messages are purged.
-	PreparedAt *time.Time       `json:"prepared_at,omitempty"`
-	Parts      []TxnMessageInfo `json:"parts,omitempty"`
+	PreparedAt *time.Time            `json:"prepared_at,omitempty"`
+	Parts      []wire.TxnMessageInfo `json:"parts,omitempty"`
 }
 
 // endMsg records the end of rec, a rollback (a commit is recorded by its
@@ -181,13 +182,13 @@ type txnEnd struct {
 // exactly one end is ever recorded. It purges the first half message in
 // the same write.
 func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
-	m := nats.NewMsg(semantics.TxnEndSubject(rec.Topic, rec.ID))
-	m.Header.Set(semantics.HeaderTopic, rec.Topic)
-	m.Header.Set(semantics.HeaderTxnID, rec.ID)
-	m.Header.Set(semantics.HeaderTxnState, state)
-	m.Header.Set(semantics.HeaderTxnBy, by)
+	m := nats.NewMsg(wire.TxnEndSubject(rec.Topic, rec.ID))
+	m.Header.Set(wire.HeaderTopic, rec.Topic)
+	m.Header.Set(wire.HeaderTxnID, rec.ID)
+	m.Header.Set(wire.HeaderTxnState, state)
+	m.Header.Set(wire.HeaderTxnBy, by)
 	if len(rec.Halves) > 0 {
-		m.Header.Set(semantics.HeaderProducerGroup, rec.Halves[0].Header.Get(semantics.HeaderProducerGroup))
+		m.Header.Set(wire.HeaderProducerGroup, rec.Halves[0].Header.Get(wire.HeaderProducerGroup))
 		m.Header.Set(hdrScheduler, rec.Halves[0].Subject)
 		m.Header.Set(hdrScheduleNext, "purge")
 	}
@@ -208,12 +209,12 @@ func endMsg(rec *txnRecord, state, by string, now time.Time) *nats.Msg {
 // attempt number.
 func checkMsg(rec *txnRecord, attempt int) *nats.Msg {
 	h := rec.Halves[0]
-	group := h.Header.Get(semantics.HeaderProducerGroup)
-	m := nats.NewMsg(semantics.TxnCheckSubject(group))
-	m.Header = userHeaders(h.Header, semantics.HeaderTxnChecks, semantics.HeaderTxnPreparedAt, semantics.HeaderTxnState)
-	m.Header.Set(semantics.HeaderTxnID, rec.ID)
-	m.Header.Set(semantics.HeaderTopic, rec.Topic)
-	m.Header.Set(semantics.HeaderAttempt, strconv.Itoa(attempt))
+	group := h.Header.Get(wire.HeaderProducerGroup)
+	m := nats.NewMsg(wire.TxnCheckSubject(group))
+	m.Header = userHeaders(h.Header, wire.HeaderTxnChecks, wire.HeaderTxnPreparedAt, wire.HeaderTxnState)
+	m.Header.Set(wire.HeaderTxnID, rec.ID)
+	m.Header.Set(wire.HeaderTopic, rec.Topic)
+	m.Header.Set(wire.HeaderAttempt, strconv.Itoa(attempt))
 	m.Data = h.Data
 	return m
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -14,17 +14,8 @@ import (
 // sequence is retried after reading what changed.
 const casRetries = 6
 
-// PrepareReply answers a prepare: the half message is stored.
-type PrepareReply struct {
-	Stream    string `json:"stream"`
-	Seq       uint64 `json:"seq"`
-	TxnID     string `json:"txid"`
-	Part      string `json:"part"`
-	Duplicate bool   `json:"duplicate,omitempty"`
-}
-
 func (t *TxnService) onPrepare(m *nats.Msg) {
-	req, aerr := semantics.ParsePrepare(m.Subject, m.Header, m.Data)
+	req, aerr := wire.ParsePrepare(m.Subject, m.Header, m.Data)
 	if aerr != nil {
 		respondAPIError(m, aerr)
 		return
@@ -35,8 +26,8 @@ func (t *TxnService) onPrepare(m *nats.Msg) {
 		return
 	}
 	now := t.now()
-	if d, at := m.Header.Get(semantics.HeaderDelay), m.Header.Get(semantics.HeaderDeliverAt); d != "" || at != "" {
-		if _, err := semantics.DeliveryTime(at, d, now, ti.MaxDelay); err != nil {
+	if d, at := m.Header.Get(wire.HeaderDelay), m.Header.Get(wire.HeaderDeliverAt); d != "" || at != "" {
+		if _, err := wire.DeliveryTime(at, d, now, ti.MaxDelay); err != nil {
 			respondAPIError(m, errBadRequest("%v", err))
 			return
 		}
@@ -61,23 +52,23 @@ func (t *TxnService) onPrepare(m *nats.Msg) {
 
 // prepare stores half (a fresh half message of req) unless the transaction
 // has ended or already holds this part.
-func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, half *nats.Msg) (PrepareReply, error) {
+func (t *TxnService) prepare(ctx context.Context, req wire.PrepareRequest, half *nats.Msg) (wire.PrepareReply, error) {
 	rec := t.cache.get(req.Topic, req.TxnID)
 	for range casRetries {
 		var last uint64
 		if rec != nil {
 			if end := rec.view(t.cfg).End; end != "" {
-				return PrepareReply{}, errConflict("transaction %q of topic %q is already %s", req.TxnID, req.Topic, end)
+				return wire.PrepareReply{}, errConflict("transaction %q of topic %q is already %s", req.TxnID, req.Topic, end)
 			}
 			if h, ok := rec.half(req.Part); ok {
-				return PrepareReply{Stream: req.Topic, Seq: h.Seq, TxnID: req.TxnID, Part: req.Part, Duplicate: true}, nil
+				return wire.PrepareReply{Stream: req.Topic, Seq: h.Seq, TxnID: req.TxnID, Part: req.Part, Duplicate: true}, nil
 			}
-			if len(rec.Halves) >= semantics.MaxTxnMessages {
-				return PrepareReply{}, errBadRequest("transaction %q already holds %d messages, the most one transaction may have", req.TxnID, semantics.MaxTxnMessages)
+			if len(rec.Halves) >= wire.MaxTxnMessages {
+				return wire.PrepareReply{}, errBadRequest("transaction %q already holds %d messages, the most one transaction may have", req.TxnID, wire.MaxTxnMessages)
 			}
 			if len(rec.Halves) > 0 {
-				if g := rec.Halves[0].Header.Get(semantics.HeaderProducerGroup); g != req.Group {
-					return PrepareReply{}, errConflict("transaction %q belongs to producer group %q, not %q", req.TxnID, g, req.Group)
+				if g := rec.Halves[0].Header.Get(wire.HeaderProducerGroup); g != req.Group {
+					return wire.PrepareReply{}, errConflict("transaction %q belongs to producer group %q, not %q", req.TxnID, g, req.Group)
 				}
 			}
 			last = rec.Last
@@ -86,21 +77,21 @@ func (t *TxnService) prepare(ctx context.Context, req semantics.PrepareRequest, 
 		ack, err := t.store.publish(ctx, half)
 		if err == nil {
 			t.cache.put(withHalf(rec, req, half, ack.Sequence), t.now())
-			return PrepareReply{Stream: req.Topic, Seq: ack.Sequence, TxnID: req.TxnID, Part: req.Part}, nil
+			return wire.PrepareReply{Stream: req.Topic, Seq: ack.Sequence, TxnID: req.TxnID, Part: req.Part}, nil
 		}
 		if !isWrongLast(err) {
-			return PrepareReply{}, storeError("store half message", err)
+			return wire.PrepareReply{}, storeError("store half message", err)
 		}
 		if rec, err = t.store.readLeader(ctx, req.Topic, req.TxnID); err != nil {
-			return PrepareReply{}, storeError("read transaction", err)
+			return wire.PrepareReply{}, storeError("read transaction", err)
 		}
 		t.cache.put(rec, t.now())
 	}
-	return PrepareReply{}, errUnavailable("transaction %q changed %d times during the prepare; try again", req.TxnID, casRetries)
+	return wire.PrepareReply{}, errUnavailable("transaction %q changed %d times during the prepare; try again", req.TxnID, casRetries)
 }
 
 // withHalf is rec (nil for a new transaction) plus the stored half.
-func withHalf(rec *txnRecord, req semantics.PrepareRequest, half *nats.Msg, seq uint64) *txnRecord {
+func withHalf(rec *txnRecord, req wire.PrepareRequest, half *nats.Msg, seq uint64) *txnRecord {
 	out := &txnRecord{Topic: req.Topic, ID: req.TxnID}
 	if rec != nil {
 		out.Halves = append(out.Halves, rec.Halves...)
@@ -115,7 +106,7 @@ func withHalf(rec *txnRecord, req semantics.PrepareRequest, half *nats.Msg, seq 
 // it is unavailable (no leader yet), is 503; anything else is 500.
 func storeError(what string, err error) error {
 	var ae *jetstream.APIError
-	var own *semantics.APIError
+	var own *wire.APIError
 	switch {
 	case errors.As(err, &own):
 		return apiErr(own.Code, "%s: %s", what, own.Description)

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -50,7 +51,7 @@ type txnRecord struct {
 	EndedAt   time.Time // when the last committed part was written
 	Group     string    // producer group, as a committed part records it
 	EndedBy   string    // who committed it, as a committed part records it
-	Last      uint64    // last sequence over semantics.TxnFilter
+	Last      uint64    // last sequence over wire.TxnFilter
 }
 
 // committed reports proof of a commit without an end record: a producer's
@@ -58,27 +59,27 @@ type txnRecord struct {
 func (r *txnRecord) committed() bool { return r.Committed > 0 || r.Delayed > 0 }
 
 // view reduces the record to what the state machine needs.
-func (r *txnRecord) view(cfg semantics.TxnConfig) semantics.TxnView {
-	v := semantics.TxnView{Halves: len(r.Halves)}
+func (r *txnRecord) view(cfg core.TxnConfig) core.TxnView {
+	v := core.TxnView{Halves: len(r.Halves)}
 	switch {
 	case r.End != nil:
-		v.End = r.End.Header.Get(semantics.HeaderTxnState)
+		v.End = r.End.Header.Get(wire.HeaderTxnState)
 	case r.committed():
-		v.End = semantics.TxnStateCommit
+		v.End = core.TxnStateCommit
 	}
 	if len(r.Halves) > 0 {
 		h := r.Halves[0].Header
-		v.Parked = h.Get(semantics.HeaderTxnState) == semantics.TxnStateParked
-		v.Checks, _ = strconv.Atoi(h.Get(semantics.HeaderTxnChecks))
-		v.PreparedAt, _ = time.Parse(time.RFC3339Nano, h.Get(semantics.HeaderTxnPreparedAt))
+		v.Parked = h.Get(wire.HeaderTxnState) == core.TxnStateParked
+		v.Checks, _ = strconv.Atoi(h.Get(wire.HeaderTxnChecks))
+		v.PreparedAt, _ = time.Parse(time.RFC3339Nano, h.Get(wire.HeaderTxnPreparedAt))
 		v.Immunity = halfImmunity(h, cfg)
 	}
 	return v
 }
 
-func halfImmunity(h nats.Header, cfg semantics.TxnConfig) time.Duration {
-	if v := h.Get(semantics.HeaderCheckImmunity); v != "" {
-		if d, err := semantics.ParseCheckImmunity(v); err == nil {
+func halfImmunity(h nats.Header, cfg core.TxnConfig) time.Duration {
+	if v := h.Get(wire.HeaderCheckImmunity); v != "" {
+		if d, err := wire.ParseCheckImmunity(v); err == nil {
 			return d
 		}
 	}
@@ -104,7 +105,7 @@ type txnStore struct {
 // direct multi-last get. A stream replica may lag behind its leader, so an
 // empty answer is confirmed with the leader before it is believed.
 func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, error) {
-	filter := semantics.TxnFilter(topic, txid)
+	filter := wire.TxnFilter(topic, txid)
 	msgs, err := s.directLast(ctx, topic, filter)
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func (s *txnStore) read(ctx context.Context, topic, txid string) (*txnRecord, er
 // guarded write failed, a lagging replica would only repeat the stale view
 // that made it fail.
 func (s *txnStore) readLeader(ctx context.Context, topic, txid string) (*txnRecord, error) {
-	msgs, err := s.leaderAll(ctx, topic, semantics.TxnFilter(topic, txid))
+	msgs, err := s.leaderAll(ctx, topic, wire.TxnFilter(topic, txid))
 	if err != nil {
 		return nil, err
 	}
@@ -143,25 +144,25 @@ func newTxnRecord(topic, txid string, msgs []txnMsg) *txnRecord {
 	r := &txnRecord{Topic: topic, ID: txid}
 	for _, m := range last {
 		r.Last = max(r.Last, m.Seq)
-		kind, _, _, ok := semantics.ParseTxnSubject(topic, m.Subject)
+		kind, _, _, ok := wire.ParseTxnSubject(topic, m.Subject)
 		if !ok {
 			continue
 		}
 		switch kind {
-		case semantics.TxnKindHalf:
+		case wire.TxnKindHalf:
 			r.Halves = append(r.Halves, m)
-		case semantics.TxnKindEnd:
+		case wire.TxnKindEnd:
 			e := m
 			r.End = &e
-		case semantics.TxnKindOutbox:
+		case wire.TxnKindOutbox:
 			r.Committed++
 			r.Parts = append(r.Parts, m)
-		case semantics.TxnKindDelayed:
+		case wire.TxnKindDelayed:
 			r.Delayed++
 			r.Parts = append(r.Parts, m)
 		}
-		if (kind == semantics.TxnKindOutbox || kind == semantics.TxnKindDelayed) && m.Time.After(r.EndedAt) {
-			r.EndedAt, r.Group, r.EndedBy = m.Time, m.Header.Get(semantics.HeaderProducerGroup), m.Header.Get(semantics.HeaderTxnBy)
+		if (kind == wire.TxnKindOutbox || kind == wire.TxnKindDelayed) && m.Time.After(r.EndedAt) {
+			r.EndedAt, r.Group, r.EndedBy = m.Time, m.Header.Get(wire.HeaderProducerGroup), m.Header.Get(wire.HeaderTxnBy)
 		}
 	}
 	sort.Slice(r.Halves, func(i, j int) bool { return r.Halves[i].Seq < r.Halves[j].Seq })
@@ -179,19 +180,19 @@ type msgGetRequest struct {
 
 // directLast returns the last message of every subject matching filter.
 func (s *txnStore) directLast(ctx context.Context, topic, filter string) ([]txnMsg, error) {
-	req, _ := json.Marshal(msgGetRequest{MultiLast: []string{filter}, Batch: semantics.MaxTxnMessages * 3})
+	req, _ := json.Marshal(msgGetRequest{MultiLast: []string{filter}, Batch: wire.MaxTxnMessages * 3})
 	inbox := s.nc.NewInbox()
 	// A channel just large enough for the batch and its end marker: a
 	// SubscribeSync would allocate the client's default 64k-slot channel
 	// (512 KiB) for every read, which under a check storm is most of the
 	// garbage the process makes.
-	replies := make(chan *nats.Msg, semantics.MaxTxnMessages*3+1)
+	replies := make(chan *nats.Msg, wire.MaxTxnMessages*3+1)
 	sub, err := s.nc.ChanSubscribe(inbox, replies)
 	if err != nil {
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+semantics.InternalStream(topic), inbox, req); err != nil {
+	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+wire.InternalStream(topic), inbox, req); err != nil {
 		return nil, err
 	}
 	var out []txnMsg
@@ -237,7 +238,7 @@ type msgGetResponse struct {
 // leaderGet asks the stream leader (not a replica) for one message.
 func (s *txnStore) leaderGet(ctx context.Context, topic string, req msgGetRequest) (*txnMsg, error) {
 	b, _ := json.Marshal(req)
-	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+semantics.InternalStream(topic), b)
+	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+wire.InternalStream(topic), b)
 	if err != nil {
 		return nil, fmt.Errorf("read transaction: %w", err)
 	}
@@ -304,7 +305,7 @@ func decodeHeaders(b []byte) (nats.Header, error) {
 // guard makes m conditional on the transaction's last sequence being last.
 func guard(m *nats.Msg, topic, txid string, last uint64) {
 	m.Header.Set(hdrExpectedLastSubjSeq, strconv.FormatUint(last, 10))
-	m.Header.Set(hdrExpectedLastSubjSeqSubj, semantics.TxnFilter(topic, txid))
+	m.Header.Set(hdrExpectedLastSubjSeqSubj, wire.TxnFilter(topic, txid))
 }
 
 // isWrongLast reports a failed expected-last-sequence guard: someone else
@@ -363,7 +364,7 @@ func (s *txnStore) purgeBelow(ctx context.Context, topic, subject string, seq ui
 
 func (s *txnStore) purge(ctx context.Context, topic string, req map[string]any) error {
 	b, _ := json.Marshal(req)
-	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+semantics.InternalStream(topic), b)
+	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+wire.InternalStream(topic), b)
 	if err != nil {
 		return err
 	}
@@ -379,17 +380,17 @@ func (s *txnStore) purge(ctx context.Context, topic string, req map[string]any) 
 // txnIDs lists the transactions that have a subject of kind (half
 // messages: open transactions; parked markers: parked ones), sorted.
 func (s *txnStore) txnIDs(ctx context.Context, topic, kind string) ([]string, error) {
-	st, err := s.js.Stream(ctx, semantics.InternalStream(topic))
+	st, err := s.js.Stream(ctx, wire.InternalStream(topic))
 	if err != nil {
 		return nil, err
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(semantics.TxnKindFilter(topic, kind)))
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(wire.TxnKindFilter(topic, kind)))
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
 	for subj := range info.State.Subjects {
-		if _, id, _, ok := semantics.ParseTxnSubject(topic, subj); ok {
+		if _, id, _, ok := wire.ParseTxnSubject(topic, subj); ok {
 			seen[id] = true
 		}
 	}

@@ -1,12 +1,12 @@
-// Package semantics is the heart of jetmq: the topic and partition model,
-// the transaction state machine, consumer-group assignment and the retry
-// policy, plus the Go helper API (Producer, Subscribe, TransactionProducer)
-// that applications import.
+// Package semantics is the Go client of jetmq that applications import:
+// Producer (keyed, tagged and delayed sends), TransactionProducer (half
+// messages, commit, rollback and the check-back responder), and Subscribe
+// (clustering, broadcasting and ordered consumer groups with retry and
+// dead-lettering).
 //
-// The decision logic here is pure: functions and state machines that take
-// inputs and return decisions, with no I/O, so that they can be table-tested
-// (in the manner of etcd's raft). The broker-side loops that drive them live
-// in package bridge; the client-side loops live in the helper types of this
-// package and talk to the broker only through the subjects documented in
-// docs/PROTOCOL.md.
+// It is the client runtime: its types hold goroutines, locks and NATS
+// connections, and talk to the broker only through the subjects documented
+// in docs/PROTOCOL.md. The contract itself lives in package wire and the
+// pure decisions in package core; the names of both that applications use
+// are re-exported here (contract.go), so one import serves an application.
 package semantics

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -44,7 +45,7 @@ func startOrderedBroadcast(ctx context.Context, m *orderedMember) (*orderedBroad
 }
 
 func (b *orderedBroadcast) receive(msg jetstream.Msg) {
-	sm, err := ParseStoredSubject(msg.Subject())
+	sm, err := wire.ParseStoredSubject(msg.Subject())
 	if err != nil {
 		_ = msg.TermWithReason("not a topic subject")
 		return

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -30,7 +32,7 @@ type orderedMember struct {
 	handler Handler
 	cfg     subscribeConfig
 	log     *slog.Logger
-	join    OrderedJoinReply
+	join    wire.OrderedJoinReply
 	session time.Duration
 	suspend time.Duration
 	// margin is taken off every lease so the member stops before the
@@ -71,7 +73,7 @@ func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 		m.hcancel()
 		return nil, err
 	}
-	if m.join.Mode == ModeBroadcasting {
+	if m.join.Mode == core.ModeBroadcasting {
 		b, err := startOrderedBroadcast(ctx, m)
 		if err != nil {
 			m.hcancel()
@@ -99,13 +101,13 @@ func subscribeOrdered(ctx context.Context, nc *nats.Conn, js jetstream.JetStream
 func (m *orderedMember) requestJoin(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.joinTimeout)
 	defer cancel()
-	var jr OrderedJoinReply
+	var jr wire.OrderedJoinReply
 	for {
-		err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, ProtocolOrdered, &jr)
+		err := sendJoin(ctx, m.nc, m.topic, m.group, m.cfg, m.cfg.member, wire.ProtocolOrdered, &jr)
 		if err == nil {
 			break
 		}
-		if ae := (*APIError)(nil); !errors.As(err, &ae) || ae.Code != 503 {
+		if ae := (*wire.APIError)(nil); !errors.As(err, &ae) || ae.Code != 503 {
 			return err
 		}
 		select {
@@ -114,8 +116,8 @@ func (m *orderedMember) requestJoin(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if jr.Protocol != ProtocolOrdered {
-		return fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, want %q", m.topic, m.group, jr.Protocol, ProtocolOrdered)
+	if jr.Protocol != wire.ProtocolOrdered {
+		return fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, want %q", m.topic, m.group, jr.Protocol, wire.ProtocolOrdered)
 	}
 	m.join = jr
 	m.session = time.Duration(jr.SessionTimeoutMs) * time.Millisecond
@@ -153,15 +155,15 @@ func (m *orderedMember) heartbeatLoop() {
 // whether the coordinator answered.
 func (m *orderedMember) heartbeat() bool {
 	m.mu.Lock()
-	body, _ := json.Marshal(OrderedHeartbeat{Token: m.join.MemberToken, Suspended: sortedTrue(m.suspended), Leaving: m.stopping})
+	body, _ := json.Marshal(wire.OrderedHeartbeat{Token: m.join.MemberToken, Suspended: sortedTrue(m.suspended), Leaving: m.stopping})
 	m.mu.Unlock()
 	sent := time.Now()
 	msg, err := m.nc.Request(m.join.HeartbeatSubject, body, m.heartbeatInterval())
 	if err != nil {
 		return false // no coordinator answer: the leases are not renewed
 	}
-	var a Assignment
-	if err := DecodeReply(msg.Data, &a); err != nil {
+	var a wire.Assignment
+	if err := wire.DecodeReply(msg.Data, &a); err != nil {
 		return false
 	}
 	m.apply(a, sent)
@@ -181,7 +183,7 @@ func (m *orderedMember) onAssign(*nats.Msg) {
 // apply makes the member's runners match assignment a, the answer to the
 // heartbeat sent at renewedAt; an answer to an older heartbeat than one
 // already applied is ignored.
-func (m *orderedMember) apply(a Assignment, renewedAt time.Time) {
+func (m *orderedMember) apply(a wire.Assignment, renewedAt time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !renewedAt.After(m.lastRenew) {
@@ -201,7 +203,7 @@ func (m *orderedMember) apply(a Assignment, renewedAt time.Time) {
 	}
 }
 
-func (m *orderedMember) applyLease(l MemberLease, renewedAt time.Time) {
+func (m *orderedMember) applyLease(l wire.MemberLease, renewedAt time.Time) {
 	p := l.Partition
 	r := m.runners[p]
 	if l.Epoch <= m.released[p] || m.stopping {
@@ -217,7 +219,7 @@ func (m *orderedMember) applyLease(l MemberLease, renewedAt time.Time) {
 		m.dropLocked(p, r)
 		r = nil
 	}
-	if l.State == LeaseStateRevoking {
+	if l.State == wire.LeaseStateRevoking {
 		if r != nil {
 			m.revokeLocked(p, r)
 		} else {
@@ -302,10 +304,10 @@ func (m *orderedMember) call(ctx context.Context, d *Delivery) (err error) {
 // reports false when the copy failed (the message is retried in place).
 func (m *orderedMember) deadLetter(msg jetstream.Msg, md *jetstream.MsgMetadata, attempts int, reason string) bool {
 	member := ""
-	if m.join.Mode == ModeBroadcasting {
+	if m.join.Mode == core.ModeBroadcasting {
 		member = m.join.Member
 	}
-	dl, err := NewDeadLetter(m.group, member, msg.Subject(), md.Sequence.Stream, attempts, reason, msg.Headers(), msg.Data(), time.Now())
+	dl, err := wire.NewDeadLetter(m.group, member, msg.Subject(), md.Sequence.Stream, attempts, reason, msg.Headers(), msg.Data(), time.Now())
 	if err != nil {
 		_ = msg.TermWithReason("not a topic subject")
 		return true
@@ -360,7 +362,7 @@ func (m *orderedMember) leave() error {
 	if m.join.MemberToken == "" {
 		return leaveGroup(m.nc, m.join.LeaveSubject)
 	}
-	body, _ := json.Marshal(OrderedLeave{Token: m.join.MemberToken})
+	body, _ := json.Marshal(wire.OrderedLeave{Token: m.join.MemberToken})
 	_, err := m.nc.Request(m.join.LeaveSubject, body, m.heartbeatInterval())
 	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
 		return err

@@ -3,6 +3,8 @@ package semantics
 import (
 	"fmt"
 	"time"
+
+	"github.com/jetmq/jetmq/core"
 )
 
 // Ordered makes the member part of an ordered group (creating the group
@@ -56,8 +58,8 @@ func (s *Subscription) OrderedPartitions() []int {
 // 1 s).
 func WithSessionTimeout(d time.Duration) SubscribeOption {
 	return func(c *subscribeConfig) error {
-		if d < MinSessionTimeout {
-			return fmt.Errorf("session timeout %s is below the minimum %s", d, MinSessionTimeout)
+		if d < core.MinSessionTimeout {
+			return fmt.Errorf("session timeout %s is below the minimum %s", d, core.MinSessionTimeout)
 		}
 		c.want.SessionTimeout = d
 		return nil

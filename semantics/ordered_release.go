@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -56,12 +57,12 @@ func (m *orderedMember) releaseFinished() {
 // sendRelease requests RELEASE until the coordinator confirms or the
 // member's connection is gone.
 func (m *orderedMember) sendRelease(p int, epoch, next uint64, refence bool) {
-	body, _ := json.Marshal(ReleaseRequest{Token: m.join.MemberToken, Partition: p, Epoch: epoch, NextSeq: next, Refence: refence})
+	body, _ := json.Marshal(wire.ReleaseRequest{Token: m.join.MemberToken, Partition: p, Epoch: epoch, NextSeq: next, Refence: refence})
 	for attempt := 0; attempt < 20; attempt++ {
 		msg, err := m.nc.Request(m.join.ReleaseSubject, body, m.heartbeatInterval())
 		if err == nil {
-			var rr ReleaseReply
-			if DecodeReply(msg.Data, &rr) == nil {
+			var rr wire.ReleaseReply
+			if wire.DecodeReply(msg.Data, &rr) == nil {
 				return
 			}
 		}

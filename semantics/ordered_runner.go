@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -51,7 +52,7 @@ func newPartitionRunner(m *orderedMember, p int, epoch uint64) *partitionRunner 
 }
 
 // prefetch is how many messages a runner asks for ahead of its handler.
-func (m *orderedMember) prefetch() int { return min(m.cfg.prefetch, OrderedMaxAckPending) }
+func (m *orderedMember) prefetch() int { return min(m.cfg.prefetch, wire.OrderedMaxAckPending) }
 
 func (r *partitionRunner) start() {
 	go r.run()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -46,7 +48,7 @@ func (w *partitionWorker) process(hctx context.Context, msg jetstream.Msg, md *j
 		if !w.allowed() {
 			return outcomeStop
 		}
-		if dec := pol.OnDelivery(attempt); dec.Action == ActionDeadLetter {
+		if dec := pol.OnDelivery(attempt); dec.Action == core.ActionDeadLetter {
 			if !w.m.deadLetter(msg, md, attempt-1, dec.Reason) {
 				if !w.pause(quit, msg) {
 					return outcomeStop
@@ -62,12 +64,12 @@ func (w *partitionWorker) process(hctx context.Context, msg jetstream.Msg, md *j
 			errText = herr.Error()
 		}
 		switch dec := pol.OnResult(attempt, herr != nil, errText); dec.Action {
-		case ActionAck:
+		case core.ActionAck:
 			_ = msg.Ack()
 			w.lastSeq = md.Sequence.Stream
 			w.suspended(false)
 			return outcomeDone
-		case ActionDeadLetter:
+		case core.ActionDeadLetter:
 			if w.m.deadLetter(msg, md, attempt, dec.Reason) {
 				w.lastSeq = md.Sequence.Stream
 				w.suspended(false)
@@ -99,7 +101,7 @@ func (w *partitionWorker) pause(quit <-chan struct{}, msg jetstream.Msg) bool {
 func (w *partitionWorker) delivery(msg jetstream.Msg, md *jetstream.MsgMetadata, attempt int) *Delivery {
 	d := &Delivery{Topic: w.m.topic, Group: w.m.group, Member: w.m.join.Member, Subject: msg.Subject(), Attempt: attempt,
 		Seq: md.Sequence.Stream, Published: md.Timestamp, Headers: msg.Headers(), Data: msg.Data(), Partition: w.partition}
-	if sm, err := ParseStoredSubject(d.Subject); err == nil {
+	if sm, err := wire.ParseStoredSubject(d.Subject); err == nil {
 		d.Key, d.Tag, d.Partition = sm.Key, sm.Tag, sm.Partition
 	}
 	return d

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -91,14 +93,14 @@ func NewProducer(nc *nats.Conn, opts ...ProducerOption) (*Producer, error) {
 
 // validate checks a message before anything is sent.
 func (m *Message) validate() error {
-	if err := ValidateTopicName(m.Topic); err != nil {
+	if err := core.ValidateTopicName(m.Topic); err != nil {
 		return fmt.Errorf("%w: %v", ErrTopicNotFound, err)
 	}
 	if m.Key != "" {
-		if m.Key == KeylessKey {
-			return fmt.Errorf("%w: %q is reserved for keyless messages; leave Key empty instead", ErrInvalidKey, KeylessKey)
+		if m.Key == wire.KeylessKey {
+			return fmt.Errorf("%w: %q is reserved for keyless messages; leave Key empty instead", ErrInvalidKey, wire.KeylessKey)
 		}
-		if err := ValidateToken("key", m.Key); err != nil {
+		if err := core.ValidateToken("key", m.Key); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidKey, err)
 		}
 	}
@@ -106,7 +108,7 @@ func (m *Message) validate() error {
 		if m.Key == "" {
 			return fmt.Errorf("%w: a tag needs a key", ErrInvalidTag)
 		}
-		if err := ValidateToken("tag", m.Tag); err != nil {
+		if err := core.ValidateToken("tag", m.Tag); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidTag, err)
 		}
 	}
@@ -127,7 +129,7 @@ func (m *Message) natsMsg(subject string) *nats.Msg {
 		out.Header[k] = v
 	}
 	if m.MsgID != "" {
-		out.Header.Set(HeaderNatsMsgID, m.MsgID)
+		out.Header.Set(wire.HeaderNatsMsgID, m.MsgID)
 	}
 	out.Data = m.Data
 	return out
@@ -141,7 +143,7 @@ func (p *Producer) Send(ctx context.Context, m *Message) (SendResult, error) {
 	if m.delayed() {
 		return p.sendDelayed(ctx, m)
 	}
-	ack, err := p.js.PublishMsg(ctx, m.natsMsg(InputSubject(m.Topic, m.Key, m.Tag)))
+	ack, err := p.js.PublishMsg(ctx, m.natsMsg(wire.InputSubject(m.Topic, m.Key, m.Tag)))
 	if err != nil {
 		return SendResult{}, p.publishError(m.Topic, err)
 	}
@@ -157,11 +159,11 @@ func (p *Producer) result(ctx context.Context, m *Message, ack *jetstream.PubAck
 		if err != nil {
 			return r, err
 		}
-		r.Partition = Partition(m.Key, n)
+		r.Partition = core.Partition(m.Key, n)
 		return r, nil
 	}
 	if subj, err := p.storedSubjectOf(ctx, m.Topic, ack.Sequence); err == nil {
-		if sm, perr := ParseStoredSubject(subj); perr == nil {
+		if sm, perr := wire.ParseStoredSubject(subj); perr == nil {
 			r.Partition = sm.Partition
 		}
 	}
@@ -180,7 +182,7 @@ func (p *Producer) storedSubjectOf(ctx context.Context, topic string, seq uint64
 		Message *struct {
 			Subject string `json:"subject"`
 		} `json:"message"`
-		Error *APIError `json:"error"`
+		Error *wire.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(resp.Data, &r); err != nil {
 		return "", err
@@ -206,7 +208,7 @@ func (p *Producer) partitions(ctx context.Context, topic string) (int, error) {
 	if err != nil {
 		return 0, p.publishError(topic, err)
 	}
-	n, err := strconv.Atoi(s.CachedInfo().Config.Metadata[MetaPartitions])
+	n, err := strconv.Atoi(s.CachedInfo().Config.Metadata[wire.MetaPartitions])
 	if err != nil {
 		return 0, fmt.Errorf("%w: stream %q is not a jetmq topic", ErrTopicNotFound, topic)
 	}
@@ -220,11 +222,11 @@ func (p *Producer) sendDelayed(ctx context.Context, m *Message) (SendResult, err
 	if m.Key == "" {
 		return SendResult{}, fmt.Errorf("%w: a delayed message needs a key", ErrInvalidKey)
 	}
-	out := m.natsMsg(DelayPrefix + InputSubject(m.Topic, m.Key, m.Tag))
+	out := m.natsMsg(wire.DelayPrefix + wire.InputSubject(m.Topic, m.Key, m.Tag))
 	if m.Delay != 0 {
-		out.Header.Set(HeaderDelay, m.Delay.String())
+		out.Header.Set(wire.HeaderDelay, m.Delay.String())
 	} else {
-		out.Header.Set(HeaderDeliverAt, m.DeliverAt.UTC().Format(time.RFC3339Nano))
+		out.Header.Set(wire.HeaderDeliverAt, m.DeliverAt.UTC().Format(time.RFC3339Nano))
 	}
 	resp, err := p.nc.RequestMsgWithContext(ctx, out)
 	if err != nil {
@@ -238,8 +240,8 @@ func (p *Producer) sendDelayed(ctx context.Context, m *Message) (SendResult, err
 		Duplicate bool      `json:"duplicate"`
 		ID        string    `json:"id"`
 	}
-	if err := DecodeReply(resp.Data, &reply); err != nil {
-		if errors.Is(err, ErrNotFound) {
+	if err := wire.DecodeReply(resp.Data, &reply); err != nil {
+		if errors.Is(err, wire.ErrNotFound) {
 			return SendResult{}, fmt.Errorf("%w: %v", ErrTopicNotFound, err)
 		}
 		return SendResult{}, err
@@ -261,7 +263,7 @@ func (p *Producer) publishError(topic string, err error) error {
 func requestError(err error) error {
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("%w: no jetmq service answered: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: no jetmq service answered: %v", wire.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return fmt.Errorf("%w: %v", ErrTimeout, err)
 	}
@@ -296,7 +298,7 @@ func (f *SendFuture) Result(ctx context.Context) (SendResult, error) {
 			if err != nil {
 				return r, err
 			}
-			r.Partition = Partition(f.m.Key, n)
+			r.Partition = core.Partition(f.m.Key, n)
 		}
 		return r, nil
 	case err := <-f.paf.Err():
@@ -332,7 +334,7 @@ func (p *Producer) SendAsync(m *Message) (*SendFuture, error) {
 	// nats.go gives up on a full window after 200 ms by default; SendAsync
 	// promises to block instead (a burst on a loaded machine must wait for
 	// acks, not fail), up to asyncStallWait.
-	paf, err := p.js.PublishMsgAsync(m.natsMsg(InputSubject(m.Topic, m.Key, m.Tag)), jetstream.WithStallWait(asyncStallWait))
+	paf, err := p.js.PublishMsgAsync(m.natsMsg(wire.InputSubject(m.Topic, m.Key, m.Tag)), jetstream.WithStallWait(asyncStallWait))
 	if err != nil {
 		return nil, p.publishError(m.Topic, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -52,8 +54,8 @@ type Subscription struct {
 	log     *slog.Logger
 
 	mu     sync.Mutex
-	join   JoinReply
-	policy RetryPolicy
+	join   wire.JoinReply
+	policy core.RetryPolicy
 	cons   jetstream.Consumer
 	// presence answers the broker's "are you alive?" probes (see
 	// JoinRequest.Presence); it lives exactly as long as the member.
@@ -84,10 +86,10 @@ type Subscription struct {
 // handlers never cause redeliveries; a member that dies loses its
 // messages to the others after the group's session_timeout.
 func Subscribe(ctx context.Context, nc *nats.Conn, topic, group string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
-	if err := ValidateTopicName(topic); err != nil {
+	if err := core.ValidateTopicName(topic); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTopicNotFound, err)
 	}
-	if err := ValidateGroupName(group); err != nil {
+	if err := core.ValidateGroupName(group); err != nil {
 		return nil, err
 	}
 	if h == nil {
@@ -134,7 +136,7 @@ func Subscribe(ctx context.Context, nc *nats.Conn, topic, group string, h Handle
 func (s *Subscription) Member() string { return s.JoinReply().Member }
 
 // JoinReply is what the broker answered the last JOIN with.
-func (s *Subscription) JoinReply() JoinReply {
+func (s *Subscription) JoinReply() wire.JoinReply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.join
@@ -143,7 +145,7 @@ func (s *Subscription) JoinReply() JoinReply {
 // sendJoin sends the JOIN request of a member speaking protocol (creating
 // the group as cfg wants, when allowed) and decodes the reply into out.
 func sendJoin(ctx context.Context, nc *nats.Conn, topic, group string, cfg subscribeConfig, member, protocol string, out any) error {
-	req := JoinRequest{Member: member, Protocols: []string{protocol}, Presence: cfg.presence}
+	req := wire.JoinRequest{Member: member, Protocols: []string{protocol}, Presence: cfg.presence}
 	if cfg.create {
 		want := cfg.want
 		req.Create = &want
@@ -151,25 +153,25 @@ func sendJoin(ctx context.Context, nc *nats.Conn, topic, group string, cfg subsc
 	body, _ := json.Marshal(req)
 	ctx, cancel := context.WithTimeout(ctx, cfg.joinTimeout)
 	defer cancel()
-	msg, err := nc.RequestWithContext(ctx, GroupJoinPrefix+topic+"."+group, body)
+	msg, err := nc.RequestWithContext(ctx, wire.GroupJoinPrefix+topic+"."+group, body)
 	if err != nil {
 		return fmt.Errorf("jetmq: join %s/%s: %w", topic, group, err)
 	}
-	return DecodeReply(msg.Data, out)
+	return wire.DecodeReply(msg.Data, out)
 }
 
 // requestJoin asks the broker for membership.
-func (s *Subscription) requestJoin(ctx context.Context) (JoinReply, error) {
+func (s *Subscription) requestJoin(ctx context.Context) (wire.JoinReply, error) {
 	member := s.cfg.member
 	if cur := s.JoinReply().Member; cur != "" {
 		member = cur // keep the id across re-joins
 	}
-	var jr JoinReply
-	if err := sendJoin(ctx, s.nc, s.topic, s.group, s.cfg, member, ProtocolPull, &jr); err != nil {
-		return JoinReply{}, err
+	var jr wire.JoinReply
+	if err := sendJoin(ctx, s.nc, s.topic, s.group, s.cfg, member, wire.ProtocolPull, &jr); err != nil {
+		return wire.JoinReply{}, err
 	}
-	if jr.Protocol != ProtocolPull {
-		return JoinReply{}, fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, this helper speaks %q", s.topic, s.group, jr.Protocol, ProtocolPull)
+	if jr.Protocol != wire.ProtocolPull {
+		return wire.JoinReply{}, fmt.Errorf("jetmq: join %s/%s: broker answered protocol %q, this helper speaks %q", s.topic, s.group, jr.Protocol, wire.ProtocolPull)
 	}
 	return jr, nil
 }

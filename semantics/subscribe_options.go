@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/jetmq/jetmq/core"
 )
 
 // SubscribeOption configures Subscribe.
@@ -12,7 +14,7 @@ type SubscribeOption func(*subscribeConfig) error
 type subscribeConfig struct {
 	member      string
 	create      bool
-	want        GroupConfig
+	want        core.GroupConfig
 	concurrency int
 	prefetch    int
 	joinTimeout time.Duration
@@ -32,7 +34,7 @@ func defaultSubscribeConfig() subscribeConfig {
 // a 409 *APIError. Without an id the broker picks a fresh one.
 func WithMember(id string) SubscribeOption {
 	return func(c *subscribeConfig) error {
-		if err := ValidateMemberID(id); err != nil {
+		if err := core.ValidateMemberID(id); err != nil {
 			return err
 		}
 		c.member = id
@@ -43,13 +45,13 @@ func WithMember(id string) SubscribeOption {
 // WithBroadcasting asks for a broadcasting group: every member gets every
 // message. If the group exists it must be broadcasting.
 func WithBroadcasting() SubscribeOption {
-	return func(c *subscribeConfig) error { c.want.Mode = ModeBroadcasting; return nil }
+	return func(c *subscribeConfig) error { c.want.Mode = core.ModeBroadcasting; return nil }
 }
 
 // WithClustering asks for a clustering group (the default when Subscribe
 // creates one): each message goes to one member.
 func WithClustering() SubscribeOption {
-	return func(c *subscribeConfig) error { c.want.Mode = ModeClustering; return nil }
+	return func(c *subscribeConfig) error { c.want.Mode = core.ModeClustering; return nil }
 }
 
 // WithTags restricts a group Subscribe creates to these tags (filtered on
@@ -58,7 +60,7 @@ func WithClustering() SubscribeOption {
 func WithTags(tags ...string) SubscribeOption {
 	return func(c *subscribeConfig) error {
 		for _, t := range tags {
-			if err := ValidateToken("tag", t); err != nil {
+			if err := core.ValidateToken("tag", t); err != nil {
 				return err
 			}
 		}
@@ -72,7 +74,7 @@ func WithTags(tags ...string) SubscribeOption {
 // group exists they must match.
 func WithRetry(maxReconsume int, backoff ...time.Duration) SubscribeOption {
 	return func(c *subscribeConfig) error {
-		g := GroupConfig{Name: "x", Topic: "x", MaxReconsume: maxReconsume, RetryBackoff: backoff}
+		g := core.GroupConfig{Name: "x", Topic: "x", MaxReconsume: maxReconsume, RetryBackoff: backoff}
 		g.SetDefaults()
 		if err := g.Validate("retry"); err != nil {
 			return err
@@ -86,7 +88,7 @@ func WithRetry(maxReconsume int, backoff ...time.Duration) SubscribeOption {
 // (clustering) starts: StartNew, StartAll or StartLastPerKey.
 func WithStart(start string) SubscribeOption {
 	return func(c *subscribeConfig) error {
-		if start != StartNew && start != StartAll && start != StartLastPerKey {
+		if start != core.StartNew && start != core.StartAll && start != core.StartLastPerKey {
 			return fmt.Errorf("start %q is not one of new, all, last_per_key", start)
 		}
 		c.want.Start = start

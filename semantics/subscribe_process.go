@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -30,13 +32,13 @@ func (s *Subscription) process(m jetstream.Msg) {
 	jr, pol := s.join, s.policy
 	s.mu.Unlock()
 	attempt := int(md.NumDelivered)
-	if dec := pol.OnDelivery(attempt); dec.Action == ActionDeadLetter {
+	if dec := pol.OnDelivery(attempt); dec.Action == core.ActionDeadLetter {
 		s.deadLetter(m, md, jr, attempt, dec.Reason)
 		return
 	}
 	d := &Delivery{Topic: s.topic, Group: s.group, Member: jr.Member, Subject: m.Subject(), Attempt: attempt,
 		Seq: md.Sequence.Stream, Published: md.Timestamp, Headers: m.Headers(), Data: m.Data(), Partition: -1}
-	if sm, err := ParseStoredSubject(d.Subject); err == nil {
+	if sm, err := wire.ParseStoredSubject(d.Subject); err == nil {
 		d.Key, d.Tag, d.Partition = sm.Key, sm.Tag, sm.Partition
 	}
 	herr := s.call(d)
@@ -45,11 +47,11 @@ func (s *Subscription) process(m jetstream.Msg) {
 		errText = herr.Error()
 	}
 	switch dec := pol.OnResult(attempt, herr != nil, errText); dec.Action {
-	case ActionAck:
+	case core.ActionAck:
 		_ = m.Ack()
-	case ActionRetry:
+	case core.ActionRetry:
 		_ = m.NakWithDelay(dec.Delay)
-	case ActionDeadLetter:
+	case core.ActionDeadLetter:
 		s.deadLetter(m, md, jr, attempt, dec.Reason)
 	}
 }
@@ -67,12 +69,12 @@ func (s *Subscription) call(d *Delivery) (err error) {
 // deadLetter copies the message to the group's DLQ and only then
 // terminates it; if the copy fails the message is retried later, so it
 // leaves the group only when it is safely stored elsewhere.
-func (s *Subscription) deadLetter(m jetstream.Msg, md *jetstream.MsgMetadata, jr JoinReply, attempts int, reason string) {
+func (s *Subscription) deadLetter(m jetstream.Msg, md *jetstream.MsgMetadata, jr wire.JoinReply, attempts int, reason string) {
 	member := ""
-	if jr.Mode == ModeBroadcasting {
+	if jr.Mode == core.ModeBroadcasting {
 		member = jr.Member
 	}
-	dl, err := NewDeadLetter(s.group, member, m.Subject(), md.Sequence.Stream, attempts, reason, m.Headers(), m.Data(), time.Now())
+	dl, err := wire.NewDeadLetter(s.group, member, m.Subject(), md.Sequence.Stream, attempts, reason, m.Headers(), m.Data(), time.Now())
 	if err != nil {
 		s.log.Error("jetmq: cannot dead-letter a message outside the topic layout; terminating it", "subject", m.Subject(), "err", err)
 		_ = m.TermWithReason("not a topic subject")

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 )
@@ -44,11 +46,11 @@ const (
 func (s LocalTxState) String() string {
 	switch s {
 	case LocalCommit:
-		return TxnStateCommit
+		return core.TxnStateCommit
 	case LocalRollback:
-		return TxnStateRollback
+		return core.TxnStateRollback
 	}
-	return TxnStateUnknown
+	return core.TxnStateUnknown
 }
 
 // CheckRequest is the broker asking about a transaction it has not seen
@@ -111,12 +113,12 @@ func TxnIDFrom(ctx context.Context) string {
 // nothing, so checks go to other instances or the transaction is parked)
 // answers check requests on $MQ.TXN.CHECK.<group> in queue group <group>.
 func NewTransactionProducer(nc *nats.Conn, group string, checker Checker) (*TransactionProducer, error) {
-	if err := ValidateGroupName(group); err != nil {
+	if err := core.ValidateGroupName(group); err != nil {
 		return nil, err
 	}
 	p := &TransactionProducer{nc: nc, group: group, checker: checker}
 	if checker != nil {
-		sub, err := nc.QueueSubscribe(TxnCheckSubject(group), group, p.onCheck)
+		sub, err := nc.QueueSubscribe(wire.TxnCheckSubject(group), group, p.onCheck)
 		if err != nil {
 			return nil, err
 		}
@@ -134,11 +136,11 @@ func (p *TransactionProducer) Close() error {
 }
 
 func (p *TransactionProducer) onCheck(m *nats.Msg) {
-	attempt, _ := strconv.Atoi(m.Header.Get(HeaderAttempt))
-	req := &CheckRequest{Topic: m.Header.Get(HeaderTopic), TxnID: m.Header.Get(HeaderTxnID), Attempt: attempt, Headers: m.Header, Data: m.Data}
+	attempt, _ := strconv.Atoi(m.Header.Get(wire.HeaderAttempt))
+	req := &CheckRequest{Topic: m.Header.Get(wire.HeaderTopic), TxnID: m.Header.Get(wire.HeaderTxnID), Attempt: attempt, Headers: m.Header, Data: m.Data}
 	state := p.safeCheck(req)
 	out := nats.NewMsg(m.Reply)
-	out.Header.Set(HeaderTxnState, state.String())
+	out.Header.Set(wire.HeaderTxnState, state.String())
 	out.Data = []byte(state.String())
 	_ = m.RespondMsg(out)
 }
@@ -160,14 +162,14 @@ func (p *TransactionProducer) Prepare(ctx context.Context, txid string, msgs ...
 		if err := m.validate(); err != nil {
 			return fmt.Errorf("%w: %w", ErrTxnPrepare, err)
 		}
-		out := m.natsMsg(TxnPrepareSubject(m.Topic, m.Key, m.Tag))
-		out.Header.Set(HeaderTxnID, txid)
-		out.Header.Set(HeaderProducerGroup, p.group)
+		out := m.natsMsg(wire.TxnPrepareSubject(m.Topic, m.Key, m.Tag))
+		out.Header.Set(wire.HeaderTxnID, txid)
+		out.Header.Set(wire.HeaderProducerGroup, p.group)
 		if m.Delay != 0 {
-			out.Header.Set(HeaderDelay, m.Delay.String())
+			out.Header.Set(wire.HeaderDelay, m.Delay.String())
 		}
 		if !m.DeliverAt.IsZero() {
-			out.Header.Set(HeaderDeliverAt, m.DeliverAt.UTC().Format(time.RFC3339Nano))
+			out.Header.Set(wire.HeaderDeliverAt, m.DeliverAt.UTC().Format(time.RFC3339Nano))
 		}
 		if err := p.request(ctx, out); err != nil {
 			return fmt.Errorf("%w: %s on %s: %w", ErrTxnPrepare, txid, m.Topic, err)
@@ -178,7 +180,7 @@ func (p *TransactionProducer) Prepare(ctx context.Context, txid string, msgs ...
 
 // Commit ends transaction txid of topic: its messages become visible.
 func (p *TransactionProducer) Commit(ctx context.Context, topic, txid string) error {
-	if err := p.request(ctx, nats.NewMsg(TxnCommitSubject(topic, txid))); err != nil {
+	if err := p.request(ctx, nats.NewMsg(wire.TxnCommitSubject(topic, txid))); err != nil {
 		return fmt.Errorf("%w: commit %s: %w", ErrTxnEnd, txid, err)
 	}
 	return nil
@@ -186,7 +188,7 @@ func (p *TransactionProducer) Commit(ctx context.Context, topic, txid string) er
 
 // Rollback ends transaction txid of topic: its messages are dropped.
 func (p *TransactionProducer) Rollback(ctx context.Context, topic, txid string) error {
-	if err := p.request(ctx, nats.NewMsg(TxnRollbackSubject(topic, txid))); err != nil {
+	if err := p.request(ctx, nats.NewMsg(wire.TxnRollbackSubject(topic, txid))); err != nil {
 		return fmt.Errorf("%w: rollback %s: %w", ErrTxnEnd, txid, err)
 	}
 	return nil
@@ -205,7 +207,7 @@ func (p *TransactionProducer) request(ctx context.Context, m *nats.Msg) error {
 		}
 		return err
 	}
-	return DecodeReply(resp.Data, nil)
+	return wire.DecodeReply(resp.Data, nil)
 }
 
 // SendInTransaction sends msgs (all of one topic) in a new transaction
@@ -240,7 +242,7 @@ func (p *TransactionProducer) SendInTransaction(ctx context.Context, msgs []*Mes
 	res := TxnResult{Topic: topic, TxnID: nuid.Next()}
 	if err := p.Prepare(ctx, res.TxnID, msgs...); err != nil {
 		if rerr := p.Rollback(ctx, topic, res.TxnID); rerr == nil {
-			res.State = TxnStateRollback
+			res.State = core.TxnStateRollback
 		}
 		return res, err
 	}
@@ -250,13 +252,13 @@ func (p *TransactionProducer) SendInTransaction(ctx context.Context, msgs []*Mes
 		if err := p.Commit(ctx, topic, res.TxnID); err != nil {
 			return res, err
 		}
-		res.State = TxnStateCommit
+		res.State = core.TxnStateCommit
 		return res, nil
 	case errors.Is(lerr, ErrRollback):
 		if err := p.Rollback(ctx, topic, res.TxnID); err != nil {
 			return res, errors.Join(lerr, err)
 		}
-		res.State = TxnStateRollback
+		res.State = core.TxnStateRollback
 		return res, lerr
 	}
 	return res, fmt.Errorf("%w: %w", ErrTxnUnresolved, lerr)

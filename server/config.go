@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
 )
 
 // Defaults of the embedded server, in one place.
@@ -27,12 +27,12 @@ const (
 // Config is everything jetmq reads from its config file, environment and
 // flags. Zero values mean "default"; SetDefaults fills them in.
 type Config struct {
-	NATS         NATSConfig              `mapstructure:"nats"`
-	HTTP         *string                 `mapstructure:"http"`
-	Topics       []semantics.TopicConfig `mapstructure:"topics"`
-	Transactions semantics.TxnConfig     `mapstructure:"transactions"`
-	Groups       []semantics.GroupConfig `mapstructure:"groups"`
-	Log          LogConfig               `mapstructure:"log"`
+	NATS         NATSConfig         `mapstructure:"nats"`
+	HTTP         *string            `mapstructure:"http"`
+	Topics       []core.TopicConfig `mapstructure:"topics"`
+	Transactions core.TxnConfig     `mapstructure:"transactions"`
+	Groups       []core.GroupConfig `mapstructure:"groups"`
+	Log          LogConfig          `mapstructure:"log"`
 }
 
 // NATSConfig configures the embedded nats-server.
@@ -113,7 +113,7 @@ func (c *Config) SetDefaults() {
 }
 
 // Validate checks a config whose defaults are set. The error is a
-// *semantics.ConfigError naming the key.
+// *core.ConfigError naming the key.
 func (c *Config) Validate() error {
 	if err := c.validateNATS(); err != nil {
 		return err
@@ -238,7 +238,7 @@ func (c *Config) validateSemantics() error {
 }
 
 func cfgErr(key, format string, args ...any) error {
-	return &semantics.ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}
+	return &core.ConfigError{Key: key, Problem: fmt.Sprintf(format, args...)}
 }
 
 func unwrapPathError(err error) error {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
 	"github.com/spf13/pflag"
 )
 
@@ -53,8 +53,8 @@ func TestHTTPEmptyDisables(t *testing.T) {
 func validConfig(t *testing.T) *Config {
 	c := &Config{
 		NATS:   NATSConfig{StoreDir: t.TempDir()},
-		Topics: []semantics.TopicConfig{{Name: "orders"}},
-		Groups: []semantics.GroupConfig{{Name: "email", Topic: "orders"}},
+		Topics: []core.TopicConfig{{Name: "orders"}},
+		Groups: []core.GroupConfig{{Name: "email", Topic: "orders"}},
 	}
 	c.SetDefaults()
 	return c
@@ -123,7 +123,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 			}
 			tc.mutate(c)
 			err := c.Validate()
-			var ce *semantics.ConfigError
+			var ce *core.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("got %v, want a ConfigError", err)
 			}
@@ -182,7 +182,7 @@ func TestLoadConfigRejects(t *testing.T) {
 				t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
 			}
 			_, err := LoadConfig(writeFile(t, tc.file, tc.content), nil)
-			var ce *semantics.ConfigError
+			var ce *core.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("got %v, want a ConfigError", err)
 			}
@@ -274,7 +274,7 @@ func TestLoadConfigEnvBadValueNamesKey(t *testing.T) {
 	t.Setenv("JETMQ_NATS_PORT", "abc")
 	t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
 	_, err := LoadConfig("", nil)
-	var ce *semantics.ConfigError
+	var ce *core.ConfigError
 	if !errors.As(err, &ce) || ce.Key != "nats.port" {
 		t.Fatalf("got %v, want an error naming nats.port", err)
 	}
@@ -287,7 +287,7 @@ func TestLoadConfigEnvHostIsChecked(t *testing.T) {
 	for _, host := range []string{"256.1.1.1", "1.2.3", "a..b", "host_name"} {
 		t.Setenv("JETMQ_NATS_HOST", host)
 		_, err := LoadConfig("", nil)
-		var ce *semantics.ConfigError
+		var ce *core.ConfigError
 		if !errors.As(err, &ce) || ce.Key != "nats.host" {
 			t.Fatalf("JETMQ_NATS_HOST=%s: got %v, want an error naming nats.host", host, err)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -107,7 +107,7 @@ func docWith(key string, value any) []byte {
 
 func assertConfigError(t *testing.T, err error, key string) {
 	t.Helper()
-	var ce *semantics.ConfigError
+	var ce *core.ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("got %v, want a ConfigError naming %s", err, key)
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -35,7 +35,7 @@ var FlagKeys = map[string]string{
 // LoadConfig reads configFile (YAML, TOML or JSON; "" for none), the
 // JETMQ_* environment and the changed flags of fs (may be nil), in the
 // precedence flag > env > file > default, then sets defaults and validates.
-// Every error is a one-line *semantics.ConfigError naming the key.
+// Every error is a one-line *core.ConfigError naming the key.
 func LoadConfig(configFile string, fs *pflag.FlagSet) (*Config, error) {
 	v := viper.New()
 	if configFile != "" {
@@ -102,7 +102,7 @@ func configFileError(file string, err error) error {
 	case errors.As(err, &unsupported):
 		err = fmt.Errorf("unsupported file type %q: use .yaml, .yml, .toml or .json", filepath.Ext(file))
 	}
-	return &semantics.ConfigError{Key: "--config " + file, Problem: oneLine(err.Error())}
+	return &core.ConfigError{Key: "--config " + file, Problem: oneLine(err.Error())}
 }
 
 // decodeExact decodes v into cfg, refusing unknown keys and values of the
@@ -172,14 +172,14 @@ func decodeError(err error) error {
 			if owner != "" {
 				key = owner + "." + key
 			}
-			return &semantics.ConfigError{Key: normalizeKey(key), Problem: "unknown key"}
+			return &core.ConfigError{Key: normalizeKey(key), Problem: "unknown key"}
 		}
 		if fm := fieldErrRE.FindStringSubmatch(line); fm != nil {
-			return &semantics.ConfigError{Key: normalizeKey(fm[1]), Problem: fm[2]}
+			return &core.ConfigError{Key: normalizeKey(fm[1]), Problem: fm[2]}
 		}
-		return &semantics.ConfigError{Key: "config", Problem: line}
+		return &core.ConfigError{Key: "config", Problem: line}
 	}
-	return &semantics.ConfigError{Key: "config", Problem: oneLine(msg)}
+	return &core.ConfigError{Key: "config", Problem: oneLine(msg)}
 }
 
 func normalizeKey(k string) string { return strings.TrimPrefix(strings.ToLower(k), ".") }
@@ -203,6 +203,6 @@ func parseRouteURL(r string) (*url.URL, error) {
 
 // IsConfigError reports whether err is a configuration problem (exit 2).
 func IsConfigError(err error) bool {
-	var ce *semantics.ConfigError
+	var ce *core.ConfigError
 	return errors.As(err, &ce)
 }

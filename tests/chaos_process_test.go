@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetmq/jetmq/bridge"
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -272,7 +272,7 @@ func TestChaosProcessCluster(t *testing.T) {
 		t.Fatalf("ordered group broke a guarantee: %s", r)
 	}
 	nc := testutil.Connect(t, urls)
-	var st bridge.TopicStatus
+	var st wire.TopicStatus
 	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.INFO.orders", nil, &st); err != nil || st.Misfiled != 0 {
 		t.Fatalf("topic info after the chaos: %v, misfiled %d", err, st.Misfiled)
 	}

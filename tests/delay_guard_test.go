@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -53,7 +54,7 @@ func TestDelayRefusesReservedHeaders(t *testing.T) {
 	}
 	part := info["messages"].([]any)[0].(map[string]any)["part"].(string)
 	for _, h := range []struct{ key, value string }{
-		{"Nats-Schedule-Source", semantics.TxnHalfSubject(txnTopic, "open-1", part)},
+		{"Nats-Schedule-Source", wire.TxnHalfSubject(txnTopic, "open-1", part)},
 		{"Nats-Schedule", "@at 2020-01-01T00:00:00Z"},
 		{"Nats-Batch-Id", "b1"},
 		{"Nats-Batch-Sequence", "1"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -76,7 +77,7 @@ func TestDelayedDeliveryOnTimeNeverBefore(t *testing.T) {
 		if late := got.Sub(at); late > time.Second {
 			t.Fatalf("delivered %s late", late)
 		}
-		if m.Subject() != semantics.StoredSubject("orders", r.Partition, "alice", "vip") || string(m.Data()) != "pay" || m.Headers().Get("X-Trace") != "t1" {
+		if m.Subject() != wire.StoredSubject("orders", r.Partition, "alice", "vip") || string(m.Data()) != "pay" || m.Headers().Get("X-Trace") != "t1" {
 			t.Fatalf("delivered %s %q %v", m.Subject(), m.Data(), m.Headers())
 		}
 	case <-time.After(10 * time.Second):

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -84,7 +85,7 @@ func TestGroupRetryBackoffAndDLQ(t *testing.T) {
 		t.Fatalf("flaky attempts %v, want [1 2] (then acked)", ns)
 	}
 	d := list.Messages[0]
-	if d.Key != "bad" || d.Tag != "signup" || d.Attempts != 3 || d.Group != "email" || d.Subject != semantics.StoredSubject("orders", semantics.Partition("bad", 4), "bad", "signup") ||
+	if d.Key != "bad" || d.Tag != "signup" || d.Attempts != 3 || d.Group != "email" || d.Subject != wire.StoredSubject("orders", semantics.Partition("bad", 4), "bad", "signup") ||
 		d.Error != "smtp refused bad (attempt 3)" || time.Since(d.DeadAt) > time.Minute {
 		t.Fatalf("dead letter %+v", d)
 	}
@@ -97,7 +98,7 @@ func TestGroupRetryBackoffAndDLQ(t *testing.T) {
 	}
 	// A standard client reads the DLQ stream directly.
 	js := testutil.JetStream(t, nc)
-	raw, err := js.Stream(context.Background(), semantics.DLQStream("orders"))
+	raw, err := js.Stream(context.Background(), wire.DLQStream("orders"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 )
 
 // priceCache is one cache server: the latest price of every item.
@@ -131,7 +132,7 @@ func TestGroupBroadcastResumeAndTTL(t *testing.T) {
 	}
 	js := testutil.JetStream(t, nc)
 	testutil.CheckFor(t, 15*time.Second, 100*time.Millisecond, func() error {
-		if _, err := js.Consumer(context.Background(), "news", semantics.BroadcastConsumer("readers", "r1")); err == nil {
+		if _, err := js.Consumer(context.Background(), "news", wire.BroadcastConsumer("readers", "r1")); err == nil {
 			return fmt.Errorf("silent member's durable still there")
 		}
 		return nil

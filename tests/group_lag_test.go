@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -60,7 +61,7 @@ func TestGroupLagPerPartition(t *testing.T) {
 	if fmt.Sprint(lagByPartition(cl.Lag)) != fmt.Sprint(want) || cl.Total != 40 || cl.Lag[0].Exact {
 		t.Fatalf("clustering lag %+v, want %v", cl, want)
 	}
-	if fmt.Sprint(lagByPartition(ord.Lag)) != fmt.Sprint(want) || !ord.Lag[0].Exact || ord.Lag[1].Consumer != semantics.OrderedConsumer("ord", 1) {
+	if fmt.Sprint(lagByPartition(ord.Lag)) != fmt.Sprint(want) || !ord.Lag[0].Exact || ord.Lag[1].Consumer != wire.OrderedConsumer("ord", 1) {
 		t.Fatalf("ordered lag %+v, want %v", ord, want)
 	}
 	if fmt.Sprint(lagByPartition(tagged.Lag)) != fmt.Sprint(wantVIP) {

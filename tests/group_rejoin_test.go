@@ -11,6 +11,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -173,7 +174,7 @@ func TestBroadcastSameMemberTwiceRefused(t *testing.T) {
 	<-entered
 	js := testutil.JetStream(t, nc)
 	testutil.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		c, err := js.Consumer(context.Background(), "prices", semantics.BroadcastConsumer("cache", "busy"))
+		c, err := js.Consumer(context.Background(), "prices", wire.BroadcastConsumer("cache", "busy"))
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -204,7 +205,7 @@ func TestOrderedMemberProcessKill9(t *testing.T) {
 	victim.kill9()
 	floors := map[int]uint64{}
 	for p := 0; p < partitions; p++ {
-		floors[p] = consumerInfo(t, js, "events", semantics.OrderedConsumer("audit", p)).AckFloor.Stream
+		floors[p] = consumerInfo(t, js, "events", wire.OrderedConsumer("audit", p)).AckFloor.Stream
 	}
 	measured := time.Now()
 	handled, unfinished := victimRecords(t, victim, n)
@@ -218,7 +219,7 @@ func TestOrderedMemberProcessKill9(t *testing.T) {
 	r := waitChecked(t, c, n, 60*time.Second)
 	consumers := make([]string, partitions)
 	for p := range consumers {
-		consumers[p] = semantics.OrderedConsumer("audit", p)
+		consumers[p] = wire.OrderedConsumer("audit", p)
 	}
 	waitSettled(t, js, "events", consumers...)
 	r = c.Check()

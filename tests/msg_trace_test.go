@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -82,7 +83,7 @@ func TestMsgTraceStates(t *testing.T) {
 	for _, g := range tr.Groups {
 		switch g.Group {
 		case "ord":
-			if len(g.Consumers) != 1 || g.Consumers[0].Consumer != semantics.OrderedConsumer("ord", tr.Message.Partition) {
+			if len(g.Consumers) != 1 || g.Consumers[0].Consumer != wire.OrderedConsumer("ord", tr.Message.Partition) {
 				t.Fatalf("ordered group traced on %+v, want the partition's consumer", g.Consumers)
 			}
 		case "hold":

@@ -13,6 +13,7 @@ import (
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -138,7 +139,7 @@ func consumerLeadersBack(t *testing.T, url, topic, group string, partitions int,
 			defer wg.Done()
 			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-				c, err := js.Consumer(ctx, topic, semantics.OrderedConsumer(group, p))
+				c, err := js.Consumer(ctx, topic, wire.OrderedConsumer(group, p))
 				cancel()
 				if err == nil && c.CachedInfo().Cluster != nil && c.CachedInfo().Cluster.Leader != "" && c.CachedInfo().Cluster.Leader != dead {
 					mu.Lock()

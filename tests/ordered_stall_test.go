@@ -11,6 +11,7 @@ import (
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 )
 
 // TestOrderedMemberRecoversLostPull: the pull of a partition ends under a
@@ -38,7 +39,7 @@ func TestOrderedMemberRecoversLostPull(t *testing.T) {
 	waitHandled(t, c, 5)
 
 	js := testutil.JetStream(t, nc)
-	consumer := semantics.OrderedConsumer("g", 0)
+	consumer := wire.OrderedConsumer("g", 0)
 	if err := js.DeleteConsumer(context.Background(), "lost", consumer); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 )
 
 func TestProducerSendReportsPartitionAndSequence(t *testing.T) {
@@ -27,7 +28,7 @@ func TestProducerSendReportsPartitionAndSequence(t *testing.T) {
 	if r.Partition != int(fnv1a32("alice")%8) || r.Seq != 1 {
 		t.Fatalf("result %+v", r)
 	}
-	if got := storedSubject(t, js, "orders", r.Seq); got != semantics.StoredSubject("orders", r.Partition, "alice", "created") {
+	if got := storedSubject(t, js, "orders", r.Seq); got != wire.StoredSubject("orders", r.Partition, "alice", "created") {
 		t.Fatalf("stored on %s", got)
 	}
 	// Keyless: the partition is read back.
@@ -35,7 +36,7 @@ func TestProducerSendReportsPartitionAndSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := storedSubject(t, js, "orders", r.Seq); got != semantics.StoredSubject("orders", r.Partition, "_", "") {
+	if got := storedSubject(t, js, "orders", r.Seq); got != wire.StoredSubject("orders", r.Partition, "_", "") {
 		t.Fatalf("keyless result %+v stored on %s", r, got)
 	}
 	// Deduplication by message id.

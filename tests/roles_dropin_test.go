@@ -6,6 +6,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -42,7 +43,7 @@ func TestRolesDropInPublishOnlyUser(t *testing.T) {
 	before := readRolesState(t, alice, open)
 	denied := append(commonDenied(open), clientDenied()...)
 	denied = append(denied, pubA("$JS.API.CONSUMER.MSG.NEXT."+rolesTopic+".email"),
-		qsubA(semantics.TxnCheckSubject("reg"), "reg"), pubA(nats.InboxPrefix+"someone.else"))
+		qsubA(wire.TxnCheckSubject("reg"), "reg"), pubA(nats.InboxPrefix+"someone.else"))
 	for _, a := range denied {
 		bob.expectDenied(t, a)
 	}

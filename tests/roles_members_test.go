@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -160,7 +161,7 @@ func operatorJob(t *testing.T, e *rolesEnv, rc *roleConn) {
 	if _, err := js.Stream(ctx, "scratch"); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("deleted topic: %v", err)
 	}
-	m := nats.NewMsg(semantics.TxnRollbackSubject(rolesTopic, e.openTxn))
+	m := nats.NewMsg(wire.TxnRollbackSubject(rolesTopic, e.openTxn))
 	m.Header.Set(semantics.HeaderTxnBy, semantics.TxnByOperator)
 	if err := request(rc.Conn, m, nil); err != nil {
 		t.Fatalf("operator rollback: %v", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -79,7 +80,7 @@ func commonDenied(openTxn string) []attempt {
 		subA("$MQ.DELAY.>"),
 		qsubA("$MQ.API.>", semantics.ServiceQueue),
 		qsubA("$MQ.TXN.COMMIT.>", semantics.ServiceQueue),
-		qsubA(semantics.TxnCheckSubject("other"), "other"),
+		qsubA(wire.TxnCheckSubject("other"), "other"),
 	}
 }
 
@@ -102,19 +103,19 @@ func roleCases(open string) []roleCase {
 	other := func(s string) string { return "$JS.API.CONSUMER.MSG.NEXT." + rolesTopic + "." + s }
 	return []roleCase{
 		{"producer", producerJob, []attempt{pubA("payments.k"), pubA("$MQ.DELAY.payments.k"),
-			pubA("$MQ.TXN.PREPARE." + rolesTopic + ".k"), pubA(semantics.TxnCommitSubject(rolesTopic, open)),
+			pubA("$MQ.TXN.PREPARE." + rolesTopic + ".k"), pubA(wire.TxnCommitSubject(rolesTopic, open)),
 			pubA("$MQ.GROUP.JOIN." + rolesTopic + "." + rolesCluster), pubA(other(rolesCluster)),
-			subA(rolesTopic + ".>"), qsubA(semantics.TxnCheckSubject(rolesPG), rolesPG)}},
+			subA(rolesTopic + ".>"), qsubA(wire.TxnCheckSubject(rolesPG), rolesPG)}},
 		{"txn_producer", txnProducerJob, []attempt{pubA("$MQ.TXN.PREPARE.payments.k"),
-			pubA(semantics.TxnCommitSubject("payments", "x")), topicPubA("k"),
+			pubA(wire.TxnCommitSubject("payments", "x")), topicPubA("k"),
 			pubA("$MQ.DELAY." + rolesTopic + ".k"), pubA(other(rolesCluster)), subA("$MQ.TXN.CHECK.>")}},
-		{"checker", checkerJob, []attempt{pubA(semantics.TxnCommitSubject(rolesTopic, open)),
-			pubA(semantics.TxnRollbackSubject(rolesTopic, open)), topicPubA("k"),
+		{"checker", checkerJob, []attempt{pubA(wire.TxnCommitSubject(rolesTopic, open)),
+			pubA(wire.TxnRollbackSubject(rolesTopic, open)), topicPubA("k"),
 			pubA("_INBOX.someone.else"), qsubA("$MQ.TXN.CHECK.*", rolesPG), subA("$MQ.TXN.CHECK.>")}},
 		{"member", memberJob, []attempt{topicPubA("k"), pubA(other(rolesBcast + "__bc-1")),
 			pubA(other(rolesOrdered + "~p0")), pubA("$JS.ACK." + rolesTopic + "." + rolesBcast + "__bc-1.1.1.1.1.1.0"),
 			pubA("$MQ.GROUP.JOIN." + rolesTopic + "." + rolesOrdered), pubA("$MQ.DLQ." + rolesTopic + "." + rolesBcast),
-			pubA("$MQ.API.DLQ.PURGE." + rolesTopic + "." + rolesCluster), qsubA(semantics.TxnCheckSubject(rolesPG), rolesPG)}},
+			pubA("$MQ.API.DLQ.PURGE." + rolesTopic + "." + rolesCluster), qsubA(wire.TxnCheckSubject(rolesPG), rolesPG)}},
 		{"ordered_member", orderedMemberJob, []attempt{pubA("$MQ.GROUP.RELEASE." + rolesTopic + "." + rolesOrdered + ".om-2"),
 			pubA("$MQ.GROUP.LEAVE." + rolesTopic + "." + rolesOrdered + ".om-2"),
 			pubA("$MQ.GROUP.HB." + rolesTopic + "." + rolesOrdered + ".ghost"),
@@ -125,7 +126,7 @@ func roleCases(open string) []roleCase {
 			pubA("$MQ.GROUP.LEAVE." + rolesTopic + "." + rolesBcast + ".bc-2"), pubA(other(rolesCluster)), topicPubA("k")}},
 		{"operator", operatorJob, []attempt{topicPubA("k"), pubA(other(rolesCluster)),
 			pubA("$JS.ACK." + rolesTopic + "." + rolesCluster + ".1.1.1.1.1.0"), pubA("$JS.API.STREAM.CREATE.x"),
-			pubA("$MQ.GROUP.HB." + rolesTopic + "." + rolesCluster + ".op"), qsubA(semantics.TxnCheckSubject(rolesPG), rolesPG)}},
+			pubA("$MQ.GROUP.HB." + rolesTopic + "." + rolesCluster + ".op"), qsubA(wire.TxnCheckSubject(rolesPG), rolesPG)}},
 	}
 }
 

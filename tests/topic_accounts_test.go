@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -27,7 +28,7 @@ func TestTopicsLiveInTheJetmqAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := storedSubject(t, js, "orders", ack.Sequence); got != semantics.StoredSubject("orders", semantics.Partition("k1", 4), "k1", "") {
+	if got := storedSubject(t, js, "orders", ack.Sequence); got != wire.StoredSubject("orders", semantics.Partition("k1", 4), "k1", "") {
 		t.Fatalf("stored on %s", got)
 	}
 	if err := apiRequest(t, alice, "$MQ.API.TOPIC.INFO.orders", nil, nil); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"fmt"
+
 	"github.com/jetmq/jetmq/internal/testutil"
 )
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -249,7 +250,7 @@ func checkStoredForms(t *testing.T, acked map[string]string, stored map[string]*
 
 // isStoredFormOf reports whether stored is where a publish on input belongs.
 func isStoredFormOf(input, stored string, partitions int) bool {
-	sm, err := semantics.ParseStoredSubject(stored)
+	sm, err := wire.ParseStoredSubject(stored)
 	if err != nil || sm.Partition >= partitions {
 		return false
 	}

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetmq/jetmq/bridge"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -72,11 +72,11 @@ func seedOlderLayout(t *testing.T, dir, topic string, partitions int) {
 	nc := testutil.Connect(t, ns.ClientURL())
 	js := testutil.JetStream(t, nc)
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: semantics.InternalStream(topic), Subjects: []string{semantics.InternalPrefix + topic + ".>"}, AllowMsgSchedules: true, AllowAtomicPublish: true}); err != nil {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: wire.InternalStream(topic), Subjects: []string{semantics.InternalPrefix + topic + ".>"}, AllowMsgSchedules: true, AllowAtomicPublish: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: topic, Subjects: []string{topic + ".>"},
-		Sources:  []*jetstream.StreamSource{{Name: semantics.InternalStream(topic), SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: semantics.OutboxFilter(topic), Destination: topic + ".>"}}}},
+		Sources:  []*jetstream.StreamSource{{Name: wire.InternalStream(topic), SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: wire.OutboxFilter(topic), Destination: topic + ".>"}}}},
 		Metadata: map[string]string{semantics.MetaPartitions: fmt.Sprint(partitions), semantics.MetaMaxDelay: "720h0m0s", semantics.MetaVersion: "3"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestTopicOlderLayoutMisfiledRepaired(t *testing.T) {
 	nc := testutil.Connect(t, s.ClientURL())
 	js := testutil.JetStream(t, nc)
 
-	var st bridge.TopicStatus
+	var st wire.TopicStatus
 	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
 		if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.INFO.orders", nil, &st); err != nil {
 			return err
@@ -127,7 +127,7 @@ func TestTopicOlderLayoutMisfiledRepaired(t *testing.T) {
 	if rep.Code != 0 || !strings.Contains(rep.Stdout, "moved 4 misfiled messages; 1 junk") {
 		t.Fatalf("jetmq topic repair: %d\n%s%s", rep.Code, rep.Stdout, rep.Stderr)
 	}
-	var r bridge.RepairReply
+	var r wire.RepairReply
 	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.REPAIR.orders", nil, &r); err != nil || r.Moved != 0 || r.Unplaced != 1 {
 		t.Fatalf("second repair %+v %v, want nothing moved", r, err)
 	}
@@ -207,7 +207,7 @@ func TestTopicInternalStreamDeletedIsRecreated(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		delayed(fmt.Sprint("before-", i))
 	}
-	if err := js.DeleteStream(context.Background(), semantics.InternalStream("orders")); err != nil {
+	if err := js.DeleteStream(context.Background(), wire.InternalStream("orders")); err != nil {
 		t.Fatal(err)
 	}
 	sawProblem := false
@@ -216,7 +216,7 @@ func TestTopicInternalStreamDeletedIsRecreated(t *testing.T) {
 		if code == 200 && strings.Contains(body, `"degraded"`) && strings.Contains(body, `"topic":"orders"`) {
 			sawProblem = true
 		}
-		if _, err := js.Stream(context.Background(), semantics.InternalStream("orders")); err != nil {
+		if _, err := js.Stream(context.Background(), wire.InternalStream("orders")); err != nil {
 			return err
 		}
 		if !sawProblem {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -55,7 +56,7 @@ func TestTopicAPIBodiesAreStrict(t *testing.T) {
 		t.Fatalf("a refused CREATE made the topic: %v", err)
 	}
 	js := testutil.JetStream(t, nc)
-	if _, err := js.Stream(context.Background(), semantics.InternalStream("strict")); !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if _, err := js.Stream(context.Background(), wire.InternalStream("strict")); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("a refused CREATE left its internal stream: %v", err)
 	}
 	if err := rawAPI(t, nc, "$MQ.API.TOPIC.CREATE.strict", `{"storage":"memory"}`, nil); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -74,7 +75,7 @@ func TestDelayedDeliveryFiresAfterLeaderMoves(t *testing.T) {
 	// The schedule lives in the topic's internal stream, whose leader fires
 	// it: that is the leader to take away.
 	testutil.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
-		s, err := js.Stream(ctx, semantics.InternalStream("orders"))
+		s, err := js.Stream(ctx, wire.InternalStream("orders"))
 		if err != nil {
 			return err
 		}

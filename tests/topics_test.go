@@ -12,6 +12,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -210,7 +211,7 @@ func TestTopicPartitionFilterConsumesOnePartition(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := js.CreateConsumer(ctx, "orders", jetstream.ConsumerConfig{FilterSubject: semantics.PartitionFilter("orders", 2), AckPolicy: jetstream.AckExplicitPolicy})
+	c, err := js.CreateConsumer(ctx, "orders", jetstream.ConsumerConfig{FilterSubject: wire.PartitionFilter("orders", 2), AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestTopicPartitionFilterConsumesOnePartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	for m := range batch.Messages() {
-		sm, err := semantics.ParseStoredSubject(m.Subject())
+		sm, err := wire.ParseStoredSubject(m.Subject())
 		if err != nil || sm.Partition != 2 {
 			t.Fatalf("partition filter delivered %s", m.Subject())
 		}
@@ -395,7 +396,7 @@ func TestTopicOnePartitionIsOneGlobalOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := js.OrderedConsumer(ctx, "ledger", jetstream.OrderedConsumerConfig{FilterSubjects: []string{semantics.PartitionFilter("ledger", 0)}})
+	c, err := js.OrderedConsumer(ctx, "ledger", jetstream.OrderedConsumerConfig{FilterSubjects: []string{wire.PartitionFilter("ledger", 0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +437,7 @@ func TestTopicOfOlderLayoutIsRefused(t *testing.T) {
 	if err := apiRequest(t, nc, "$MQ.API.TOPIC.INFO.legacy", nil, nil); !errors.Is(err, semantics.ErrNotFound) {
 		t.Fatalf("info of an older topic: %v, want 404", err)
 	}
-	m := nats.NewMsg(semantics.TxnPrepareSubject("legacy", "k", ""))
+	m := nats.NewMsg(wire.TxnPrepareSubject("legacy", "k", ""))
 	m.Header.Set(semantics.HeaderTxnID, "t1")
 	m.Header.Set(semantics.HeaderProducerGroup, "g")
 	resp, err := nc.RequestMsg(m, 10*time.Second)

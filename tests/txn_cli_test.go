@@ -11,6 +11,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 )
 
 // TestTxnCLIListsParkedOfEveryTopic: `jetmq txn ls --parked` without a
@@ -20,7 +21,7 @@ func TestTxnCLIListsParkedOfEveryTopic(t *testing.T) {
 	nc := testutil.Connect(t, s.ClientURL())
 	prepare(t, nc, "lost-orders", "k", "b") // group "reg": nobody answers
 	m := prepareMsg("lost-billing", "reg", "k", "", "b")
-	m.Subject = semantics.TxnPrepareSubject("billing", "k", "")
+	m.Subject = wire.TxnPrepareSubject("billing", "k", "")
 	if err := request(nc, m, nil); err != nil {
 		t.Fatal(err)
 	}

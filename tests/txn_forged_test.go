@@ -7,6 +7,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -19,7 +20,7 @@ func TestTxnCommitForgedHalfIs4xx(t *testing.T) {
 	js := testutil.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m := nats.NewMsg(semantics.TxnHalfSubject(txnTopic, "forged-1", "p1"))
+	m := nats.NewMsg(wire.TxnHalfSubject(txnTopic, "forged-1", "p1"))
 	m.Header.Set(semantics.HeaderDelay, "not-a-duration")
 	m.Header.Set(semantics.HeaderProducerGroup, "reg")
 	m.Data = []byte("forged")
@@ -29,7 +30,7 @@ func TestTxnCommitForgedHalfIs4xx(t *testing.T) {
 	err := endTxn(nc, semantics.TxnStateCommit, "forged-1")
 	wantCodeNaming(t, "commit of a forged half message", err, 409, "forged-1")
 	// A forged tag of several tokens would land on a junk topic subject.
-	m = nats.NewMsg(semantics.TxnHalfSubject(txnTopic, "forged-2", "p1"))
+	m = nats.NewMsg(wire.TxnHalfSubject(txnTopic, "forged-2", "p1"))
 	m.Header.Set(semantics.HeaderTag, "a.b")
 	if _, err := js.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -35,7 +36,7 @@ func txnServer(t *testing.T, mutate ...func(*server.Config)) *server.Server {
 
 // prepareMsg is a prepare request for key in transaction txid.
 func prepareMsg(txid, group, key, tag, body string) *nats.Msg {
-	m := nats.NewMsg(semantics.TxnPrepareSubject(txnTopic, key, tag))
+	m := nats.NewMsg(wire.TxnPrepareSubject(txnTopic, key, tag))
 	m.Header.Set(semantics.HeaderTxnID, txid)
 	m.Header.Set(semantics.HeaderProducerGroup, group)
 	m.Data = []byte(body)
@@ -60,9 +61,9 @@ func prepare(t *testing.T, nc *nats.Conn, txid, key, body string) {
 }
 
 func endTxn(nc *nats.Conn, state, txid string) error {
-	subj := semantics.TxnCommitSubject(txnTopic, txid)
+	subj := wire.TxnCommitSubject(txnTopic, txid)
 	if state == semantics.TxnStateRollback {
-		subj = semantics.TxnRollbackSubject(txnTopic, txid)
+		subj = wire.TxnRollbackSubject(txnTopic, txid)
 	}
 	return request(nc, nats.NewMsg(subj), nil)
 }
@@ -148,7 +149,7 @@ func txnStateOf(t *testing.T, nc *nats.Conn, txid string) string {
 // checkResponder answers the check requests of group with answer(txid).
 func checkResponder(t *testing.T, nc *nats.Conn, group string, answer func(m *nats.Msg) string) *nats.Subscription {
 	t.Helper()
-	sub, err := nc.QueueSubscribe(semantics.TxnCheckSubject(group), group, func(m *nats.Msg) {
+	sub, err := nc.QueueSubscribe(wire.TxnCheckSubject(group), group, func(m *nats.Msg) {
 		a := answer(m)
 		if a == "" {
 			return // silence

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -35,15 +36,15 @@ func TestTxnNoticesDoNotCopyHalfMessages(t *testing.T) {
 	body := strings.Repeat("x", 200<<10)
 	// The driver writes the notice source when it starts driving the topic.
 	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
-		st, err := js.Stream(ctx, semantics.InternalStream(txnTopic))
+		st, err := js.Stream(ctx, wire.InternalStream(txnTopic))
 		if err != nil {
 			return err
 		}
-		_, err = st.GetLastMsgForSubject(ctx, semantics.TxnNoticeSource(txnTopic))
+		_, err = st.GetLastMsgForSubject(ctx, wire.TxnNoticeSource(txnTopic))
 		return err
 	})
-	notices, err := js.OrderedConsumer(ctx, semantics.InternalStream(txnTopic), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{semantics.TxnKindFilter(txnTopic, semantics.TxnKindNotice)},
+	notices, err := js.OrderedConsumer(ctx, wire.InternalStream(txnTopic), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{wire.TxnKindFilter(txnTopic, semantics.TxnKindNotice)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestTxnNoticesDoNotCopyHalfMessages(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no check notice: %v", err)
 	}
-	if m.Subject() != semantics.TxnNoticeSubject(txnTopic, "big-1") || len(m.Data()) != 0 {
+	if m.Subject() != wire.TxnNoticeSubject(txnTopic, "big-1") || len(m.Data()) != 0 {
 		t.Fatalf("notice %s holds %d bytes, want an empty notice of big-1", m.Subject(), len(m.Data()))
 	}
 	testutil.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {

@@ -13,6 +13,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -140,7 +141,7 @@ func TestTxnParkedThenOperator(t *testing.T) {
 		mu.Unlock()
 		return semantics.TxnStateUnknown
 	})
-	garbage, _ := nc.QueueSubscribe(semantics.TxnCheckSubject("garbled"), "garbled", func(m *nats.Msg) { _ = m.Respond([]byte("PERHAPS")) })
+	garbage, _ := nc.QueueSubscribe(wire.TxnCheckSubject("garbled"), "garbled", func(m *nats.Msg) { _ = m.Respond([]byte("PERHAPS")) })
 	defer garbage.Unsubscribe()
 	for _, tx := range []struct{ id, group string }{{"p1", "lost"}, {"p2", "lost"}, {"p3", "garbled"}, {"p4", "nobody"}} {
 		if err := request(nc, prepareMsg(tx.id, tx.group, "k"+tx.id, "", "parked "+tx.id), nil); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -56,7 +57,7 @@ func TestTxnCommitRollbackProtocol(t *testing.T) {
 	}
 	// The committed message sits on its partition subject, once.
 	st, _ := js.Stream(context.Background(), txnTopic)
-	m, err := st.GetLastMsgForSubject(context.Background(), semantics.StoredSubject(txnTopic, semantics.Partition("alice", 4), "alice", ""))
+	m, err := st.GetLastMsgForSubject(context.Background(), wire.StoredSubject(txnTopic, semantics.Partition("alice", 4), "alice", ""))
 	if err != nil || string(m.Data) != "welcome alice" || m.Header.Get(semantics.HeaderTxnID) != "t1" {
 		t.Fatalf("stored message: %v %v", m, err)
 	}
@@ -157,7 +158,7 @@ func TestTxnBadInput(t *testing.T) {
 	wantCode(t, request(nc, prepareMsg("bad id!", "reg", "k", "", "b"), nil), 400)
 	wantCode(t, request(nc, prepareMsg(strings.Repeat("x", 129), "reg", "k", "", "b"), nil), 400)
 	unknown := prepareMsg("x", "reg", "k", "", "b")
-	unknown.Subject = semantics.TxnPrepareSubject("nosuch", "k", "")
+	unknown.Subject = wire.TxnPrepareSubject("nosuch", "k", "")
 	wantCode(t, request(nc, unknown, nil), 404)
 	badDelay := prepareMsg("x", "reg", "k", "", "b")
 	badDelay.Header.Set(semantics.HeaderDelay, "soon")
@@ -168,7 +169,7 @@ func TestTxnBadInput(t *testing.T) {
 	big := prepareMsg("x", "reg", "k", "", strings.Repeat("x", int(nc.MaxPayload())-600))
 	wantCode(t, request(nc, big, nil), 413)
 	wantCode(t, request(nc, nats.NewMsg(semantics.TxnPrefix+"COMMIT.orders"), nil), 400)
-	wantCode(t, request(nc, nats.NewMsg(semantics.TxnCommitSubject("nosuch", "x")), nil), 404)
+	wantCode(t, request(nc, nats.NewMsg(wire.TxnCommitSubject("nosuch", "x")), nil), 404)
 	wantCode(t, endTxn(nc, semantics.TxnStateCommit, "x"), 404)
 	prepare(t, nc, "g1", "k", "b")
 	wantCode(t, request(nc, prepareMsg("g1", "other", "k2", "", "b"), nil), 409)

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -20,7 +20,7 @@ const apiTimeout = 15 * time.Second
 
 // request sends body (JSON-encoded unless nil) to an admin subject on a
 // new connection and decodes the reply into out; a jetmq error reply
-// becomes a *semantics.APIError.
+// becomes a *wire.APIError.
 func (g *globalFlags) request(subject string, body any, out any) error {
 	nc, err := g.connect()
 	if err != nil {
@@ -43,7 +43,7 @@ func requestOn(nc *nats.Conn, subject string, body any, out any) error {
 	if err != nil {
 		return err
 	}
-	return semantics.DecodeReply(resp.Data, out)
+	return wire.DecodeReply(resp.Data, out)
 }
 
 // requestMsgOn sends m on nc and waits for the reply. A permissions

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -17,7 +17,7 @@ func newDelayCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func delaySubject(op, topic string) string { return semantics.DelayAPIPrefix + op + "." + topic }
+func delaySubject(op, topic string) string { return wire.DelayAPIPrefix + op + "." + topic }
 
 func newDelayLsCmd(g *globalFlags) *cobra.Command {
 	var from uint64
@@ -27,11 +27,11 @@ func newDelayLsCmd(g *globalFlags) *cobra.Command {
 		Short: "List the delayed messages waiting in a topic, in the order they were stored",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := semantics.DelayListRequest{From: from}
+			req := wire.DelayListRequest{From: from}
 			if cmd.Flags().Changed("limit") {
 				req.Limit = &limit
 			}
-			var l semantics.DelayList
+			var l wire.DelayList
 			if err := g.request(delaySubject("LIST", args[0]), req, &l); err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ func newDelayLsCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().Uint64Var(&from, "from", 0, "internal stream sequence to list from (the cursor of the previous page)")
-	cmd.Flags().IntVar(&limit, "limit", semantics.DefaultMsgPage, fmt.Sprintf("at most this many (1 to %d)", semantics.MaxMsgPage))
+	cmd.Flags().IntVar(&limit, "limit", wire.DefaultMsgPage, fmt.Sprintf("at most this many (1 to %d)", wire.MaxMsgPage))
 	return cmd
 }
 
@@ -65,8 +65,8 @@ func newDelayCancelCmd(g *globalFlags) *cobra.Command {
 		Short: "Cancel a delayed message so that it is never delivered",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r semantics.DelayCancelReply
-			if err := g.request(delaySubject("CANCEL", args[0]), semantics.DelayCancelRequest{ID: args[1]}, &r); err != nil {
+			var r wire.DelayCancelReply
+			if err := g.request(delaySubject("CANCEL", args[0]), wire.DelayCancelRequest{ID: args[1]}, &r); err != nil {
 				return err
 			}
 			if g.json {

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -24,7 +24,7 @@ are on $MQ.DLQ.<topic>.<group>, readable by any NATS client.`,
 }
 
 func dlqSubject(op, topic, group string) string {
-	return semantics.DLQAPIPrefix + op + "." + topic + "." + group
+	return wire.DLQAPIPrefix + op + "." + topic + "." + group
 }
 
 func newDLQLsCmd(g *globalFlags) *cobra.Command {
@@ -35,8 +35,8 @@ func newDLQLsCmd(g *globalFlags) *cobra.Command {
 		Short: "List a group's dead letters (oldest first)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var l semantics.DLQList
-			if err := g.request(dlqSubject("LIST", args[0], args[1]), semantics.DLQListRequest{From: from, Limit: limit}, &l); err != nil {
+			var l wire.DLQList
+			if err := g.request(dlqSubject("LIST", args[0], args[1]), wire.DLQListRequest{From: from, Limit: limit}, &l); err != nil {
 				return err
 			}
 			if g.json {
@@ -72,8 +72,8 @@ func newDLQShowCmd(g *globalFlags) *cobra.Command {
 			if _, err := fmt.Sscan(args[2], &seq); err != nil || seq == 0 {
 				return &exitError{code: 2, err: fmt.Errorf("DLQ-SEQ %q is not a positive number", args[2])}
 			}
-			var d semantics.DeadLetter
-			if err := g.request(dlqSubject("SHOW", args[0], args[1]), semantics.DLQShowRequest{Seq: seq}, &d); err != nil {
+			var d wire.DeadLetter
+			if err := g.request(dlqSubject("SHOW", args[0], args[1]), wire.DLQShowRequest{Seq: seq}, &d); err != nil {
 				return err
 			}
 			if g.json {
@@ -124,8 +124,8 @@ func newDLQReplayCmd(g *globalFlags) *cobra.Command {
 			defer nc.Close()
 			subj := dlqSubject("REPLAY", args[0], args[1])
 			if seq != 0 {
-				var r semantics.DLQReplayReply
-				if err := requestOn(nc, subj, semantics.DLQReplayRequest{Seq: seq}, &r); err != nil {
+				var r wire.DLQReplayReply
+				if err := requestOn(nc, subj, wire.DLQReplayRequest{Seq: seq}, &r); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "replayed %d; %d dead letters remain\n", r.Replayed, r.Remaining)
@@ -134,8 +134,8 @@ func newDLQReplayCmd(g *globalFlags) *cobra.Command {
 			total := 0
 			var bar *progressbar.ProgressBar
 			for {
-				var r semantics.DLQReplayReply
-				if err := requestOn(nc, subj, semantics.DLQReplayRequest{Limit: replayBatch}, &r); err != nil {
+				var r wire.DLQReplayReply
+				if err := requestOn(nc, subj, wire.DLQReplayRequest{Limit: replayBatch}, &r); err != nil {
 					return err
 				}
 				total += r.Replayed
@@ -151,7 +151,7 @@ func newDLQReplayCmd(g *globalFlags) *cobra.Command {
 						_ = bar.Finish()
 					}
 					if g.json {
-						return printJSON(cmd.OutOrStdout(), semantics.DLQReplayReply{Replayed: total, Remaining: r.Remaining})
+						return printJSON(cmd.OutOrStdout(), wire.DLQReplayReply{Replayed: total, Remaining: r.Remaining})
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "replayed %d; %d dead letters remain\n", total, r.Remaining)
 					return nil
@@ -169,7 +169,7 @@ func newDLQPurgeCmd(g *globalFlags) *cobra.Command {
 		Short: "Delete all of a group's dead letters",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r semantics.DLQPurgeReply
+			var r wire.DLQPurgeReply
 			if err := g.request(dlqSubject("PURGE", args[0], args[1]), nil, &r); err != nil {
 				return err
 			}

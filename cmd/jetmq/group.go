@@ -5,7 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -33,14 +34,14 @@ type groupFlags struct {
 
 func (f *groupFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.mode, "mode", semantics.ModeClustering, "clustering (each message to one member) or broadcasting (to every member)")
+	fs.StringVar(&f.mode, "mode", core.ModeClustering, "clustering (each message to one member) or broadcasting (to every member)")
 	fs.BoolVar(&f.ordered, "ordered", false, "per-partition FIFO with one owner per partition")
 	fs.StringSliceVar(&f.tags, "tags", nil, "only these tags (filtered on the server; empty = all)")
-	fs.IntVar(&f.maxReconsume, "max-reconsume", semantics.DefaultMaxReconsume, "attempts before a message goes to the dead-letter queue")
+	fs.IntVar(&f.maxReconsume, "max-reconsume", core.DefaultMaxReconsume, "attempts before a message goes to the dead-letter queue")
 	fs.DurationSliceVar(&f.retryBackoff, "retry-backoff", nil, "increasing waits between attempts, e.g. 10s,30s,1m (default RocketMQ's ladder)")
-	fs.StringVar(&f.start, "start", semantics.StartNew, "where a new group (broadcasting: member) starts: new, all or last_per_key")
-	fs.DurationVar(&f.memberTTL, "member-ttl", semantics.DefaultMemberTTL, "broadcasting: a member silent this long is removed with its position")
-	fs.DurationVar(&f.sessionTimeout, "session-timeout", semantics.DefaultSessionTimeout, "how long a dead member keeps its unacked messages")
+	fs.StringVar(&f.start, "start", core.StartNew, "where a new group (broadcasting: member) starts: new, all or last_per_key")
+	fs.DurationVar(&f.memberTTL, "member-ttl", core.DefaultMemberTTL, "broadcasting: a member silent this long is removed with its position")
+	fs.DurationVar(&f.sessionTimeout, "session-timeout", core.DefaultSessionTimeout, "how long a dead member keeps its unacked messages")
 }
 
 func (f *groupFlags) body(cmd *cobra.Command) map[string]any {
@@ -72,8 +73,8 @@ func newGroupAddCmd(g *globalFlags) *cobra.Command {
 		Short: "Create a consumer group (idempotent for the same settings)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var st semantics.GroupStatus
-			if err := g.request(semantics.GroupAPIPrefix+"CREATE."+args[0]+"."+args[1], f.body(cmd), &st); err != nil {
+			var st wire.GroupStatus
+			if err := g.request(wire.GroupAPIPrefix+"CREATE."+args[0]+"."+args[1], f.body(cmd), &st); err != nil {
 				return err
 			}
 			return printGroupStatus(cmd, g, &st)
@@ -89,11 +90,11 @@ func newGroupLsCmd(g *globalFlags) *cobra.Command {
 		Short: "List groups with their lag",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			subj := semantics.GroupAPIPrefix + "LIST"
+			subj := wire.GroupAPIPrefix + "LIST"
 			if len(args) == 1 {
 				subj += "." + args[0]
 			}
-			var l semantics.GroupList
+			var l wire.GroupList
 			if err := g.request(subj, nil, &l); err != nil {
 				return err
 			}
@@ -110,21 +111,21 @@ func newGroupLsCmd(g *globalFlags) *cobra.Command {
 }
 
 func newGroupInfoCmd(g *globalFlags) *cobra.Command {
-	var page semantics.GroupInfoRequest
+	var page wire.GroupInfoRequest
 	cmd := &cobra.Command{
 		Use:   "info TOPIC GROUP",
 		Short: "Show a group's config, members and lag (per member for broadcasting)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var st semantics.GroupStatus
-			if err := g.request(semantics.GroupAPIPrefix+"INFO."+args[0]+"."+args[1], page, &st); err != nil {
+			var st wire.GroupStatus
+			if err := g.request(wire.GroupAPIPrefix+"INFO."+args[0]+"."+args[1], page, &st); err != nil {
 				return err
 			}
 			return printGroupStatus(cmd, g, &st)
 		},
 	}
 	cmd.Flags().IntVar(&page.Offset, "offset", 0, "first member to show (members are sorted by id)")
-	cmd.Flags().IntVar(&page.Limit, "limit", 0, fmt.Sprintf("members to show (default %d, fewer if the reply would not fit max_payload)", semantics.DefaultMemberPage))
+	cmd.Flags().IntVar(&page.Limit, "limit", 0, fmt.Sprintf("members to show (default %d, fewer if the reply would not fit max_payload)", wire.DefaultMemberPage))
 	return cmd
 }
 
@@ -134,8 +135,8 @@ func newGroupRmCmd(g *globalFlags) *cobra.Command {
 		Short: "Delete a group and its consumers (its dead letters stay until `jetmq dlq purge`)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r semantics.DeleteReply
-			if err := g.request(semantics.GroupAPIPrefix+"DELETE."+args[0]+"."+args[1], nil, &r); err != nil {
+			var r wire.DeleteReply
+			if err := g.request(wire.GroupAPIPrefix+"DELETE."+args[0]+"."+args[1], nil, &r); err != nil {
 				return err
 			}
 			if g.json {
@@ -158,7 +159,7 @@ func newGroupResetCmd(g *globalFlags) *cobra.Command {
   jetmq group reset prices cache --member cache-2 --time 1h`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := semantics.ResetRequest{Seq: seq, Member: member}
+			req := wire.ResetRequest{Seq: seq, Member: member}
 			if at != "" {
 				t, err := parseResetTime(at, time.Now())
 				if err != nil {
@@ -169,8 +170,8 @@ func newGroupResetCmd(g *globalFlags) *cobra.Command {
 			if (req.Seq == 0) == req.Time.IsZero() {
 				return &exitError{code: 2, err: fmt.Errorf("give exactly one of --seq and --time")}
 			}
-			var r semantics.ResetReply
-			if err := g.request(semantics.GroupAPIPrefix+"RESET."+args[0]+"."+args[1], req, &r); err != nil {
+			var r wire.ResetReply
+			if err := g.request(wire.GroupAPIPrefix+"RESET."+args[0]+"."+args[1], req, &r); err != nil {
 				return err
 			}
 			if g.json {
@@ -197,7 +198,7 @@ func parseResetTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--time %q is neither RFC 3339 (2025-06-01T12:00:00Z) nor a positive duration (1h)", s)
 }
 
-func printGroupStatus(cmd *cobra.Command, g *globalFlags, st *semantics.GroupStatus) error {
+func printGroupStatus(cmd *cobra.Command, g *globalFlags, st *wire.GroupStatus) error {
 	w := cmd.OutOrStdout()
 	if g.json {
 		return printJSON(w, st)
@@ -209,7 +210,7 @@ func printGroupStatus(cmd *cobra.Command, g *globalFlags, st *semantics.GroupSta
 	if st.Consumer != "" {
 		fmt.Fprintf(w, "  consumer: %s on stream %s (waiting pulls: %d)\n", st.Consumer, c.Topic, st.WaitingPulls)
 	}
-	fmt.Fprintf(w, "  pending: %d  ack pending: %d  redelivered: %d  dead letters: %d (stream %s)\n", st.Pending, st.AckPending, st.Redelivered, st.DLQ, semantics.DLQStream(c.Topic))
+	fmt.Fprintf(w, "  pending: %d  ack pending: %d  redelivered: %d  dead letters: %d (stream %s)\n", st.Pending, st.AckPending, st.Redelivered, st.DLQ, wire.DLQStream(c.Topic))
 	if err := printOrderedPartitions(w, st.Partitions); err != nil {
 		return err
 	}
@@ -249,4 +250,4 @@ func tagList(tags []string) string {
 	return strings.Join(tags, ",")
 }
 
-func liveMembers(st semantics.GroupStatus) int { return st.MembersLive }
+func liveMembers(st wire.GroupStatus) int { return st.MembersLive }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -14,8 +14,8 @@ func newGroupLagCmd(g *globalFlags) *cobra.Command {
 		Short: "Show a group's unacknowledged messages per partition (per member for broadcasting groups)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var l semantics.GroupLag
-			if err := g.request(semantics.GroupAPIPrefix+"LAG."+args[0]+"."+args[1], nil, &l); err != nil {
+			var l wire.GroupLag
+			if err := g.request(wire.GroupAPIPrefix+"LAG."+args[0]+"."+args[1], nil, &l); err != nil {
 				return err
 			}
 			if g.json {
@@ -26,9 +26,9 @@ func newGroupLagCmd(g *globalFlags) *cobra.Command {
 	}
 }
 
-func printLag(w io.Writer, l semantics.GroupLag) error {
+func printLag(w io.Writer, l wire.GroupLag) error {
 	t := newTable(w, "MEMBER", "PARTITION", "LAG", "EXACT", "CONSUMER", "ACK FLOOR")
-	rows := func(member string, lag []semantics.PartitionLag) {
+	rows := func(member string, lag []wire.PartitionLag) {
 		for _, p := range lag {
 			t.row(member, p.Partition, p.Lag, p.Exact, p.Consumer, p.AckFloor)
 		}

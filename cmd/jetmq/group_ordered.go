@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 )
 
 // printOrderedPartitions prints an ordered group's partition table:
 // owner, lease epoch, lag, waiting pulls and state (a stalled partition
 // is being moved away from an owner that held it without consuming it).
-func printOrderedPartitions(w io.Writer, parts []semantics.OrderedPartitionStatus) error {
+func printOrderedPartitions(w io.Writer, parts []wire.OrderedPartitionStatus) error {
 	if len(parts) == 0 {
 		return nil
 	}

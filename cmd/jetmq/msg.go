@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -20,7 +20,7 @@ func newMsgCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func msgSubject(op, topic string) string { return semantics.MsgAPIPrefix + op + "." + topic }
+func msgSubject(op, topic string) string { return wire.MsgAPIPrefix + op + "." + topic }
 
 // parseSeq reads a positive stream sequence argument (exit status 2).
 func parseSeq(what, s string) (uint64, error) {
@@ -41,8 +41,8 @@ func newMsgGetCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var m semantics.TopicMsg
-			if err := g.request(msgSubject("GET", args[0]), semantics.MsgGetRequest{Seq: seq}, &m); err != nil {
+			var m wire.TopicMsg
+			if err := g.request(msgSubject("GET", args[0]), wire.MsgGetRequest{Seq: seq}, &m); err != nil {
 				return err
 			}
 			if g.json {
@@ -56,7 +56,7 @@ func newMsgGetCmd(g *globalFlags) *cobra.Command {
 	}
 }
 
-func printMsgHead(w io.Writer, m semantics.TopicMsg) {
+func printMsgHead(w io.Writer, m wire.TopicMsg) {
 	fmt.Fprintf(w, "seq %d  subject %s  partition %d  key %s  tag %s\ntime %s  size %d\n",
 		m.Seq, m.Subject, m.Partition, m.Key, dash(m.Tag), m.Time.Format(time.RFC3339Nano), m.Size)
 	keys := make([]string, 0, len(m.Headers))
@@ -80,7 +80,7 @@ func newMsgLsCmd(g *globalFlags) *cobra.Command {
 		Short: "List one page of a topic's messages by key, from a sequence, or in a time range",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := semantics.MsgListRequest{Key: key, StartSeq: seq, Next: next}
+			req := wire.MsgListRequest{Key: key, StartSeq: seq, Next: next}
 			if cmd.Flags().Changed("limit") {
 				req.Limit = &limit
 			}
@@ -97,7 +97,7 @@ func newMsgLsCmd(g *globalFlags) *cobra.Command {
 				}
 				*t.dst = &at
 			}
-			var l semantics.MsgList
+			var l wire.MsgList
 			if err := g.request(msgSubject("LIST", args[0]), req, &l); err != nil {
 				return err
 			}
@@ -112,12 +112,12 @@ func newMsgLsCmd(g *globalFlags) *cobra.Command {
 	fs.Uint64Var(&seq, "seq", 0, "messages from this stream sequence on")
 	fs.StringVar(&since, "since", "", "messages stored at or after this RFC 3339 time")
 	fs.StringVar(&until, "until", "", "with --since: up to this time")
-	fs.IntVar(&limit, "limit", semantics.DefaultMsgPage, fmt.Sprintf("at most this many (1 to %d)", semantics.MaxMsgPage))
+	fs.IntVar(&limit, "limit", wire.DefaultMsgPage, fmt.Sprintf("at most this many (1 to %d)", wire.MaxMsgPage))
 	fs.Uint64Var(&next, "next", 0, "continue a listing from the cursor the previous page printed")
 	return cmd
 }
 
-func printMsgList(w io.Writer, l semantics.MsgList) error {
+func printMsgList(w io.Writer, l wire.MsgList) error {
 	t := newTable(w, "SEQ", "PARTITION", "KEY", "TAG", "TIME", "SIZE", "SUBJECT")
 	for _, m := range l.Messages {
 		t.row(m.Seq, m.Partition, m.Key, dash(m.Tag), m.Time.Format(time.RFC3339Nano), m.Size, m.Subject)
@@ -143,8 +143,8 @@ func newMsgTraceCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var tr semantics.MsgTrace
-			if err := g.request(msgSubject("TRACE", args[0]), semantics.MsgGetRequest{Seq: seq}, &tr); err != nil {
+			var tr wire.MsgTrace
+			if err := g.request(msgSubject("TRACE", args[0]), wire.MsgGetRequest{Seq: seq}, &tr); err != nil {
 				return err
 			}
 			if g.json {
@@ -155,7 +155,7 @@ func newMsgTraceCmd(g *globalFlags) *cobra.Command {
 	}
 }
 
-func printTrace(w io.Writer, tr semantics.MsgTrace) error {
+func printTrace(w io.Writer, tr wire.MsgTrace) error {
 	printMsgHead(w, tr.Message)
 	fmt.Fprintln(w)
 	t := newTable(w, "GROUP", "MODE", "CONSUMER", "STATE", "REDELIVERED", "ACK FLOOR", "DELIVERED", "ACK PENDING", "DEAD LETTER")

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/bridge"
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -32,12 +32,12 @@ type topicFlags struct {
 
 func (f *topicFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.IntVar(&f.partitions, "partitions", semantics.DefaultPartitions, "number of partitions (1-1024; 1 = one global order)")
+	fs.IntVar(&f.partitions, "partitions", core.DefaultPartitions, "number of partitions (1-1024; 1 = one global order)")
 	fs.IntVar(&f.replicas, "replicas", 1, "JetStream replicas (3 in a cluster)")
-	fs.DurationVar(&f.maxAge, "max-age", semantics.DefaultTopicMaxAge, "how long messages are kept")
+	fs.DurationVar(&f.maxAge, "max-age", core.DefaultTopicMaxAge, "how long messages are kept")
 	fs.Int64Var(&f.maxBytes, "max-bytes", 0, "size limit of the topic in bytes (0 = no limit; on update, 0 removes the limit)")
-	fs.StringVar(&f.storage, "storage", semantics.StorageFile, "file or memory")
-	fs.DurationVar(&f.maxDelay, "max-delay", semantics.DefaultMaxDelay, "longest accepted delivery delay")
+	fs.StringVar(&f.storage, "storage", core.StorageFile, "file or memory")
+	fs.DurationVar(&f.maxDelay, "max-delay", core.DefaultMaxDelay, "longest accepted delivery delay")
 }
 
 // body is the API request: only the flags given on the command line, so
@@ -62,8 +62,8 @@ func newTopicAddCmd(g *globalFlags) *cobra.Command {
 		Short: "Create a topic (idempotent for the same settings)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var st bridge.TopicStatus
-			if err := g.request(semantics.APIPrefix+"TOPIC.CREATE."+args[0], f.body(cmd, args[0]), &st); err != nil {
+			var st wire.TopicStatus
+			if err := g.request(wire.APIPrefix+"TOPIC.CREATE."+args[0], f.body(cmd, args[0]), &st); err != nil {
 				return err
 			}
 			return printTopicStatus(cmd, g, &st)
@@ -80,8 +80,8 @@ func newTopicUpdateCmd(g *globalFlags) *cobra.Command {
 		Short: "Change a topic's settings (raising partitions is refused while ordered groups have pending messages, unless --force)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var st bridge.TopicStatus
-			if err := g.request(semantics.APIPrefix+"TOPIC.UPDATE."+args[0], f.body(cmd, args[0]), &st); err != nil {
+			var st wire.TopicStatus
+			if err := g.request(wire.APIPrefix+"TOPIC.UPDATE."+args[0], f.body(cmd, args[0]), &st); err != nil {
 				return err
 			}
 			return printTopicStatus(cmd, g, &st)
@@ -98,8 +98,8 @@ func newTopicLsCmd(g *globalFlags) *cobra.Command {
 		Short: "List topics",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var list bridge.TopicList
-			if err := g.request(semantics.APIPrefix+"TOPIC.LIST", nil, &list); err != nil {
+			var list wire.TopicList
+			if err := g.request(wire.APIPrefix+"TOPIC.LIST", nil, &list); err != nil {
 				return err
 			}
 			if g.json {
@@ -121,8 +121,8 @@ func newTopicInfoCmd(g *globalFlags) *cobra.Command {
 		Short: "Show a topic's settings and per-partition message counts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var st bridge.TopicStatus
-			if err := g.request(semantics.APIPrefix+"TOPIC.INFO."+args[0], nil, &st); err != nil {
+			var st wire.TopicStatus
+			if err := g.request(wire.APIPrefix+"TOPIC.INFO."+args[0], nil, &st); err != nil {
 				return err
 			}
 			return printTopicStatus(cmd, g, &st)
@@ -136,7 +136,7 @@ func newTopicRmCmd(g *globalFlags) *cobra.Command {
 		Short: "Delete a topic with all its messages and consumer groups",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.request(semantics.APIPrefix+"TOPIC.DELETE."+args[0], nil, nil); err != nil {
+			if err := g.request(wire.APIPrefix+"TOPIC.DELETE."+args[0], nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted topic %s\n", args[0])
@@ -145,7 +145,7 @@ func newTopicRmCmd(g *globalFlags) *cobra.Command {
 	}
 }
 
-func printTopicStatus(cmd *cobra.Command, g *globalFlags, st *bridge.TopicStatus) error {
+func printTopicStatus(cmd *cobra.Command, g *globalFlags, st *wire.TopicStatus) error {
 	if g.json {
 		return printJSON(cmd.OutOrStdout(), st)
 	}
@@ -166,7 +166,7 @@ func printTopicStatus(cmd *cobra.Command, g *globalFlags, st *bridge.TopicStatus
 	fmt.Fprintln(w)
 	t := newTable(w, "PARTITION", "MESSAGES", "FILTER")
 	for _, pc := range st.PartitionMsgs {
-		t.row(pc.Partition, pc.Messages, semantics.PartitionFilter(c.Name, pc.Partition))
+		t.row(pc.Partition, pc.Messages, wire.PartitionFilter(c.Name, pc.Partition))
 	}
 	return t.flush()
 }

@@ -3,8 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/jetmq/jetmq/bridge"
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -14,10 +13,10 @@ func newTopicRepairCmd(g *globalFlags) *cobra.Command {
 		Short: "Move a topic's misfiled messages (left by an older jetmq) to their partitions, oldest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			total := bridge.RepairReply{Topic: args[0]}
+			total := wire.RepairReply{Topic: args[0]}
 			for {
-				var r bridge.RepairReply
-				if err := g.request(semantics.APIPrefix+"TOPIC.REPAIR."+args[0], nil, &r); err != nil {
+				var r wire.RepairReply
+				if err := g.request(wire.APIPrefix+"TOPIC.REPAIR."+args[0], nil, &r); err != nil {
 					return err
 				}
 				total.Moved += r.Moved

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/bridge"
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 )
@@ -17,7 +17,7 @@ func newTxnCmd(g *globalFlags) *cobra.Command {
 		Use:   "txn",
 		Short: "Inspect and resolve transactions (half messages waiting for commit or rollback)",
 	}
-	cmd.AddCommand(newTxnLsCmd(g), newTxnInfoCmd(g), newTxnEndCmd(g, semantics.TxnStateCommit), newTxnEndCmd(g, semantics.TxnStateRollback))
+	cmd.AddCommand(newTxnLsCmd(g), newTxnInfoCmd(g), newTxnEndCmd(g, core.TxnStateCommit), newTxnEndCmd(g, core.TxnStateRollback))
 	return cmd
 }
 
@@ -40,11 +40,11 @@ func newTxnLsCmd(g *globalFlags) *cobra.Command {
 					return err
 				}
 			}
-			req := bridge.TxnListRequest{Parked: parked, Limit: limit}
-			var replies []bridge.TxnListReply
+			req := wire.TxnListRequest{Parked: parked, Limit: limit}
+			var replies []wire.TxnListReply
 			for _, topic := range topics {
-				var r bridge.TxnListReply
-				if err := requestOn(nc, semantics.TxnAPIPrefix+"LIST."+topic, req, &r); err != nil {
+				var r wire.TxnListReply
+				if err := requestOn(nc, wire.TxnAPIPrefix+"LIST."+topic, req, &r); err != nil {
 					return err
 				}
 				replies = append(replies, r)
@@ -65,8 +65,8 @@ func newTxnLsCmd(g *globalFlags) *cobra.Command {
 
 // topicNames lists every topic's name.
 func topicNames(nc *nats.Conn) ([]string, error) {
-	var list bridge.TopicList
-	if err := requestOn(nc, semantics.APIPrefix+"TOPIC.LIST", nil, &list); err != nil {
+	var list wire.TopicList
+	if err := requestOn(nc, wire.APIPrefix+"TOPIC.LIST", nil, &list); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(list.Topics))
@@ -77,7 +77,7 @@ func topicNames(nc *nats.Conn) ([]string, error) {
 }
 
 // printTxnLists writes one table of the transactions of every listing.
-func printTxnLists(cmd *cobra.Command, replies []bridge.TxnListReply) error {
+func printTxnLists(cmd *cobra.Command, replies []wire.TxnListReply) error {
 	w := cmd.OutOrStdout()
 	t := newTable(w, "TOPIC", "TXID", "STATE", "GROUP", "MESSAGES", "CHECKS", "AGE")
 	for _, r := range replies {
@@ -109,8 +109,8 @@ func newTxnInfoCmd(g *globalFlags) *cobra.Command {
 		Short: "Show a transaction: its state and messages",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r bridge.TxnInfoReply
-			if err := g.request(semantics.TxnAPIPrefix+"INFO."+args[0]+"."+args[1], nil, &r); err != nil {
+			var r wire.TxnInfoReply
+			if err := g.request(wire.TxnAPIPrefix+"INFO."+args[0]+"."+args[1], nil, &r); err != nil {
 				return err
 			}
 			if g.json {
@@ -165,9 +165,9 @@ func newTxnEndCmd(g *globalFlags, state string) *cobra.Command {
 		Short: "Resolve a transaction as an operator: " + verb + " it (for example a parked one)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			subj := semantics.TxnCommitSubject(args[0], args[1])
-			if state == semantics.TxnStateRollback {
-				subj = semantics.TxnRollbackSubject(args[0], args[1])
+			subj := wire.TxnCommitSubject(args[0], args[1])
+			if state == core.TxnStateRollback {
+				subj = wire.TxnRollbackSubject(args[0], args[1])
 			}
 			nc, err := g.connect()
 			if err != nil {
@@ -175,13 +175,13 @@ func newTxnEndCmd(g *globalFlags, state string) *cobra.Command {
 			}
 			defer nc.Close()
 			m := nats.NewMsg(subj)
-			m.Header.Set(semantics.HeaderTxnBy, semantics.TxnByOperator)
+			m.Header.Set(wire.HeaderTxnBy, wire.TxnByOperator)
 			resp, err := requestMsgOn(nc, m)
 			if err != nil {
 				return err
 			}
-			var r bridge.EndReply
-			if err := semantics.DecodeReply(resp.Data, &r); err != nil {
+			var r wire.EndReply
+			if err := wire.DecodeReply(resp.Data, &r); err != nil {
 				return err
 			}
 			if g.json {

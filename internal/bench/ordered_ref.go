@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -39,7 +40,7 @@ func runPlainPartitions(ctx context.Context, env *Env, topic string, published [
 	for p := range durables {
 		durables[p] = "plain_" + strconv.Itoa(p)
 		if _, err := js.CreateConsumer(ctx, topic, jetstream.ConsumerConfig{
-			Durable: durables[p], FilterSubject: semantics.PartitionFilter(topic, p),
+			Durable: durables[p], FilterSubject: wire.PartitionFilter(topic, p),
 			AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
 			MaxDeliver: -1, MaxAckPending: semantics.OrderedMaxAckPending,
 		}); err != nil {
@@ -107,7 +108,7 @@ func handlePlain(m jetstream.Msg, p int, member string, t *orderedTally) {
 		return
 	}
 	key := ""
-	if sm, err := semantics.ParseStoredSubject(m.Subject()); err == nil {
+	if sm, err := wire.ParseStoredSubject(m.Subject()); err == nil {
 		key = sm.Key
 	}
 	t.handled(p, key, md.Sequence.Stream, member)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,7 +18,7 @@ const txnWorkers = 512
 // txnOnce prepares one message in transaction txid and commits it,
 // returning when the commit is acknowledged.
 func txnOnce(ctx context.Context, nc *nats.Conn, topic, txid, key string, payload []byte) error {
-	m := nats.NewMsg(semantics.TxnPrepareSubject(topic, key, ""))
+	m := nats.NewMsg(wire.TxnPrepareSubject(topic, key, ""))
 	m.Header.Set(semantics.HeaderTxnID, txid)
 	m.Header.Set(semantics.HeaderProducerGroup, "bench")
 	m.Data = payload
@@ -28,7 +29,7 @@ func txnOnce(ctx context.Context, nc *nats.Conn, topic, txid, key string, payloa
 	if err != nil {
 		return fmt.Errorf("prepare %s: %w", txid, err)
 	}
-	resp, err = nc.RequestWithContext(ctx, semantics.TxnCommitSubject(topic, txid), nil)
+	resp, err = nc.RequestWithContext(ctx, wire.TxnCommitSubject(topic, txid), nil)
 	if err == nil {
 		err = semantics.DecodeReply(resp.Data, nil)
 	}
