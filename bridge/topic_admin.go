@@ -254,7 +254,7 @@ func (t *Topics) status(ctx context.Context, name string) (*wire.TopicStatus, er
 		st.PartitionMsgs = append(st.PartitionMsgs, wire.PartitionCount{Partition: p, Messages: n})
 	}
 	if is, err := t.js.Stream(ctx, wire.InternalStream(name)); err == nil {
-		if delayed, err := is.Info(ctx, jetstream.WithSubjectFilter(delayedFilter(name))); err == nil {
+		if delayed, err := is.Info(ctx, jetstream.WithSubjectFilter(wire.DelayFilter(name))); err == nil {
 			st.Delayed = uint64(len(delayed.State.Subjects))
 		}
 	}
@@ -389,6 +389,3 @@ func badMetadata(sc jetstream.StreamConfig) error {
 }
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
-
-// delayedFilter selects the delayed messages of topic still waiting.
-func delayedFilter(topic string) string { return wire.InternalPrefix + topic + ".D.>" }

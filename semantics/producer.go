@@ -232,14 +232,7 @@ func (p *Producer) sendDelayed(ctx context.Context, m *Message) (SendResult, err
 	if err != nil {
 		return SendResult{}, requestError(err)
 	}
-	var reply struct {
-		Stream    string    `json:"stream"`
-		Seq       uint64    `json:"seq"`
-		Partition int       `json:"partition"`
-		DeliverAt time.Time `json:"deliver_at"`
-		Duplicate bool      `json:"duplicate"`
-		ID        string    `json:"id"`
-	}
+	var reply wire.DelayReply
 	if err := wire.DecodeReply(resp.Data, &reply); err != nil {
 		if errors.Is(err, wire.ErrNotFound) {
 			return SendResult{}, fmt.Errorf("%w: %v", ErrTopicNotFound, err)
@@ -260,12 +253,14 @@ func (p *Producer) publishError(topic string, err error) error {
 	return err
 }
 
+// requestError maps a failed request to a jetmq service to the client's
+// typed errors, keeping the cause in the chain.
 func requestError(err error) error {
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("%w: no jetmq service answered: %v", wire.ErrUnavailable, err)
+		return fmt.Errorf("%w: no jetmq service answered: %w", wire.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return fmt.Errorf("%w: %v", ErrTimeout, err)
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return err
 }

@@ -202,10 +202,9 @@ func (p *TransactionProducer) request(ctx context.Context, m *nats.Msg) error {
 	}
 	resp, err := p.nc.RequestMsgWithContext(ctx, m)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%w: %w", ErrTimeout, err)
-		}
-		return err
+		// The same errors as Producer's: ErrUnavailable when no jetmq
+		// service answered, ErrTimeout when none answered in time.
+		return requestError(err)
 	}
 	return wire.DecodeReply(resp.Data, nil)
 }
