@@ -29,7 +29,7 @@ func respondAPIError(m *nats.Msg, err error) {
 		respondError(m, ae.Code, "%s", ae.Description)
 		return
 	}
-	respondError(m, 500, "%v", err)
+	respondError(m, wire.CodeInternal, "%v", err)
 }
 
 // respondJSON answers a request with v as JSON.
@@ -39,54 +39,74 @@ func respondJSON(m *nats.Msg, v any) {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		respondError(m, 500, "encode reply: %v", err)
+		respondError(m, wire.CodeInternal, "encode reply: %v", err)
 		return
 	}
 	switch err := m.Respond(b); {
 	case errors.Is(err, nats.ErrMaxPayload):
-		respondError(m, 413, "reply of %d bytes exceeds the server's max_payload: ask for less", len(b))
+		respondError(m, wire.CodeTooLarge, "reply of %d bytes exceeds the server's max_payload: ask for less", len(b))
 	case err != nil:
 		// Silence would leave the client waiting for its timeout.
-		respondError(m, 500, "reply of %d bytes not sent: %v", len(b), err)
+		respondError(m, wire.CodeInternal, "reply of %d bytes not sent: %v", len(b), err)
 	}
 }
 
-// apiErr builds an *APIError. The constructors below name the codes a
-// request can get (docs/PROTOCOL.md, "Conventions"): a client's mistake is
-// a 4xx, only a failure on the server's side a 5xx.
+// apiErr builds an *APIError. Handlers use the named constructors below,
+// one per code of the contract (wire.Code*).
 func apiErr(code int, format string, args ...any) *wire.APIError {
 	return &wire.APIError{Code: code, Description: fmt.Sprintf(format, args...)}
 }
 
 // errBadRequest: the request itself is wrong (subject, headers, body).
 func errBadRequest(format string, args ...any) *wire.APIError {
-	return apiErr(400, format, args...)
+	return apiErr(wire.CodeBadRequest, format, args...)
+}
+
+// errForbidden: the caller cannot prove it is who it claims to be (an
+// ordered member without the token its JOIN gave it).
+func errForbidden(format string, args ...any) *wire.APIError {
+	return apiErr(wire.CodeForbidden, format, args...)
 }
 
 // errNotFound: the topic, group or transaction named does not exist.
 func errNotFound(format string, args ...any) *wire.APIError {
-	return apiErr(404, format, args...)
+	return apiErr(wire.CodeNotFound, format, args...)
 }
 
 // errConflict: the request is well formed but the state it meets refuses
 // it (an ended transaction, a different config, tampered metadata).
 func errConflict(format string, args ...any) *wire.APIError {
-	return apiErr(409, format, args...)
+	return apiErr(wire.CodeConflict, format, args...)
 }
 
 // errTooLarge: the message does not fit the server's max_payload.
 func errTooLarge(format string, args ...any) *wire.APIError {
-	return apiErr(413, format, args...)
+	return apiErr(wire.CodeTooLarge, format, args...)
 }
 
 // errInternal: the server failed in a way retrying will not cure.
 func errInternal(format string, args ...any) *wire.APIError {
-	return apiErr(500, format, args...)
+	return apiErr(wire.CodeInternal, format, args...)
+}
+
+// errNotImplemented: this server does not serve that kind of request.
+func errNotImplemented(format string, args ...any) *wire.APIError {
+	return apiErr(wire.CodeNotImplemented, format, args...)
+}
+
+// errTopicNotFound: the topic named does not exist.
+func errTopicNotFound(topic string) *wire.APIError {
+	return errNotFound("topic %q not found", topic)
+}
+
+// errGroupNotFound: the group named does not exist on its topic.
+func errGroupNotFound(topic, group string) *wire.APIError {
+	return errNotFound("group %q of topic %q not found", group, topic)
 }
 
 // errUnavailable: JetStream did not answer or is not ready; retry.
 func errUnavailable(format string, args ...any) *wire.APIError {
-	return apiErr(503, format, args...)
+	return apiErr(wire.CodeUnavailable, format, args...)
 }
 
 // brokerHeaderReserve is what a stored message may need beyond the
@@ -143,7 +163,7 @@ const (
 func retryable(err error) bool {
 	var ae *wire.APIError
 	if errors.As(err, &ae) {
-		return ae.Code >= 500
+		return ae.Code >= wire.CodeInternal
 	}
 	var jae *jetstream.APIError
 	if errors.As(err, &jae) {

@@ -110,7 +110,7 @@ func (d *Delay) onDelay(m *nats.Msg) {
 	}
 	ti, ok := d.topics.Lookup(req.Topic)
 	if !ok {
-		respondAPIError(m, errNotFound("topic %q not found", req.Topic))
+		respondAPIError(m, errTopicNotFound(req.Topic))
 		return
 	}
 	if err := checkStoredSize(m, d.maxPayload, "delayed message"); err != nil {

@@ -53,7 +53,7 @@ func (s *GroupService) ensureDLQ(ctx context.Context, ti TopicInfo) error {
 func (s *GroupService) onDLQAPI(m *nats.Msg) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.DLQAPIPrefix), ".")
 	if len(toks) != 3 {
-		respondError(m, 400, "want %s<OP>.<topic>.<group>", wire.DLQAPIPrefix)
+		respondAPIError(m, errBadRequest("want %s<OP>.<topic>.<group>", wire.DLQAPIPrefix))
 		return
 	}
 	op, topic, group := toks[0], toks[1], toks[2]
@@ -82,7 +82,7 @@ func (s *GroupService) onDLQAPI(m *nats.Msg) {
 	case "PURGE":
 		v, err = s.dlqPurge(ctx, topic, group)
 	default:
-		err = apiErr(400, "unknown DLQ operation %q: want LIST, SHOW, REPLAY or PURGE", op)
+		err = errBadRequest("unknown DLQ operation %q: want LIST, SHOW, REPLAY or PURGE", op)
 	}
 	reply(m, v, err)
 }
@@ -98,10 +98,10 @@ func decodeBody(data []byte, v any) error {
 func (s *GroupService) dlqStream(ctx context.Context, topic string) (jetstream.Stream, error) {
 	st, err := s.js.Stream(ctx, wire.DLQStream(topic))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, apiErr(404, "topic %q has no dead-letter queue", topic)
+		return nil, errNotFound("topic %q has no dead-letter queue", topic)
 	}
 	if err != nil {
-		return nil, apiErr(503, "%v", err)
+		return nil, errUnavailable("%v", err)
 	}
 	return st, nil
 }
@@ -137,13 +137,13 @@ func (s *GroupService) dlqList(ctx context.Context, topic, group string, body []
 	}
 	out := wire.DLQList{Messages: []wire.DeadLetter{}}
 	if out.Total, err = s.dlqCount(ctx, topic, group); err != nil {
-		return nil, apiErr(503, "%v", err)
+		return nil, errUnavailable("%v", err)
 	}
 	seq := req.From
 	for len(out.Messages) < req.Limit {
 		d, ok, err := nextDeadLetter(ctx, st, topic, group, seq)
 		if err != nil {
-			return nil, apiErr(503, "read DLQ: %v", err)
+			return nil, errUnavailable("read DLQ: %v", err)
 		}
 		if !ok {
 			return out, nil
@@ -164,7 +164,7 @@ func (s *GroupService) dlqShow(ctx context.Context, topic, group string, body []
 		return nil, err
 	}
 	if req.Seq == 0 {
-		return nil, apiErr(400, "show: give the DLQ sequence (seq)")
+		return nil, errBadRequest("show: give the DLQ sequence (seq)")
 	}
 	st, err := s.dlqStream(ctx, topic)
 	if err != nil {
@@ -172,10 +172,10 @@ func (s *GroupService) dlqShow(ctx context.Context, topic, group string, body []
 	}
 	d, ok, err := nextDeadLetter(ctx, st, topic, group, req.Seq)
 	if err != nil {
-		return nil, apiErr(503, "read DLQ: %v", err)
+		return nil, errUnavailable("read DLQ: %v", err)
 	}
 	if !ok || d.DLQSeq != req.Seq {
-		return nil, apiErr(404, "no dead letter %d of group %q", req.Seq, group)
+		return nil, errNotFound("no dead letter %d of group %q", req.Seq, group)
 	}
 	return d, nil
 }
@@ -201,16 +201,16 @@ func (s *GroupService) dlqReplay(ctx context.Context, topic, group string, body 
 	for out.Replayed < req.Limit {
 		d, ok, err := nextDeadLetter(ctx, st, topic, group, seq)
 		if err != nil {
-			return nil, apiErr(503, "read DLQ: %v", err)
+			return nil, errUnavailable("read DLQ: %v", err)
 		}
 		if !ok || (req.Seq != 0 && d.DLQSeq != req.Seq) {
 			break
 		}
 		if _, err := s.js.PublishMsg(ctx, d.ReplayMsg()); err != nil {
-			return nil, apiErr(503, "replay DLQ message %d to %q: %v", d.DLQSeq, topic, err)
+			return nil, errUnavailable("replay DLQ message %d to %q: %v", d.DLQSeq, topic, err)
 		}
 		if err := st.DeleteMsg(ctx, d.DLQSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil, apiErr(503, "remove replayed DLQ message %d: %v", d.DLQSeq, err)
+			return nil, errUnavailable("remove replayed DLQ message %d: %v", d.DLQSeq, err)
 		}
 		out.Replayed++
 		seq = d.DLQSeq + 1
@@ -219,10 +219,10 @@ func (s *GroupService) dlqReplay(ctx context.Context, topic, group string, body 
 		}
 	}
 	if req.Seq != 0 && out.Replayed == 0 {
-		return nil, apiErr(404, "no dead letter %d of group %q", req.Seq, group)
+		return nil, errNotFound("no dead letter %d of group %q", req.Seq, group)
 	}
 	if out.Remaining, err = s.dlqCount(ctx, topic, group); err != nil {
-		return nil, apiErr(503, "%v", err)
+		return nil, errUnavailable("%v", err)
 	}
 	return out, nil
 }
@@ -234,7 +234,7 @@ func (s *GroupService) dlqPurge(ctx context.Context, topic, group string) (any, 
 	req, _ := json.Marshal(map[string]string{"filter": wire.DLQSubject(topic, group)})
 	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+wire.DLQStream(topic), req)
 	if err != nil {
-		return nil, apiErr(503, "purge: %v", err)
+		return nil, errUnavailable("purge: %v", err)
 	}
 	var resp struct {
 		Purged uint64 `json:"purged"`
@@ -243,10 +243,10 @@ func (s *GroupService) dlqPurge(ctx context.Context, topic, group string) (any, 
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, apiErr(500, "purge reply: %v", err)
+		return nil, errInternal("purge reply: %v", err)
 	}
 	if resp.Error != nil {
-		return nil, apiErr(503, "purge: %s", resp.Error.Description)
+		return nil, errUnavailable("purge: %s", resp.Error.Description)
 	}
 	return wire.DLQPurgeReply{Purged: resp.Purged}, nil
 }

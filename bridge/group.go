@@ -293,7 +293,7 @@ func (s *GroupService) pruneMembers(ctx context.Context) {
 // entry that is malformed (waiting will not cure it), else 503.
 func registryErr(err error) error {
 	if errors.Is(err, errMalformedEntry) {
-		return apiErr(500, "%v; delete the entry (GROUP.DELETE) or fix it", err)
+		return errInternal("%v; delete the entry (GROUP.DELETE) or fix it", err)
 	}
-	return apiErr(503, "read group registry: %v", err)
+	return errUnavailable("read group registry: %v", err)
 }

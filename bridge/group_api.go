@@ -25,11 +25,11 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 		if len(toks) == 2 {
 			topic = toks[1]
 			if err := core.ValidateTopicName(topic); err != nil {
-				respondError(m, 400, "%v", err)
+				respondAPIError(m, errBadRequest("%v", err))
 				return
 			}
 		} else if len(toks) != 1 {
-			respondError(m, 400, "want %sLIST[.<topic>]", wire.GroupAPIPrefix)
+			respondAPIError(m, errBadRequest("want %sLIST[.<topic>]", wire.GroupAPIPrefix))
 			return
 		}
 		v, err := s.apiList(ctx, topic)
@@ -37,7 +37,7 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 		return
 	}
 	if len(toks) != 3 {
-		respondError(m, 400, "want %s%s.<topic>.<group>", wire.GroupAPIPrefix, op)
+		respondAPIError(m, errBadRequest("want %s%s.<topic>.<group>", wire.GroupAPIPrefix, op))
 		return
 	}
 	topic, group := toks[1], toks[2]
@@ -59,7 +59,7 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 	case "LAG":
 		v, err = s.apiLag(ctx, topic, group, m.Data)
 	default:
-		err = apiErr(400, "unknown group operation %q: want CREATE, INFO, LIST, DELETE, RESET or LAG", op)
+		err = errBadRequest("unknown group operation %q: want CREATE, INFO, LIST, DELETE, RESET or LAG", op)
 	}
 	reply(m, v, err)
 }
@@ -75,10 +75,10 @@ func reply(m *nats.Msg, v any, err error) {
 
 func validateGroupRef(topic, group string) error {
 	if err := core.ValidateTopicName(topic); err != nil {
-		return apiErr(400, "%v", err)
+		return errBadRequest("%v", err)
 	}
 	if err := core.ValidateGroupName(group); err != nil {
-		return apiErr(400, "%v", err)
+		return errBadRequest("%v", err)
 	}
 	return nil
 }
@@ -89,7 +89,7 @@ func (s *GroupService) apiCreate(ctx context.Context, topic, group string, body 
 		return nil, errBadRequest("group config: %v", err)
 	}
 	if (g.Name != "" && g.Name != group) || (g.Topic != "" && g.Topic != topic) {
-		return nil, apiErr(400, "body names group %q of topic %q, subject names %q of %q", g.Name, g.Topic, group, topic)
+		return nil, errBadRequest("body names group %q of topic %q, subject names %q of %q", g.Name, g.Topic, group, topic)
 	}
 	g.Name, g.Topic = group, topic
 	g, created, err := s.apply(ctx, g, false)
@@ -98,7 +98,7 @@ func (s *GroupService) apiCreate(ctx context.Context, topic, group string, body 
 	}
 	st, err := s.status(ctx, g)
 	if err != nil {
-		return nil, apiErr(503, "%v", err)
+		return nil, errUnavailable("%v", err)
 	}
 	return struct {
 		wire.GroupStatus
@@ -118,7 +118,7 @@ func (s *GroupService) apiInfo(ctx context.Context, topic, group string, body []
 	}
 	st, err := s.status(ctx, g)
 	if err != nil {
-		return nil, apiErr(503, "%v", err)
+		return nil, errUnavailable("%v", err)
 	}
 	return fitPage(st, req, int(s.nc.MaxPayload()))
 }
@@ -126,14 +126,14 @@ func (s *GroupService) apiInfo(ctx context.Context, topic, group string, body []
 func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 	if topic != "" {
 		if _, ok, err := s.topicInfo(ctx, topic); err != nil {
-			return nil, apiErr(503, "%v", err)
+			return nil, errUnavailable("%v", err)
 		} else if !ok {
-			return nil, apiErr(404, "topic %q not found", topic)
+			return nil, errTopicNotFound(topic)
 		}
 	}
 	gs, err := s.listGroups(ctx, topic)
 	if err != nil {
-		return nil, apiErr(503, "read group registry: %v", err)
+		return nil, errUnavailable("read group registry: %v", err)
 	}
 	out := wire.GroupList{Groups: []wire.GroupStatus{}}
 	gone := map[string]bool{}
@@ -143,7 +143,7 @@ func (s *GroupService) apiList(ctx context.Context, topic string) (any, error) {
 		}
 		st, err := s.status(ctx, g)
 		if err != nil {
-			return nil, apiErr(503, "%v", err)
+			return nil, errUnavailable("%v", err)
 		}
 		out.Groups = append(out.Groups, pageMembers(st, 0, wire.ListMemberPage))
 	}
@@ -160,7 +160,7 @@ func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any,
 		}
 	}
 	if err := s.kv.Delete(ctx, wire.GroupID(topic, group)); err != nil {
-		return nil, apiErr(503, "write group registry: %v", err)
+		return nil, errUnavailable("write group registry: %v", err)
 	}
 	if err := s.forgetMembers(ctx, wire.GroupID(topic, group)); err != nil {
 		s.log.Warn("member records of a deleted group not removed; they expire by themselves", "topic", topic, "group", group, "err", err)
@@ -168,11 +168,11 @@ func (s *GroupService) apiDelete(ctx context.Context, topic, group string) (any,
 	out := wire.DeleteReply{Deleted: true, Consumers: []string{}}
 	cis, err := s.groupConsumers(ctx, topic, group)
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, apiErr(503, "list consumers: %v", err)
+		return nil, errUnavailable("list consumers: %v", err)
 	}
 	for _, ci := range cis {
 		if err := s.js.DeleteConsumer(ctx, topic, ci.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil, apiErr(503, "delete consumer %q: %v", ci.Name, err)
+			return nil, errUnavailable("delete consumer %q: %v", ci.Name, err)
 		}
 		out.Consumers = append(out.Consumers, ci.Name)
 	}
@@ -187,9 +187,9 @@ func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (core
 	}
 	if !ok {
 		if _, tok, _ := s.topicInfo(ctx, topic); !tok {
-			return g, apiErr(404, "topic %q not found", topic)
+			return g, errTopicNotFound(topic)
 		}
-		return g, apiErr(404, "group %q of topic %q not found", group, topic)
+		return g, errGroupNotFound(topic, group)
 	}
 	return g, nil
 }
@@ -202,7 +202,7 @@ func (s *GroupService) apiReset(ctx context.Context, topic, group string, body [
 		return nil, errBadRequest("reset request: %v", err)
 	}
 	if (req.Seq == 0) == req.Time.IsZero() {
-		return nil, apiErr(400, "reset request: give exactly one of seq and time")
+		return nil, errBadRequest("reset request: give exactly one of seq and time")
 	}
 	g, err := s.mustGroup(ctx, topic, group)
 	if err != nil {
@@ -215,16 +215,16 @@ func (s *GroupService) apiReset(ctx context.Context, topic, group string, body [
 	seq := req.Seq
 	if seq == 0 {
 		if seq, err = s.seqAtTime(ctx, topic, req.Time); err != nil {
-			return nil, apiErr(503, "find sequence at %s: %v", req.Time.Format(time.RFC3339Nano), err)
+			return nil, errUnavailable("find sequence at %s: %v", req.Time.Format(time.RFC3339Nano), err)
 		}
 	}
 	out := wire.ResetReply{Seq: seq}
 	for _, name := range targets {
 		if _, err := s.js.ResetConsumerToSequence(ctx, topic, name, seq); err != nil {
 			if errors.Is(err, jetstream.ErrConsumerInvalidReset) {
-				return nil, apiErr(409, "consumer %q cannot be reset to %d: %v (a last_per_key start cannot be rewound)", name, seq, err)
+				return nil, errConflict("consumer %q cannot be reset to %d: %v (a last_per_key start cannot be rewound)", name, seq, err)
 			}
-			return nil, apiErr(503, "reset consumer %q: %v", name, err)
+			return nil, errUnavailable("reset consumer %q: %v", name, err)
 		}
 		out.Consumers = append(out.Consumers, name)
 	}
@@ -235,15 +235,15 @@ func (s *GroupService) apiReset(ctx context.Context, topic, group string, body [
 func (s *GroupService) resetTargets(ctx context.Context, g core.GroupConfig, member string) ([]string, error) {
 	if member != "" {
 		if g.Mode != core.ModeBroadcasting {
-			return nil, apiErr(400, "group %q is %s: only broadcasting members have their own position", g.Name, g.Mode)
+			return nil, errBadRequest("group %q is %s: only broadcasting members have their own position", g.Name, g.Mode)
 		}
 		if err := core.ValidateMemberID(member); err != nil {
-			return nil, apiErr(400, "%v", err)
+			return nil, errBadRequest("%v", err)
 		}
 	}
 	cis, err := s.groupConsumers(ctx, g.Topic, g.Name)
 	if err != nil {
-		return nil, apiErr(503, "list consumers: %v", err)
+		return nil, errUnavailable("list consumers: %v", err)
 	}
 	var out []string
 	for _, ci := range cis {
@@ -253,9 +253,9 @@ func (s *GroupService) resetTargets(ctx context.Context, g core.GroupConfig, mem
 	}
 	if len(out) == 0 {
 		if member != "" {
-			return nil, apiErr(404, "member %q of group %q not found", member, g.Name)
+			return nil, errNotFound("member %q of group %q not found", member, g.Name)
 		}
-		return nil, apiErr(404, "group %q of topic %q has no consumers yet", g.Name, g.Topic)
+		return nil, errNotFound("group %q of topic %q has no consumers yet", g.Name, g.Topic)
 	}
 	return out, nil
 }
@@ -282,7 +282,7 @@ func (s *GroupService) seqAtTime(ctx context.Context, topic string, t time.Time)
 		return 0, err
 	}
 	if resp.Error != nil {
-		if resp.Error.Code == 404 {
+		if resp.Error.Code == wire.CodeNotFound {
 			si, err := s.js.Stream(ctx, topic)
 			if err != nil {
 				return 0, err

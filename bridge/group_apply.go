@@ -18,14 +18,14 @@ import (
 func (s *GroupService) apply(ctx context.Context, g core.GroupConfig, update bool) (core.GroupConfig, bool, error) {
 	g.SetDefaults()
 	if err := g.Validate("group"); err != nil {
-		return g, false, apiErr(400, "%v", err)
+		return g, false, errBadRequest("%v", err)
 	}
 	ti, ok, err := s.topicInfo(ctx, g.Topic)
 	if err != nil {
-		return g, false, apiErr(503, "read topic %q: %v", g.Topic, err)
+		return g, false, errUnavailable("read topic %q: %v", g.Topic, err)
 	}
 	if !ok {
-		return g, false, apiErr(404, "topic %q not found", g.Topic)
+		return g, false, errTopicNotFound(g.Topic)
 	}
 	cur, exists, err := s.loadGroup(ctx, g.Topic, g.Name)
 	if err != nil {
@@ -33,32 +33,32 @@ func (s *GroupService) apply(ctx context.Context, g core.GroupConfig, update boo
 	}
 	if exists && !reflect.DeepEqual(cur, g) {
 		if !update {
-			return cur, false, apiErr(409, "group %q of topic %q exists with a different config; delete it first", g.Name, g.Topic)
+			return cur, false, errConflict("group %q of topic %q exists with a different config; delete it first", g.Name, g.Topic)
 		}
 		if cur.Mode != g.Mode || cur.Ordered != g.Ordered {
-			return cur, false, apiErr(409, "group %q of topic %q: mode/ordered cannot change (%s/%v to %s/%v); delete the group first", g.Name, g.Topic, cur.Mode, cur.Ordered, g.Mode, g.Ordered)
+			return cur, false, errConflict("group %q of topic %q: mode/ordered cannot change (%s/%v to %s/%v); delete the group first", g.Name, g.Topic, cur.Mode, cur.Ordered, g.Mode, g.Ordered)
 		}
 	}
 	if err := s.ensureDLQ(ctx, ti); err != nil {
-		return g, false, apiErr(503, "dead-letter stream of topic %q: %v", g.Topic, err)
+		return g, false, errUnavailable("dead-letter stream of topic %q: %v", g.Topic, err)
 	}
 	if err := s.ensureAdvisoryCapture(ctx, g.Topic); err != nil {
 		s.log.Warn("max-deliveries advisories of the topic are not captured; members still dead-letter themselves", "topic", g.Topic, "err", err)
 	}
 	if g.Mode == core.ModeClustering && !g.Ordered {
 		if err := s.ensureClusteringConsumer(ctx, g); err != nil {
-			return g, false, apiErr(503, "consumer %q on %q: %v", g.Name, g.Topic, err)
+			return g, false, errUnavailable("consumer %q on %q: %v", g.Name, g.Topic, err)
 		}
 	}
 	if g.Mode == core.ModeClustering && g.Ordered {
 		if err := s.ensureOrderedConsumers(ctx, g); err != nil {
-			return g, false, apiErr(503, "partition consumers of %q on %q: %v", g.Name, g.Topic, err)
+			return g, false, errUnavailable("partition consumers of %q on %q: %v", g.Name, g.Topic, err)
 		}
 	}
 	if !exists || !reflect.DeepEqual(cur, g) {
 		b, _ := json.Marshal(g)
 		if _, err := s.kv.Put(ctx, wire.GroupID(g.Topic, g.Name), b); err != nil {
-			return g, false, apiErr(503, "write group registry: %v", err)
+			return g, false, errUnavailable("write group registry: %v", err)
 		}
 	}
 	return g, !exists, nil

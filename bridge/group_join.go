@@ -15,7 +15,7 @@ import (
 func (s *GroupService) onJoin(m *nats.Msg) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupJoinPrefix), ".")
 	if len(toks) != 2 {
-		respondError(m, 400, "want %s<topic>.<group>", wire.GroupJoinPrefix)
+		respondAPIError(m, errBadRequest("want %s<topic>.<group>", wire.GroupJoinPrefix))
 		return
 	}
 	req, err := wire.DecodeJoinRequest(m.Data)
@@ -37,18 +37,18 @@ func (s *GroupService) onJoin(m *nats.Msg) {
 // hands the member the consumer to bind to.
 func (s *GroupService) join(ctx context.Context, topic, group string, req wire.JoinRequest) (any, error) {
 	if err := core.ValidateTopicName(topic); err != nil {
-		return nil, apiErr(400, "%v", err)
+		return nil, errBadRequest("%v", err)
 	}
 	if err := core.ValidateGroupName(group); err != nil {
-		return nil, apiErr(400, "%v", err)
+		return nil, errBadRequest("%v", err)
 	}
 	if req.Member == "" {
 		req.Member = nuid.Next()
 	} else if err := core.ValidateMemberID(req.Member); err != nil {
-		return nil, apiErr(400, "%v", err)
+		return nil, errBadRequest("%v", err)
 	}
 	if req.Presence != "" && !validPresence(req.Presence) {
-		return nil, apiErr(400, "presence %q: want a literal subject outside the $ namespaces", req.Presence)
+		return nil, errBadRequest("presence %q: want a literal subject outside the $ namespaces", req.Presence)
 	}
 	g, err := s.groupForJoin(ctx, topic, group, req.Create)
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req wire.J
 		return s.joinOrdered(ctx, g, req)
 	}
 	if !req.Speaks(wire.ProtocolPull) {
-		return nil, apiErr(409, "group %q of topic %q is unordered: the member must speak protocol %q", group, topic, wire.ProtocolPull)
+		return nil, errConflict("group %q of topic %q is unordered: the member must speak protocol %q", group, topic, wire.ProtocolPull)
 	}
 	consumer := wire.ClusteringConsumer(g.Name)
 	if g.Mode == core.ModeBroadcasting {
@@ -67,7 +67,7 @@ func (s *GroupService) join(ctx context.Context, topic, group string, req wire.J
 		}
 	} else if err := s.ensureClusteringConsumer(ctx, g); err != nil {
 		// (this recreates the durable if someone deleted it by hand)
-		return nil, apiErr(503, "consumer for member %q: %v", req.Member, err)
+		return nil, errUnavailable("consumer for member %q: %v", req.Member, err)
 	}
 	s.admitMember(ctx, wire.GroupID(topic, group), req.Member, req.Presence)
 	return wire.NewJoinReply(g, req.Member, consumer), nil
@@ -82,19 +82,19 @@ func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, wa
 	if ok {
 		if want != nil {
 			if why := g.CompatibleWith(*want); why != "" {
-				return g, apiErr(409, "group %q of topic %q: %s", group, topic, why)
+				return g, errConflict("group %q of topic %q: %s", group, topic, why)
 			}
 		}
 		return g, nil
 	}
 	if want == nil {
-		return g, apiErr(404, "group %q of topic %q not found", group, topic)
+		return g, errGroupNotFound(topic, group)
 	}
 	c := *want
 	c.Name, c.Topic = group, topic
 	g, _, err = s.apply(ctx, c, false)
 	var ae *wire.APIError
-	if errors.As(err, &ae) && ae.Code == 409 {
+	if errors.As(err, &ae) && ae.Code == wire.CodeConflict {
 		// Created concurrently by another member: join it if it fits.
 		return s.groupForJoin(ctx, topic, group, want)
 	}
@@ -103,13 +103,13 @@ func (s *GroupService) groupForJoin(ctx context.Context, topic, group string, wa
 
 func (s *GroupService) joinOrdered(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (any, error) {
 	if !req.Speaks(wire.ProtocolOrdered) {
-		return nil, apiErr(409, "group %q of topic %q is ordered: the member must speak protocol %q", g.Name, g.Topic, wire.ProtocolOrdered)
+		return nil, errConflict("group %q of topic %q is ordered: the member must speak protocol %q", g.Name, g.Topic, wire.ProtocolOrdered)
 	}
 	s.mu.Lock()
 	o := s.ordered
 	s.mu.Unlock()
 	if o == nil {
-		return nil, apiErr(501, "ordered groups are not served by this broker")
+		return nil, errNotImplemented("ordered groups are not served by this broker")
 	}
 	return o.Join(ctx, g, req)
 }

@@ -34,7 +34,7 @@ func (s *GroupService) apiLag(ctx context.Context, topic, group string, body []b
 		return nil, errUnavailable("read topic %q: %v", topic, err)
 	}
 	if !ok {
-		return nil, errNotFound("topic %q not found", topic)
+		return nil, errTopicNotFound(topic)
 	}
 	cis, err := s.groupConsumers(ctx, topic, group)
 	if err != nil {

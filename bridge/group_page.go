@@ -21,10 +21,10 @@ func decodeInfoRequest(body []byte) (wire.GroupInfoRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return req, apiErr(400, "group info request: %v (want {\"offset\":N,\"limit\":M})", err)
+		return req, errBadRequest("group info request: %v (want {\"offset\":N,\"limit\":M})", err)
 	}
 	if req.Offset < 0 || req.Limit < 0 {
-		return req, apiErr(400, "group info request: offset and limit must not be negative")
+		return req, errBadRequest("group info request: offset and limit must not be negative")
 	}
 	return req, nil
 }
@@ -54,13 +54,13 @@ func fitPage(st wire.GroupStatus, req wire.GroupInfoRequest, maxPayload int) (js
 	for {
 		b, err := json.Marshal(pageMembers(st, req.Offset, limit))
 		if err != nil {
-			return nil, apiErr(500, "encode group status: %v", err)
+			return nil, errInternal("encode group status: %v", err)
 		}
 		if len(b) <= room {
 			return b, nil
 		}
 		if req.Limit != 0 || limit <= 1 {
-			return nil, apiErr(413, "group info of %d members from offset %d is %d bytes, over the server's max_payload (%d): ask for a smaller \"limit\"",
+			return nil, errTooLarge("group info of %d members from offset %d is %d bytes, over the server's max_payload (%d): ask for a smaller \"limit\"",
 				limit, req.Offset, len(b), maxPayload)
 		}
 		limit = max(1, min(limit-1, limit*room/len(b)))

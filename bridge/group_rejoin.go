@@ -31,7 +31,7 @@ const (
 func (s *GroupService) joinBroadcasting(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (string, error) {
 	name, err := s.ensureConsumer(ctx, g, req.Member)
 	if err != nil {
-		return "", apiErr(503, "consumer for member %q: %v", req.Member, err)
+		return "", errUnavailable("consumer for member %q: %v", req.Member, err)
 	}
 	prev, _ := s.members.presence(wire.GroupID(g.Topic, g.Name), req.Member)
 	if req.Presence != "" && prev == req.Presence {
@@ -39,14 +39,14 @@ func (s *GroupService) joinBroadcasting(ctx context.Context, g core.GroupConfig,
 	}
 	c, err := s.js.Consumer(ctx, g.Topic, name)
 	if err != nil {
-		return "", apiErr(503, "consumer for member %q: %v", req.Member, err)
+		return "", errUnavailable("consumer for member %q: %v", req.Member, err)
 	}
 	ci := c.CachedInfo()
 	if ci.NumWaiting > 0 {
-		return "", apiErr(409, "member %q of group %q is in use: another live connection is pulling its durable %q; stop that member or join with another id", req.Member, g.Name, name)
+		return "", errConflict("member %q of group %q is in use: another live connection is pulling its durable %q; stop that member or join with another id", req.Member, g.Name, name)
 	}
 	if prev != "" && s.answers(ctx, prev) {
-		return "", apiErr(409, "member %q of group %q is in use: a live process answers its presence subject; stop that member or join with another id", req.Member, g.Name)
+		return "", errConflict("member %q of group %q is in use: a live process answers its presence subject; stop that member or join with another id", req.Member, g.Name)
 	}
 	if ci.NumAckPending > 0 {
 		if err := s.redeliverNow(ctx, ci); err != nil {

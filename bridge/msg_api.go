@@ -92,7 +92,7 @@ func (s *Inspect) opAndTopic(m *nats.Msg, prefix string) (string, TopicInfo, err
 		return op, ti, errUnavailable("read topic %q: %v", topic, err)
 	}
 	if !ok {
-		return op, ti, errNotFound("topic %q not found", topic)
+		return op, ti, errTopicNotFound(topic)
 	}
 	return op, ti, nil
 }

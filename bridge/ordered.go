@@ -176,18 +176,18 @@ func (s *OrderedService) Join(ctx context.Context, g core.GroupConfig, req wire.
 	}
 	ti, ok, err := s.groups.topicInfo(ctx, g.Topic)
 	if err != nil {
-		return nil, apiErr(503, "read topic %q: %v", g.Topic, err)
+		return nil, errUnavailable("read topic %q: %v", g.Topic, err)
 	}
 	if !ok {
-		return nil, apiErr(404, "topic %q not found", g.Topic)
+		return nil, errTopicNotFound(g.Topic)
 	}
 	consumer := ""
 	if g.Mode == core.ModeBroadcasting {
 		if consumer, err = s.joinBroadcasting(ctx, g, req.Member); err != nil {
-			return nil, apiErr(503, "consumer for member %q: %v", req.Member, err)
+			return nil, errUnavailable("consumer for member %q: %v", req.Member, err)
 		}
 	} else if err := s.groups.ensureOrderedConsumers(ctx, g); err != nil {
-		return nil, apiErr(503, "partition consumers of %q: %v", g.Name, err)
+		return nil, errUnavailable("partition consumers of %q: %v", g.Name, err)
 	}
 	s.groups.members.seen(wire.GroupID(g.Topic, g.Name), req.Member, time.Now())
 	r := newOrderedJoinReply(g, req.Member, consumer, ti.Partitions)

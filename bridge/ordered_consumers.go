@@ -49,7 +49,7 @@ func (s *GroupService) ensureOrderedConsumers(ctx context.Context, g core.GroupC
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("topic %q not found", g.Topic)
+		return errTopicNotFound(g.Topic)
 	}
 	st, err := s.js.Stream(ctx, g.Topic)
 	if err != nil {

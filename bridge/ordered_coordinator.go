@@ -159,7 +159,7 @@ func (c *coordinator) load(ctx context.Context) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("topic %q not found", c.g.Topic)
+		return errTopicNotFound(c.g.Topic)
 	}
 	var st *core.OrderedState
 	e, err := c.svc.kv.Get(lctx, c.key)
@@ -206,7 +206,7 @@ func (c *coordinator) subscribe() error {
 		sub, err := c.svc.nc.Subscribe(prefix+base, func(m *nats.Msg) {
 			ev := coordEvent{kind: kind, msg: m, member: m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]}
 			if err := ev.decode(); err != nil {
-				respondError(m, 400, "%s request: %v", kind, err)
+				respondAPIError(m, errBadRequest("%s request: %v", kind, err))
 				return
 			}
 			c.events <- ev
@@ -230,8 +230,8 @@ func (c *coordinator) unsubscribe() {
 // handle applies one event; it reports whether a rebalance is due.
 func (c *coordinator) handle(ev coordEvent) bool {
 	now := time.Now()
-	if code, why := c.authorize(ev); code != 0 {
-		respondError(ev.msg, code, "%s", why)
+	if aerr := c.authorize(ev); aerr != nil {
+		respondAPIError(ev.msg, aerr)
 		return false
 	}
 	switch ev.kind {

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/jetmq/jetmq/wire"
@@ -99,18 +98,18 @@ func (ev *coordEvent) decode() error {
 // session that joined as its member: 403 without a token minted for that
 // member, 409 when another session of the same member id is live. A
 // heartbeat binds a live member to its token.
-func (c *coordinator) authorize(ev coordEvent) (code int, why string) {
+func (c *coordinator) authorize(ev coordEvent) *wire.APIError {
 	if ev.kind != "hb" && ev.kind != "release" && ev.kind != "leave" {
-		return 0, ""
+		return nil
 	}
 	if !c.svc.validToken(c.g.Topic, c.g.Name, ev.member, ev.token) {
-		return 403, fmt.Sprintf("member %q of %s/%s did not join (no valid member token)", ev.member, c.g.Topic, c.g.Name)
+		return errForbidden("member %q of %s/%s did not join (no valid member token)", ev.member, c.g.Topic, c.g.Name)
 	}
 	if bound := c.tokens[ev.member]; bound != "" && bound != ev.token && c.own.Live(ev.member) {
-		return 409, fmt.Sprintf("member id %q is in use by another live session (it joined again); this one ends after session_timeout without heartbeats", ev.member)
+		return errConflict("member id %q is in use by another live session (it joined again); this one ends after session_timeout without heartbeats", ev.member)
 	}
 	if ev.kind == "hb" {
 		c.tokens[ev.member] = ev.token
 	}
-	return 0, ""
+	return nil
 }

@@ -35,7 +35,7 @@ func (t *Topics) apply(ctx context.Context, c core.TopicConfig, o applyOpts) (cr
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		if !o.create {
-			return false, errNotFound("topic %q not found", c.Name)
+			return false, errTopicNotFound(c.Name)
 		}
 		if err := t.ensureInternal(ctx, c); err != nil {
 			return false, err
@@ -61,7 +61,7 @@ func (t *Topics) apply(ctx context.Context, c core.TopicConfig, o applyOpts) (cr
 	}
 	if needsMigration(s.CachedInfo().Config) {
 		if err := t.migrate(ctx, s.CachedInfo().Config, cur); err != nil {
-			return false, apiErr(503, "bring topic %q to the current layout: %v", c.Name, err)
+			return false, errUnavailable("bring topic %q to the current layout: %v", c.Name, err)
 		}
 	}
 	if cur == c {
@@ -220,7 +220,7 @@ func configDiff(a, b TopicInfo) string {
 func (t *Topics) status(ctx context.Context, name string) (*wire.TopicStatus, error) {
 	s, err := t.js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, errNotFound("topic %q not found", name)
+		return nil, errTopicNotFound(name)
 	}
 	if err != nil {
 		return nil, errUnavailable("read stream %q: %v", name, err)

@@ -60,11 +60,11 @@ func misfiledInput(topic, subj string) (key, tag string, ok bool) {
 func (t *Topics) repair(ctx context.Context, ti TopicInfo) (*wire.RepairReply, error) {
 	s, err := t.js.Stream(ctx, ti.Name)
 	if err != nil {
-		return nil, apiErr(503, "read stream %q: %v", ti.Name, err)
+		return nil, errUnavailable("read stream %q: %v", ti.Name, err)
 	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(ti.Name+".>"))
 	if err != nil {
-		return nil, apiErr(503, "stream info %q: %v", ti.Name, err)
+		return nil, errUnavailable("stream info %q: %v", ti.Name, err)
 	}
 	out := &wire.RepairReply{Topic: ti.Name}
 	var todo []misplaced
@@ -79,7 +79,7 @@ func (t *Topics) repair(ctx context.Context, ti TopicInfo) (*wire.RepairReply, e
 		}
 		seqs, err := subjectSeqs(ctx, s, subj, repairBatch-len(todo))
 		if err != nil {
-			return nil, apiErr(503, "read messages of %q: %v", subj, err)
+			return nil, errUnavailable("read messages of %q: %v", subj, err)
 		}
 		for _, seq := range seqs {
 			todo = append(todo, misplaced{seq: seq, key: key, tag: tag})
@@ -92,7 +92,7 @@ func (t *Topics) repair(ctx context.Context, ti TopicInfo) (*wire.RepairReply, e
 	sort.Slice(todo, func(i, j int) bool { return todo[i].seq < todo[j].seq })
 	for _, m := range todo {
 		if err := t.moveMisfiled(ctx, s, ti, m); err != nil {
-			return nil, apiErr(503, "move message %d: %v (moved %d so far; run the repair again)", m.seq, err, out.Moved)
+			return nil, errUnavailable("move message %d: %v (moved %d so far; run the repair again)", m.seq, err, out.Moved)
 		}
 		out.Moved++
 	}

@@ -168,7 +168,7 @@ func needsMigration(sc jetstream.StreamConfig) bool {
 }
 
 func legacyTopicError(name, version string) error {
-	return apiErr(409, "topic %q was made by an older jetmq (internal layout %q; this one uses %q) and is not served: recreate it (jetmq topic rm %s, then add it again) or run the jetmq that made it", name, version, layoutVersion, name)
+	return errConflict("topic %q was made by an older jetmq (internal layout %q; this one uses %q) and is not served: recreate it (jetmq topic rm %s, then add it again) or run the jetmq that made it", name, version, layoutVersion, name)
 }
 
 // topicMappings are the account mappings that route a publish on a topic's

@@ -283,5 +283,5 @@ func (t *Topics) onAdvisory(m *nats.Msg) {
 
 func (t *Topics) onReject(m *nats.Msg) {
 	orig := strings.TrimPrefix(m.Subject, wire.RejectPrefix)
-	respondError(m, 400, "subject %q fits no topic form: publish to <topic>, <topic>.<key> or <topic>.<key>.<tag>", orig)
+	respondAPIError(m, errBadRequest("subject %q fits no topic form: publish to <topic>, <topic>.<key> or <topic>.<key>.<tag>", orig))
 }

@@ -40,7 +40,7 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 		req.Limit = txnListMax
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondAPIError(m, errNotFound("topic %q not found", topic))
+		respondAPIError(m, errTopicNotFound(topic))
 		return
 	}
 	kind := wire.TxnKindHalf
@@ -80,7 +80,7 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 		return
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondAPIError(m, errNotFound("topic %q not found", topic))
+		respondAPIError(m, errTopicNotFound(topic))
 		return
 	}
 	rec, err := t.store.read(ctx, topic, txid)

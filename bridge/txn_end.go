@@ -18,7 +18,7 @@ func (t *TxnService) onEnd(m *nats.Msg) {
 	}
 	ti, ok := t.topics.Lookup(req.Topic)
 	if !ok {
-		respondAPIError(m, errNotFound("topic %q not found", req.Topic))
+		respondAPIError(m, errTopicNotFound(req.Topic))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)

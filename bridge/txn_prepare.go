@@ -22,7 +22,7 @@ func (t *TxnService) onPrepare(m *nats.Msg) {
 	}
 	ti, ok := t.topics.Lookup(req.Topic)
 	if !ok {
-		respondAPIError(m, errNotFound("topic %q not found", req.Topic))
+		respondAPIError(m, errTopicNotFound(req.Topic))
 		return
 	}
 	now := t.now()
@@ -114,7 +114,7 @@ func storeError(what string, err error) error {
 		err != nil && strings.Contains(err.Error(), "maximum payload"):
 		return errTooLarge("%s: %v", what, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
-		errors.As(err, &ae) && ae.Code == 503:
+		errors.As(err, &ae) && ae.Code == wire.CodeUnavailable:
 		return errUnavailable("%s: %v", what, err)
 	}
 	return errInternal("%s: %v", what, err)

@@ -25,12 +25,25 @@ func (e *APIError) Is(target error) bool {
 }
 
 // Sentinels to test API errors against with errors.Is.
+// The codes of an error reply (docs/PROTOCOL.md, "Conventions"): a
+// client's mistake is a 4xx, only a failure on the server's side a 5xx.
+const (
+	CodeBadRequest     = 400 // the request itself is wrong (subject, headers, body)
+	CodeForbidden      = 403 // the caller is not the member (or session) it claims to be
+	CodeNotFound       = 404 // the topic, group, transaction or message named does not exist
+	CodeConflict       = 409 // well formed, but the state it meets refuses it
+	CodeTooLarge       = 413 // the message or reply does not fit max_payload
+	CodeInternal       = 500 // the server failed in a way retrying will not cure
+	CodeNotImplemented = 501 // this server does not serve that kind of request
+	CodeUnavailable    = 503 // JetStream did not answer or is not ready: retry
+)
+
 var (
-	ErrBadRequest  = &APIError{Code: 400, Description: "bad request"}
-	ErrNotFound    = &APIError{Code: 404, Description: "not found"}
-	ErrConflict    = &APIError{Code: 409, Description: "conflict"}
-	ErrTooLarge    = &APIError{Code: 413, Description: "too large"}
-	ErrUnavailable = &APIError{Code: 503, Description: "unavailable"}
+	ErrBadRequest  = &APIError{Code: CodeBadRequest, Description: "bad request"}
+	ErrNotFound    = &APIError{Code: CodeNotFound, Description: "not found"}
+	ErrConflict    = &APIError{Code: CodeConflict, Description: "conflict"}
+	ErrTooLarge    = &APIError{Code: CodeTooLarge, Description: "too large"}
+	ErrUnavailable = &APIError{Code: CodeUnavailable, Description: "unavailable"}
 )
 
 // ErrorReply is the JSON shape of an error reply.
