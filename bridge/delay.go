@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -154,7 +155,7 @@ func scheduledMsg(req wire.DelayRequest, in *nats.Msg, id string, p int, at time
 func (d *Delay) storedID(topic string, seq uint64) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	page, err := directRequest(ctx, d.nc, wire.InternalStream(topic), directGet{Seq: seq})
+	page, err := jsapi.DirectGet(ctx, d.nc, wire.InternalStream(topic), jsapi.MsgGetRequest{Seq: seq})
 	if err != nil || len(page.Msgs) == 0 {
 		return "" // fired already, or not readable: no id to cancel by
 	}

@@ -6,12 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
-
-// JetStream's error code for deleting a message that is not there.
-const errCodeNoMessageFound = 10057
 
 // onDelay serves $MQ.API.DELAY.LIST.<topic> and DELAY.CANCEL.<topic>.
 func (s *Inspect) onDelay(m *nats.Msg) (any, error) {
@@ -43,8 +42,8 @@ func (s *Inspect) onDelay(m *nats.Msg) (any, error) {
 func (s *Inspect) listDelayed(ctx context.Context, topic string, req wire.DelayListRequest) (wire.DelayList, error) {
 	limit := wire.PageLimit(req.Limit)
 	out := wire.DelayList{Delayed: []wire.DelayedMsg{}}
-	page, err := directRequest(ctx, s.nc, wire.InternalStream(topic), directGet{Seq: max(req.From, 1),
-		NextFor: wire.DelayFilter(topic), Batch: limit, MaxBytes: int(s.nc.MaxPayload())})
+	page, err := jsapi.DirectGet(ctx, s.nc, wire.InternalStream(topic), jsapi.MsgGetRequest{Seq: max(req.From, 1),
+		NextBySubj: wire.DelayFilter(topic), Batch: limit, MaxBytes: int(s.nc.MaxPayload())})
 	if err != nil {
 		return out, errUnavailable("read the internal stream of %q: %v", topic, err)
 	}
@@ -62,8 +61,8 @@ func (s *Inspect) listDelayed(ctx context.Context, topic string, req wire.DelayL
 func delayedMsg(topic string, m *nats.Msg) wire.DelayedMsg {
 	d := wire.DelayedMsg{
 		ID:   strings.TrimPrefix(m.Header.Get("Nats-Subject"), wire.DelaySubject(topic, "")),
-		Seq:  directSeq(m),
-		Size: len(m.Data) + headerSize(ownHeaders(m.Header)),
+		Seq:  jsapi.Seq(m),
+		Size: len(m.Data) + headerSize(jsapi.OwnHeaders(m.Header)),
 	}
 	d.DeliverAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(wire.HeaderDeliverAt))
 	// The target is $MQ.INT.<topic>.O.~.~.<p>.<key>[.<tag>]: the stored
@@ -88,7 +87,7 @@ func delayedMsg(topic string, m *nats.Msg) wire.DelayedMsg {
 // cancel within milliseconds of the due time can lose (docs/PROTOCOL.md).
 func (s *Inspect) cancelDelayed(ctx context.Context, topic, id string) (wire.DelayCancelReply, error) {
 	stream := wire.InternalStream(topic)
-	page, err := directRequest(ctx, s.nc, stream, directGet{LastFor: wire.DelaySubject(topic, id)})
+	page, err := jsapi.DirectGet(ctx, s.nc, stream, jsapi.MsgGetRequest{LastBySubj: wire.DelaySubject(topic, id)})
 	if err != nil {
 		return wire.DelayCancelReply{}, errUnavailable("read the internal stream of %q: %v", topic, err)
 	}
@@ -96,15 +95,12 @@ func (s *Inspect) cancelDelayed(ctx context.Context, topic, id string) (wire.Del
 		return wire.DelayCancelReply{}, errNotFound("no delayed message %q waits in topic %q: it was delivered, cancelled, or never stored", id, topic)
 	}
 	d := delayedMsg(topic, page.Msgs[0])
-	var resp struct {
-		Success bool `json:"success"`
-	}
-	err = jsRequest(ctx, s.nc, "$JS.API.STREAM.MSG.DELETE."+stream, map[string]any{"seq": d.Seq, "no_erase": true}, &resp)
-	var je *jsError
-	if errors.As(err, &je) && je.ErrCode == errCodeNoMessageFound {
+	err = jsapi.DeleteMsg(ctx, s.nc, stream, d.Seq, true)
+	var je *jetstream.APIError
+	if errors.As(err, &je) && je.ErrorCode == jsapi.ErrCodeNoMessageFound {
 		return wire.DelayCancelReply{}, errNotFound("delayed message %q of topic %q was delivered or cancelled meanwhile", id, topic)
 	}
-	if err != nil || !resp.Success {
+	if err != nil {
 		return wire.DelayCancelReply{}, errUnavailable("delete delayed message %q: %v", id, err)
 	}
 	return wire.DelayCancelReply{Cancelled: true, ID: id, Seq: d.Seq, DeliverAt: d.DeliverAt}, nil

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -231,24 +231,11 @@ func (s *GroupService) dlqPurge(ctx context.Context, topic, group string) (any, 
 	if _, err := s.dlqStream(ctx, topic); err != nil {
 		return nil, err
 	}
-	req, _ := json.Marshal(map[string]string{"filter": wire.DLQSubject(topic, group)})
-	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+wire.DLQStream(topic), req)
+	purged, err := jsapi.Purge(ctx, s.nc, wire.DLQStream(topic), jsapi.PurgeRequest{Filter: wire.DLQSubject(topic, group)})
 	if err != nil {
 		return nil, errUnavailable("purge: %v", err)
 	}
-	var resp struct {
-		Purged uint64 `json:"purged"`
-		Error  *struct {
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, errInternal("purge reply: %v", err)
-	}
-	if resp.Error != nil {
-		return nil, errUnavailable("purge: %s", resp.Error.Description)
-	}
-	return wire.DLQPurgeReply{Purged: resp.Purged}, nil
+	return wire.DLQPurgeReply{Purged: purged}, nil
 }
 
 // advisoryStream captures the max-deliveries advisories of every topic
@@ -258,7 +245,7 @@ func (s *GroupService) dlqPurge(ctx context.Context, topic, group string) (any, 
 const advisoryStream = "%MQ%MAX_DELIVERIES"
 
 func maxDeliveriesSubject(topic string) string {
-	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + topic + ".*"
+	return jsapi.AdvisoryMaxDeliveries(topic)
 }
 
 // ensureAdvisoryCapture makes the advisory stream capture topic's

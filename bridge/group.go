@@ -23,14 +23,6 @@ const groupBucket = "jetmq_groups"
 // groupRequestSlots bounds concurrently served JOIN and admin requests.
 const groupRequestSlots = 32
 
-// OrderedGroups serves JOIN for ordered groups (built separately on top of
-// this service); without one, joining an ordered group answers 501.
-type OrderedGroups interface {
-	// Join admits a member speaking the ordered protocol and returns the
-	// reply to send (JSON-encoded by the caller).
-	Join(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (any, error)
-}
-
 // GroupService is the group coordinator: it keeps the group registry,
 // creates the JetStream consumers groups consist of, admits members
 // ($MQ.GROUP.JOIN), tracks their heartbeats, serves the group and DLQ admin
@@ -49,11 +41,12 @@ type GroupService struct {
 	slots    chan struct{}
 	lookups  chan struct{} // memberLookups
 
-	mu      sync.Mutex
-	ordered OrderedGroups
-	subs    []*nats.Subscription
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	ordered *orderedGroups // ordered groups are a kind of group
+
+	mu     sync.Mutex
+	subs   []*nats.Subscription
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 	// bgMu guards stopped: background work started by a handler must not
 	// Add to wg once Stop waits on it.
 	bgMu    sync.Mutex
@@ -64,19 +57,18 @@ type GroupService struct {
 // the config file, created or updated at start; topics is the node's
 // topic registry (nil: topics are read from JetStream).
 func NewGroupService(groups []core.GroupConfig, topics *Topics) *GroupService {
-	return &GroupService{cfg: groups, topics: topics, members: newMemberTable(),
+	s := &GroupService{cfg: groups, topics: topics, members: newMemberTable(),
 		slots: make(chan struct{}, groupRequestSlots), lookups: make(chan struct{}, memberLookups)}
-}
-
-// SetOrdered installs the ordered-group coordinator.
-func (s *GroupService) SetOrdered(o OrderedGroups) {
-	s.mu.Lock()
-	s.ordered = o
-	s.mu.Unlock()
+	s.ordered = newOrderedGroups(s)
+	return s
 }
 
 // Name implements Service.
 func (s *GroupService) Name() string { return "groups" }
+
+// HealthDetails implements HealthDetailer: the ordered partitions found
+// stalled on this node.
+func (s *GroupService) HealthDetails() []HealthDetail { return s.ordered.healthDetails() }
 
 // Start implements Service: registry, configured groups, subscriptions,
 // metrics and the dead-letter mover.
@@ -105,6 +97,9 @@ func (s *GroupService) Start(ctx context.Context, h Host) error {
 	}
 	s.members.onAdmit = func(gid, member string) {
 		s.background(func(ctx context.Context) { s.storeMember(ctx, gid, member) })
+	}
+	if err := s.ordered.start(ctx, h); err != nil {
+		return err
 	}
 	if err := s.subscribe(); err != nil {
 		return err
@@ -166,6 +161,7 @@ func (s *GroupService) Stop(ctx context.Context) error {
 	for _, sub := range s.subs {
 		_ = drainSub(ctx, sub) // no handler runs (and adds to wg) once this returns
 	}
+	_ = s.ordered.stop(ctx)
 	s.bgMu.Lock()
 	s.stopped = true
 	s.bgMu.Unlock()

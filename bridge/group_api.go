@@ -2,12 +2,12 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -263,33 +263,17 @@ func (s *GroupService) resetTargets(ctx context.Context, g core.GroupConfig, mem
 // seqAtTime is the sequence of the first message of topic stored at or
 // after t (past the end if there is none).
 func (s *GroupService) seqAtTime(ctx context.Context, topic string, t time.Time) (uint64, error) {
-	req, _ := json.Marshal(map[string]any{"start_time": t.UTC(), "next_by_subj": topic + ".>"})
-	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+topic, req)
+	at := t.UTC()
+	m, err := jsapi.MsgGet(ctx, s.nc, topic, jsapi.MsgGetRequest{StartTime: &at, NextBySubj: topic + ".>"})
 	if err != nil {
 		return 0, err
 	}
-	var resp struct {
-		Message *struct {
-			Seq uint64 `json:"seq"`
-		} `json:"message"`
-		Error *struct {
-			Code    int    `json:"code"`
-			ErrCode int    `json:"err_code"`
-			Desc    string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return 0, err
-	}
-	if resp.Error != nil {
-		if resp.Error.Code == wire.CodeNotFound {
-			si, err := s.js.Stream(ctx, topic)
-			if err != nil {
-				return 0, err
-			}
-			return si.CachedInfo().State.LastSeq + 1, nil
+	if m == nil {
+		si, err := s.js.Stream(ctx, topic)
+		if err != nil {
+			return 0, err
 		}
-		return 0, errors.New(resp.Error.Desc)
+		return si.CachedInfo().State.LastSeq + 1, nil
 	}
-	return resp.Message.Seq, nil
+	return m.Seq, nil
 }

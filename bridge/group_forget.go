@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -13,7 +14,7 @@ import (
 // streamDeletedAdvisories is where JetStream announces every deleted
 // stream of the account, whoever deleted it ($MQ.API.TOPIC.DELETE, the
 // nats CLI, the JetStream API).
-const streamDeletedAdvisories = "$JS.EVENT.ADVISORY.STREAM.DELETED.*"
+const streamDeletedAdvisories = jsapi.AdvisoryStreamDeleted
 
 // onStreamDeleted forgets the groups of a deleted topic. Every node
 // hears the advisory and forgets the topic's members; the registry

@@ -105,11 +105,5 @@ func (s *GroupService) joinOrdered(ctx context.Context, g core.GroupConfig, req 
 	if !req.Speaks(wire.ProtocolOrdered) {
 		return nil, errConflict("group %q of topic %q is ordered: the member must speak protocol %q", g.Name, g.Topic, wire.ProtocolOrdered)
 	}
-	s.mu.Lock()
-	o := s.ordered
-	s.mu.Unlock()
-	if o == nil {
-		return nil, errNotImplemented("ordered groups are not served by this broker")
-	}
-	return o.Join(ctx, g, req)
+	return s.ordered.join(ctx, g, req)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
@@ -131,7 +132,7 @@ func (s *Inspect) onMsg(m *nats.Msg) (any, error) {
 
 // getMsg reads the message at seq of topic's stream.
 func (s *Inspect) getMsg(ctx context.Context, topic string, seq uint64) (wire.TopicMsg, error) {
-	page, err := directRequest(ctx, s.nc, topic, directGet{Seq: seq})
+	page, err := jsapi.DirectGet(ctx, s.nc, topic, jsapi.MsgGetRequest{Seq: seq})
 	if err != nil {
 		return wire.TopicMsg{}, errUnavailable("read stream %q: %v", topic, err)
 	}
@@ -150,7 +151,7 @@ func (s *Inspect) getMsg(ctx context.Context, topic string, seq uint64) (wire.To
 func (s *Inspect) listMsgs(ctx context.Context, topic string, req wire.MsgListRequest) (wire.MsgList, error) {
 	limit := wire.PageLimit(req.Limit)
 	budget := int(s.nc.MaxPayload()) - replyReserve
-	q := directGet{Seq: max(req.StartSeq, req.Next), Batch: limit, MaxBytes: budget}
+	q := jsapi.MsgGetRequest{Seq: max(req.StartSeq, req.Next), Batch: limit, MaxBytes: budget}
 	// Stream T holds only T.> (docs/PROTOCOL.md), so by sequence or time
 	// no filter is needed, and none is cheaper: JetStream counts the rest
 	// of an unfiltered stream without walking its subjects.
@@ -166,11 +167,11 @@ func (s *Inspect) listMsgs(ctx context.Context, topic string, req wire.MsgListRe
 	var msgs []*nats.Msg
 	more, cut := false, uint64(0)
 	for _, f := range filters {
-		q.NextFor = f
+		q.NextBySubj = f
 		if q.Seq == 0 && q.StartTime == nil {
 			q.Seq = 1
 		}
-		page, err := directRequest(ctx, s.nc, topic, q)
+		page, err := jsapi.DirectGet(ctx, s.nc, topic, q)
 		if err != nil {
 			return wire.MsgList{}, errUnavailable("read stream %q: %v", topic, err)
 		}
@@ -179,12 +180,12 @@ func (s *Inspect) listMsgs(ctx context.Context, topic string, req wire.MsgListRe
 			// This filter's page ends here: a later message of another
 			// filter must wait for the next page, or this filter's rest
 			// would be skipped.
-			more, cut = true, minCut(cut, directSeq(page.Msgs[len(page.Msgs)-1]))
+			more, cut = true, minCut(cut, jsapi.Seq(page.Msgs[len(page.Msgs)-1]))
 		}
 	}
-	sort.Slice(msgs, func(i, j int) bool { return directSeq(msgs[i]) < directSeq(msgs[j]) })
+	sort.Slice(msgs, func(i, j int) bool { return jsapi.Seq(msgs[i]) < jsapi.Seq(msgs[j]) })
 	if cut != 0 {
-		n := sort.Search(len(msgs), func(i int) bool { return directSeq(msgs[i]) > cut })
+		n := sort.Search(len(msgs), func(i int) bool { return jsapi.Seq(msgs[i]) > cut })
 		msgs = msgs[:n]
 	}
 	return fillPage(msgs, limit, budget, req.EndTime, more), nil

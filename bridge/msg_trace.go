@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -179,9 +180,9 @@ func (s *Inspect) scanDLQ(ctx context.Context, topic string, seq uint64) (dlqSca
 	out := dlqScan{byGroup: map[string]*nats.Msg{}}
 	want, from := strconv.FormatUint(seq, 10), uint64(1)
 	for out.scanned < traceDLQScan {
-		page, err := directRequest(ctx, s.nc, wire.DLQStream(topic), directGet{Seq: from,
-			NextFor: wire.DLQStreamSubjects(topic)[0], Batch: traceDLQPage, MaxBytes: int(s.nc.MaxPayload())})
-		if errors.Is(err, errNoStream) {
+		page, err := jsapi.DirectGet(ctx, s.nc, wire.DLQStream(topic), jsapi.MsgGetRequest{Seq: from,
+			NextBySubj: wire.DLQStreamSubjects(topic)[0], Batch: traceDLQPage, MaxBytes: int(s.nc.MaxPayload())})
+		if errors.Is(err, jsapi.ErrNoStream) {
 			out.complete = true // no DLQ stream yet: no dead letters
 			return out, nil
 		}
@@ -199,7 +200,7 @@ func (s *Inspect) scanDLQ(ctx context.Context, topic string, seq uint64) (dlqSca
 			out.complete = true
 			return out, nil
 		}
-		from = directSeq(page.Msgs[len(page.Msgs)-1]) + 1
+		from = jsapi.Seq(page.Msgs[len(page.Msgs)-1]) + 1
 	}
 	return out, nil
 }
@@ -211,7 +212,7 @@ func (d dlqScan) deadLetter(gt *wire.GroupTrace) {
 	if m == nil {
 		return
 	}
-	gt.DeadLettered, gt.DLQComplete, gt.DLQSeq = true, true, directSeq(m)
+	gt.DeadLettered, gt.DLQComplete, gt.DLQSeq = true, true, jsapi.Seq(m)
 	gt.DeadAt, _ = time.Parse(time.RFC3339Nano, m.Header.Get(wire.HeaderDeadAt))
 	gt.Attempts, _ = strconv.Atoi(m.Header.Get(wire.HeaderAttempt))
 }

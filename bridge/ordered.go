@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -20,12 +19,13 @@ import (
 // leases under <topic>.<group> (stream KV_jetmq_ordered).
 const orderedBucket = "jetmq_ordered"
 
-// OrderedService serves ordered groups on top of the GroupService: it
+// orderedGroups is the ordered part of the GroupService (an ordered group
+// is a kind of group; the GroupService creates, starts and stops it): it
 // answers their JOINs and runs one coordinator per ordered clustering
 // group as a cluster singleton (ordered.<topic>.<group>). Every node
 // watches the group registry so that whichever node wins a singleton
 // knows the group.
-type OrderedService struct {
+type orderedGroups struct {
 	groups  *GroupService
 	h       Host
 	nc      *nats.Conn
@@ -43,21 +43,18 @@ type OrderedService struct {
 	wg      sync.WaitGroup
 }
 
-// NewOrderedService returns the ordered-group service; it must start
-// after groups, and groups.SetOrdered must name it.
-func NewOrderedService(groups *GroupService) *OrderedService {
-	return &OrderedService{groups: groups, running: map[string]context.CancelFunc{}, coords: map[string]*coordinator{}, stalled: map[string]stalledGroup{}}
+// newOrderedGroups returns the ordered part of groups.
+func newOrderedGroups(groups *GroupService) *orderedGroups {
+	return &orderedGroups{groups: groups, running: map[string]context.CancelFunc{}, coords: map[string]*coordinator{}, stalled: map[string]stalledGroup{}}
 }
 
-// Name implements Service.
-func (s *OrderedService) Name() string { return "ordered-groups" }
+// Name names the ordered part in logs and /healthz details.
+func (s *orderedGroups) Name() string { return "ordered-groups" }
 
-// Start implements Service.
-func (s *OrderedService) Start(ctx context.Context, h Host) error {
+// start starts the ordered part once the group registry is open, before
+// the GroupService takes JOINs.
+func (s *orderedGroups) start(ctx context.Context, h Host) error {
 	s.h, s.nc, s.js, s.log = h, h.Conn(), h.JetStream(), h.Logger().With("service", "ordered-groups")
-	if s.groups.kv == nil {
-		return errors.New("the group service must start before the ordered-group service")
-	}
 	err := retryStartup(ctx, s.log, "ordered state bucket", func(ctx context.Context) error {
 		kv, err := s.openState(ctx)
 		s.kv = kv
@@ -95,21 +92,21 @@ func (s *OrderedService) Start(ctx context.Context, h Host) error {
 	return nil
 }
 
-// Stop implements Service.
-func (s *OrderedService) Stop(ctx context.Context) error {
+// stop stops the coordinators running on this node.
+func (s *orderedGroups) stop(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
 	return waitCtx(ctx, &s.wg)
 }
 
-func (s *OrderedService) openState(ctx context.Context) (jetstream.KeyValue, error) {
+func (s *orderedGroups) openState(ctx context.Context) (jetstream.KeyValue, error) {
 	return openBucket(ctx, s.h, orderedBucket, "jetmq ordered-group partition leases")
 }
 
 // follow starts a singleton runner for every ordered clustering group in
 // the registry and stops it when the group is deleted.
-func (s *OrderedService) follow(ctx context.Context, w jetstream.KeyWatcher) {
+func (s *orderedGroups) follow(ctx context.Context, w jetstream.KeyWatcher) {
 	defer s.wg.Done()
 	defer func() { _ = w.Stop() }()
 	for {
@@ -128,7 +125,7 @@ func (s *OrderedService) follow(ctx context.Context, w jetstream.KeyWatcher) {
 	}
 }
 
-func (s *OrderedService) onRegistry(ctx context.Context, e jetstream.KeyValueEntry) {
+func (s *orderedGroups) onRegistry(ctx context.Context, e jetstream.KeyValueEntry) {
 	key := e.Key()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,7 +154,7 @@ func (s *OrderedService) onRegistry(ctx context.Context, e jetstream.KeyValueEnt
 }
 
 // active records the coordinator running on this node for a group.
-func (s *OrderedService) active(key string, c *coordinator) {
+func (s *orderedGroups) active(key string, c *coordinator) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c == nil {
@@ -167,10 +164,10 @@ func (s *OrderedService) active(key string, c *coordinator) {
 	s.coords[key] = c
 }
 
-// Join implements OrderedGroups: it makes sure the group's consumers
-// exist and tells the member where everything is. Ownership starts with
+// join admits a member speaking the ordered protocol: it makes sure the
+// group's consumers exist and tells the member where everything is. Ownership starts with
 // the member's first heartbeat, answered by the group's coordinator.
-func (s *OrderedService) Join(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (any, error) {
+func (s *orderedGroups) join(ctx context.Context, g core.GroupConfig, req wire.JoinRequest) (any, error) {
 	if req.Member == "" {
 		req.Member = nuid.Next()
 	}
@@ -201,7 +198,7 @@ func (s *OrderedService) Join(ctx context.Context, g core.GroupConfig, req wire.
 // durable. A member coming back finds the messages it held unacked
 // pending; the consumer is reset to its ack floor so they come again in
 // order, ahead of everything after them.
-func (s *OrderedService) joinBroadcasting(ctx context.Context, g core.GroupConfig, member string) (string, error) {
+func (s *orderedGroups) joinBroadcasting(ctx context.Context, g core.GroupConfig, member string) (string, error) {
 	name, err := s.groups.ensureConsumer(ctx, g, member)
 	if err != nil {
 		return "", err
@@ -241,7 +238,7 @@ func newOrderedJoinReply(g core.GroupConfig, member, consumer string, partitions
 }
 
 // partitionStatus asks the group's coordinator for its leases.
-func (s *OrderedService) partitionStatus(ctx context.Context, g core.GroupConfig) ([]wire.OrderedPartitionStatus, error) {
+func (s *orderedGroups) partitionStatus(ctx context.Context, g core.GroupConfig) ([]wire.OrderedPartitionStatus, error) {
 	msg, err := s.nc.RequestWithContext(ctx, wire.GroupOrderedStatusPrefix+g.Topic+"."+g.Name+".x", nil)
 	if err != nil {
 		return nil, err

@@ -145,15 +145,9 @@ func (s *GroupService) recreateOrderedConsumer(ctx context.Context, g core.Group
 // group's status: leases from its coordinator (when one answers), lag from
 // the partition consumers cis.
 func (s *GroupService) orderedPartitions(ctx context.Context, g core.GroupConfig, cis []*jetstream.ConsumerInfo) []wire.OrderedPartitionStatus {
-	s.mu.Lock()
-	o, _ := s.ordered.(*OrderedService)
-	s.mu.Unlock()
-	var out []wire.OrderedPartitionStatus
-	if o != nil {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		out, _ = o.partitionStatus(sctx, g)
-		cancel()
-	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	out, _ := s.ordered.partitionStatus(sctx, g)
+	cancel()
 	for _, ci := range cis {
 		p, err := strconv.Atoi(ci.Config.Metadata[wire.MetaPartition])
 		if err != nil || p < 0 || p > core.MaxPartitions {

@@ -32,7 +32,7 @@ type coordEvent struct {
 // takes releases and leaves, expires silent members, fences partitions
 // before granting them and persists every change with compare-and-set.
 type coordinator struct {
-	svc  *OrderedService
+	svc  *orderedGroups
 	g    core.GroupConfig
 	key  string
 	log  *slog.Logger
@@ -62,7 +62,7 @@ type coordinator struct {
 	seenRevokes, seenRebalances uint64
 }
 
-func (s *OrderedService) runCoordinator(ctx context.Context, g core.GroupConfig) {
+func (s *orderedGroups) runCoordinator(ctx context.Context, g core.GroupConfig) {
 	for ctx.Err() == nil {
 		c := &coordinator{svc: s, g: g, key: wire.GroupID(g.Topic, g.Name), log: s.log.With("topic", g.Topic, "group", g.Name),
 			events: make(chan coordEvent, 1024), suspended: map[string][]int{}, sent: map[string]string{}, nextSeq: map[int]uint64{},

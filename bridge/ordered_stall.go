@@ -118,7 +118,7 @@ func (c *coordinator) suspendedPartitions() map[int]bool {
 
 // setStalled records the stalled partitions of a group whose coordinator
 // runs here (nil: none), for /healthz.
-func (s *OrderedService) setStalled(key string, g core.GroupConfig, ps []int) {
+func (s *orderedGroups) setStalled(key string, g core.GroupConfig, ps []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(ps) == 0 {
@@ -134,9 +134,9 @@ type stalledGroup struct {
 	partitions   []int
 }
 
-// HealthDetails implements HealthDetailer: every ordered group partition
+// healthDetails lists, for /healthz, every ordered group partition
 // found stalled by a coordinator on this node, until it is moved.
-func (s *OrderedService) HealthDetails() []HealthDetail {
+func (s *orderedGroups) healthDetails() []HealthDetail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := make([]string, 0, len(s.stalled))

@@ -25,7 +25,7 @@ const tokenSecretKey = "member-token-secret"
 
 // loadTokenSecret reads the cluster's token secret, creating it the first
 // time.
-func (s *OrderedService) loadTokenSecret(ctx context.Context) ([]byte, error) {
+func (s *orderedGroups) loadTokenSecret(ctx context.Context) ([]byte, error) {
 	for {
 		e, err := s.kv.Get(ctx, tokenSecretKey)
 		if err == nil {
@@ -47,7 +47,7 @@ func (s *OrderedService) loadTokenSecret(ctx context.Context) ([]byte, error) {
 }
 
 // mintToken returns a new token for member of topic/group.
-func (s *OrderedService) mintToken(topic, group, member string) string {
+func (s *orderedGroups) mintToken(topic, group, member string) string {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
 	n := hex.EncodeToString(nonce)
@@ -55,7 +55,7 @@ func (s *OrderedService) mintToken(topic, group, member string) string {
 }
 
 // validToken reports whether token was minted for member of topic/group.
-func (s *OrderedService) validToken(topic, group, member, token string) bool {
+func (s *orderedGroups) validToken(topic, group, member, token string) bool {
 	nonce, mac, ok := strings.Cut(token, ".")
 	if !ok || nonce == "" {
 		return false
@@ -63,7 +63,7 @@ func (s *OrderedService) validToken(topic, group, member, token string) bool {
 	return hmac.Equal([]byte(mac), []byte(s.tokenMAC(topic, group, member, nonce)))
 }
 
-func (s *OrderedService) tokenMAC(topic, group, member, nonce string) string {
+func (s *orderedGroups) tokenMAC(topic, group, member, nonce string) string {
 	h := hmac.New(sha256.New, s.secret)
 	for _, part := range []string{topic, group, member, nonce} {
 		h.Write([]byte(part))

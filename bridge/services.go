@@ -13,7 +13,5 @@ type Settings struct {
 func DefaultServices(s Settings) []Service {
 	topics := NewTopics(s.Topics)
 	groups := NewGroupService(s.Groups, topics)
-	ordered := NewOrderedService(groups)
-	groups.SetOrdered(ordered)
-	return []Service{topics, NewDelay(topics), NewTxnService(s.Transactions, topics), groups, ordered, NewInspect(topics, groups)}
+	return []Service{topics, NewDelay(topics), NewTxnService(s.Transactions, topics), groups, NewInspect(topics, groups)}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -222,11 +223,7 @@ func (t *Topics) repairSource(ctx context.Context, ti TopicInfo, problem string)
 
 // stepDown asks a replicated stream's leader to step down.
 func (t *Topics) stepDown(ctx context.Context, stream string) error {
-	m, err := t.h.Conn().RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
-	if err != nil {
-		return err
-	}
-	return wire.DecodeReply(m.Data, nil)
+	return jsapi.StepDown(ctx, t.h.Conn(), stream)
 }
 
 // recreateInternal makes a deleted internal stream anew; the watcher then

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,7 +23,7 @@ const topicResync = 5 * time.Second
 
 // streamAdvisories announce stream changes in the account; the last token
 // is the stream name.
-const streamAdvisories = "$JS.EVENT.ADVISORY.STREAM.*.*"
+const streamAdvisories = jsapi.AdvisoryStreamAll
 
 // Topics is the topic registry of one node. The truth lives in JetStream
 // (each topic is a stream carrying jetmq metadata, replicated like any

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,13 +31,7 @@ const (
 )
 
 // txnMsg is one stored message of a transaction.
-type txnMsg struct {
-	Subject string
-	Seq     uint64
-	Header  nats.Header
-	Data    []byte
-	Time    time.Time
-}
+type txnMsg = jsapi.StoredMsg
 
 // txnRecord is a transaction as read from (or, for the cache, written to)
 // its topic's stream.
@@ -170,100 +164,31 @@ func newTxnRecord(topic, txid string, msgs []txnMsg) *txnRecord {
 	return r
 }
 
-type msgGetRequest struct {
-	MultiLast []string `json:"multi_last,omitempty"`
-	LastBy    string   `json:"last_by_subj,omitempty"`
-	NextBy    string   `json:"next_by_subj,omitempty"`
-	Seq       uint64   `json:"seq,omitempty"`
-	Batch     int      `json:"batch,omitempty"`
-}
-
 // directLast returns the last message of every subject matching filter.
 func (s *txnStore) directLast(ctx context.Context, topic, filter string) ([]txnMsg, error) {
-	req, _ := json.Marshal(msgGetRequest{MultiLast: []string{filter}, Batch: wire.MaxTxnMessages * 3})
-	inbox := s.nc.NewInbox()
-	// A channel just large enough for the batch and its end marker: a
-	// SubscribeSync would allocate the client's default 64k-slot channel
-	// (512 KiB) for every read, which under a check storm is most of the
-	// garbage the process makes.
-	replies := make(chan *nats.Msg, wire.MaxTxnMessages*3+1)
-	sub, err := s.nc.ChanSubscribe(inbox, replies)
+	page, err := jsapi.DirectGet(ctx, s.nc, wire.InternalStream(topic), jsapi.MsgGetRequest{MultiLast: []string{filter}, Batch: wire.MaxTxnMessages * 3})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read transaction: %w", err)
 	}
-	defer sub.Unsubscribe()
-	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+wire.InternalStream(topic), inbox, req); err != nil {
-		return nil, err
-	}
-	var out []txnMsg
-	for {
-		var m *nats.Msg
-		select {
-		case m = <-replies:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("read transaction: %w", ctx.Err())
-		}
-		switch m.Header.Get("Status") {
-		case "204":
-			return out, nil
-		case "404":
-			return out, nil
-		case "":
-		default:
-			return nil, fmt.Errorf("read transaction: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
-		}
-		seq, _ := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+	out := make([]txnMsg, 0, len(page.Msgs))
+	for _, m := range page.Msgs {
 		ts, _ := time.Parse(time.RFC3339Nano, m.Header.Get("Nats-Time-Stamp"))
-		out = append(out, txnMsg{Subject: m.Header.Get("Nats-Subject"), Seq: seq, Header: m.Header, Data: m.Data, Time: ts})
-	}
-}
-
-type storedMsg struct {
-	Subject string    `json:"subject"`
-	Seq     uint64    `json:"seq"`
-	Header  []byte    `json:"hdrs"`
-	Data    []byte    `json:"data"`
-	Time    time.Time `json:"time"`
-}
-
-type msgGetResponse struct {
-	Message *storedMsg `json:"message"`
-	Error   *struct {
-		Code    int    `json:"code"`
-		ErrCode int    `json:"err_code"`
-		Desc    string `json:"description"`
-	} `json:"error"`
-}
-
-// leaderGet asks the stream leader (not a replica) for one message.
-func (s *txnStore) leaderGet(ctx context.Context, topic string, req msgGetRequest) (*txnMsg, error) {
-	b, _ := json.Marshal(req)
-	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+wire.InternalStream(topic), b)
-	if err != nil {
-		return nil, fmt.Errorf("read transaction: %w", err)
-	}
-	var r msgGetResponse
-	if err := json.Unmarshal(resp.Data, &r); err != nil {
-		return nil, fmt.Errorf("read transaction: %w", err)
-	}
-	if r.Error != nil {
-		if r.Error.Code == http.StatusNotFound {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("read transaction: %s (%d)", r.Error.Desc, r.Error.ErrCode)
-	}
-	m := r.Message
-	out := &txnMsg{Subject: m.Subject, Seq: m.Seq, Data: m.Data, Time: m.Time, Header: nats.Header{}}
-	if len(m.Header) > 0 {
-		if h, err := decodeHeaders(m.Header); err == nil {
-			out.Header = h
-		}
+		out = append(out, txnMsg{Subject: m.Header.Get("Nats-Subject"), Seq: jsapi.Seq(m), Header: m.Header, Data: m.Data, Time: ts})
 	}
 	return out, nil
 }
 
+// leaderGet asks the stream leader (not a replica) for one message.
+func (s *txnStore) leaderGet(ctx context.Context, topic string, req jsapi.MsgGetRequest) (*txnMsg, error) {
+	m, err := jsapi.MsgGet(ctx, s.nc, wire.InternalStream(topic), req)
+	if err != nil {
+		return nil, fmt.Errorf("read transaction: %w", err)
+	}
+	return m, nil
+}
+
 func (s *txnStore) leaderLast(ctx context.Context, topic, filter string) (*txnMsg, error) {
-	return s.leaderGet(ctx, topic, msgGetRequest{LastBy: filter})
+	return s.leaderGet(ctx, topic, jsapi.MsgGetRequest{LastBySubj: filter})
 }
 
 // leaderAllLimit bounds the messages leaderAll walks: every version of
@@ -277,7 +202,7 @@ func (s *txnStore) leaderAll(ctx context.Context, topic, filter string) ([]txnMs
 	var out []txnMsg
 	seq := uint64(1)
 	for range leaderAllLimit {
-		m, err := s.leaderGet(ctx, topic, msgGetRequest{NextBy: filter, Seq: seq})
+		m, err := s.leaderGet(ctx, topic, jsapi.MsgGetRequest{NextBySubj: filter, Seq: seq})
 		if err != nil || m == nil {
 			return out, err
 		}
@@ -285,21 +210,6 @@ func (s *txnStore) leaderAll(ctx context.Context, topic, filter string) ([]txnMs
 		seq = m.Seq + 1
 	}
 	return out, nil
-}
-
-// decodeHeaders parses a NATS header block ("NATS/1.0\r\nK: V\r\n\r\n").
-func decodeHeaders(b []byte) (nats.Header, error) {
-	lines := strings.Split(string(b), "\r\n")
-	if len(lines) == 0 || !strings.HasPrefix(lines[0], "NATS/1.0") {
-		return nil, errors.New("not a header block")
-	}
-	h := nats.Header{}
-	for _, l := range lines[1:] {
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-		}
-	}
-	return h, nil
 }
 
 // guard makes m conditional on the transaction's last sequence being last.
@@ -354,27 +264,17 @@ func (s *txnStore) publishBatch(ctx context.Context, id string, msgs []*nats.Msg
 
 // purgeSubject removes every message on subject.
 func (s *txnStore) purgeSubject(ctx context.Context, topic, subject string) error {
-	return s.purge(ctx, topic, map[string]any{"filter": subject})
+	return s.purge(ctx, topic, jsapi.PurgeRequest{Filter: subject})
 }
 
 // purgeBelow removes the messages on subject below sequence seq.
 func (s *txnStore) purgeBelow(ctx context.Context, topic, subject string, seq uint64) error {
-	return s.purge(ctx, topic, map[string]any{"filter": subject, "seq": seq})
+	return s.purge(ctx, topic, jsapi.PurgeRequest{Filter: subject, Seq: seq})
 }
 
-func (s *txnStore) purge(ctx context.Context, topic string, req map[string]any) error {
-	b, _ := json.Marshal(req)
-	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+wire.InternalStream(topic), b)
-	if err != nil {
-		return err
-	}
-	var r struct {
-		Error *jetstream.APIError `json:"error"`
-	}
-	if json.Unmarshal(resp.Data, &r) == nil && r.Error != nil {
-		return r.Error
-	}
-	return nil
+func (s *txnStore) purge(ctx context.Context, topic string, req jsapi.PurgeRequest) error {
+	_, err := jsapi.Purge(ctx, s.nc, wire.InternalStream(topic), req)
+	return err
 }
 
 // txnIDs lists the transactions that have a subject of kind (half

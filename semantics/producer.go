@@ -2,7 +2,6 @@ package semantics
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -173,27 +173,14 @@ func (p *Producer) result(ctx context.Context, m *Message, ack *jetstream.PubAck
 // storedSubjectOf asks the stream leader (not a direct get, which any
 // replica may answer before it has the message) for the subject of seq.
 func (p *Producer) storedSubjectOf(ctx context.Context, topic string, seq uint64) (string, error) {
-	req, _ := json.Marshal(map[string]uint64{"seq": seq})
-	resp, err := p.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+topic, req)
+	m, err := jsapi.MsgGet(ctx, p.nc, topic, jsapi.MsgGetRequest{Seq: seq})
 	if err != nil {
 		return "", err
 	}
-	var r struct {
-		Message *struct {
-			Subject string `json:"subject"`
-		} `json:"message"`
-		Error *wire.APIError `json:"error"`
-	}
-	if err := json.Unmarshal(resp.Data, &r); err != nil {
-		return "", err
-	}
-	if r.Error != nil {
-		return "", r.Error
-	}
-	if r.Message == nil {
+	if m == nil {
 		return "", fmt.Errorf("jetmq: no message %d in %s", seq, topic)
 	}
-	return r.Message.Subject, nil
+	return m.Subject, nil
 }
 
 // partitions returns the topic's partition count from a short-lived cache.
