@@ -6,12 +6,67 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// apiHandler is the one shape of a request handler: it returns the reply
+// body, or an error (an *APIError from the named constructors below for
+// what the client should know; anything else answers 500). The adapters
+// (answer, requestPool.serve, the transaction workers) own the timeout and
+// the reply, so a handler never writes one itself.
+type apiHandler func(ctx context.Context, m *nats.Msg) (any, error)
+
+// answer runs h on m under the API timeout and replies with its result.
+func answer(h apiHandler, m *nats.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	v, err := h(ctx, m)
+	reply(m, v, err)
+}
+
+// serveNow answers each request on the subscription's own goroutine: for
+// handlers that only read this node's memory or make one quick call.
+func serveNow(h apiHandler) nats.MsgHandler {
+	return func(m *nats.Msg) { answer(h, m) }
+}
+
+// requestPool answers requests in goroutines of their own, at most
+// cap(slots) at once, so a slow JetStream call does not hold up the
+// subscription; wg counts the requests in flight for Stop.
+type requestPool struct {
+	slots chan struct{}
+	wg    *sync.WaitGroup
+}
+
+func newRequestPool(n int, wg *sync.WaitGroup) requestPool {
+	return requestPool{slots: make(chan struct{}, n), wg: wg}
+}
+
+// serve adapts h to a subscription handler.
+func (p requestPool) serve(h apiHandler) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		p.slots <- struct{}{}
+		p.wg.Add(1)
+		go func() {
+			defer func() { <-p.slots; p.wg.Done() }()
+			answer(h, m)
+		}()
+	}
+}
+
+// reply answers m with v, or with err in the contract's error shape.
+func reply(m *nats.Msg, v any, err error) {
+	if err != nil {
+		respondAPIError(m, err)
+		return
+	}
+	respondJSON(m, v)
+}
 
 // respondError answers a request with the contract's JSON error shape.
 func respondError(m *nats.Msg, code int, format string, args ...any) {

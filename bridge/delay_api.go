@@ -13,13 +13,11 @@ import (
 )
 
 // onDelay serves $MQ.API.DELAY.LIST.<topic> and DELAY.CANCEL.<topic>.
-func (s *Inspect) onDelay(m *nats.Msg) (any, error) {
+func (s *Inspect) onDelay(ctx context.Context, m *nats.Msg) (any, error) {
 	op, ti, err := s.opAndTopic(m, wire.DelayAPIPrefix)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	switch op {
 	case "LIST":
 		req, err := wire.ParseDelayListRequest(m.Data)

@@ -50,24 +50,19 @@ func (s *GroupService) ensureDLQ(ctx context.Context, ti TopicInfo) error {
 }
 
 // onDLQAPI serves $MQ.API.DLQ.LIST|SHOW|REPLAY|PURGE.<topic>.<group>.
-func (s *GroupService) onDLQAPI(m *nats.Msg) {
+func (s *GroupService) onDLQAPI(ctx context.Context, m *nats.Msg) (any, error) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.DLQAPIPrefix), ".")
 	if len(toks) != 3 {
-		respondAPIError(m, errBadRequest("want %s<OP>.<topic>.<group>", wire.DLQAPIPrefix))
-		return
+		return nil, errBadRequest("want %s<OP>.<topic>.<group>", wire.DLQAPIPrefix)
 	}
 	op, topic, group := toks[0], toks[1], toks[2]
 	if err := validateGroupRef(topic, group); err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	if _, err := s.mustGroup(ctx, topic, group); err != nil {
 		// A deleted group's dead letters stay readable.
 		if n, cerr := s.dlqCount(ctx, topic, group); cerr != nil || n == 0 {
-			respondAPIError(m, err)
-			return
+			return nil, err
 		}
 	}
 	var v any
@@ -84,7 +79,7 @@ func (s *GroupService) onDLQAPI(m *nats.Msg) {
 	default:
 		err = errBadRequest("unknown DLQ operation %q: want LIST, SHOW, REPLAY or PURGE", op)
 	}
-	reply(m, v, err)
+	return v, err
 }
 
 func decodeBody(data []byte, v any) error {

@@ -38,7 +38,7 @@ type GroupService struct {
 	kv       jetstream.KeyValue
 	memberKV jetstream.KeyValue // memberBucket
 	members  *memberTable
-	slots    chan struct{}
+	requests requestPool   // JOIN and admin requests
 	lookups  chan struct{} // memberLookups
 
 	ordered *orderedGroups // ordered groups are a kind of group
@@ -57,8 +57,8 @@ type GroupService struct {
 // the config file, created or updated at start; topics is the node's
 // topic registry (nil: topics are read from JetStream).
 func NewGroupService(groups []core.GroupConfig, topics *Topics) *GroupService {
-	s := &GroupService{cfg: groups, topics: topics, members: newMemberTable(),
-		slots: make(chan struct{}, groupRequestSlots), lookups: make(chan struct{}, memberLookups)}
+	s := &GroupService{cfg: groups, topics: topics, members: newMemberTable(), lookups: make(chan struct{}, memberLookups)}
+	s.requests = newRequestPool(groupRequestSlots, &s.wg)
 	s.ordered = newOrderedGroups(s)
 	return s
 }
@@ -117,9 +117,9 @@ func (s *GroupService) Start(ctx context.Context, h Host) error {
 
 func (s *GroupService) subscribe() error {
 	queued := map[string]nats.MsgHandler{
-		wire.GroupJoinPrefix + "*.*": s.async(s.onJoin),
-		wire.GroupAPIPrefix + ">":    s.async(s.onGroupAPI),
-		wire.DLQAPIPrefix + ">":      s.async(s.onDLQAPI),
+		wire.GroupJoinPrefix + "*.*": s.requests.serve(s.onJoin),
+		wire.GroupAPIPrefix + ">":    s.requests.serve(s.onGroupAPI),
+		wire.DLQAPIPrefix + ">":      s.requests.serve(s.onDLQAPI),
 	}
 	for subj, cb := range queued {
 		sub, err := s.nc.QueueSubscribe(subj, wire.ServiceQueue, cb)
@@ -141,19 +141,6 @@ func (s *GroupService) subscribe() error {
 		s.subs = append(s.subs, sub)
 	}
 	return nil
-}
-
-// async serves a request in its own goroutine (bounded by slots), so a slow
-// JetStream call does not hold up the subscription.
-func (s *GroupService) async(f func(m *nats.Msg)) nats.MsgHandler {
-	return func(m *nats.Msg) {
-		s.slots <- struct{}{}
-		s.wg.Add(1)
-		go func() {
-			defer func() { <-s.slots; s.wg.Done() }()
-			f(m)
-		}()
-	}
 }
 
 // Stop implements Service.

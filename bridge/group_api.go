@@ -15,35 +15,28 @@ import (
 
 // onGroupAPI serves $MQ.API.GROUP.<OP>.<topic>.<group> and
 // $MQ.API.GROUP.LIST[.<topic>].
-func (s *GroupService) onGroupAPI(m *nats.Msg) {
+func (s *GroupService) onGroupAPI(ctx context.Context, m *nats.Msg) (any, error) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupAPIPrefix), ".")
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	op := toks[0]
 	if op == "LIST" {
 		topic := ""
 		if len(toks) == 2 {
 			topic = toks[1]
 			if err := core.ValidateTopicName(topic); err != nil {
-				respondAPIError(m, errBadRequest("%v", err))
-				return
+				return nil, errBadRequest("%v", err)
 			}
 		} else if len(toks) != 1 {
-			respondAPIError(m, errBadRequest("want %sLIST[.<topic>]", wire.GroupAPIPrefix))
-			return
+			return nil, errBadRequest("want %sLIST[.<topic>]", wire.GroupAPIPrefix)
 		}
 		v, err := s.apiList(ctx, topic)
-		reply(m, v, err)
-		return
+		return v, err
 	}
 	if len(toks) != 3 {
-		respondAPIError(m, errBadRequest("want %s%s.<topic>.<group>", wire.GroupAPIPrefix, op))
-		return
+		return nil, errBadRequest("want %s%s.<topic>.<group>", wire.GroupAPIPrefix, op)
 	}
 	topic, group := toks[1], toks[2]
 	if err := validateGroupRef(topic, group); err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
 	var v any
 	var err error
@@ -61,18 +54,10 @@ func (s *GroupService) onGroupAPI(m *nats.Msg) {
 	default:
 		err = errBadRequest("unknown group operation %q: want CREATE, INFO, LIST, DELETE, RESET or LAG", op)
 	}
-	reply(m, v, err)
+	return v, err
 }
 
 // reply sends v, or err when the operation failed.
-func reply(m *nats.Msg, v any, err error) {
-	if err != nil {
-		respondAPIError(m, err)
-		return
-	}
-	respondJSON(m, v)
-}
-
 func validateGroupRef(topic, group string) error {
 	if err := core.ValidateTopicName(topic); err != nil {
 		return errBadRequest("%v", err)

@@ -12,25 +12,20 @@ import (
 )
 
 // onJoin admits a member: $MQ.GROUP.JOIN.<topic>.<group>.
-func (s *GroupService) onJoin(m *nats.Msg) {
+func (s *GroupService) onJoin(ctx context.Context, m *nats.Msg) (any, error) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupJoinPrefix), ".")
 	if len(toks) != 2 {
-		respondAPIError(m, errBadRequest("want %s<topic>.<group>", wire.GroupJoinPrefix))
-		return
+		return nil, errBadRequest("want %s<topic>.<group>", wire.GroupJoinPrefix)
 	}
 	req, err := wire.DecodeJoinRequest(m.Data)
 	if err != nil {
-		respondAPIError(m, errBadRequest("join request: %v", err))
-		return
+		return nil, errBadRequest("join request: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	reply, err := s.join(ctx, toks[0], toks[1], req)
 	if err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
-	respondJSON(m, reply)
+	return reply, nil
 }
 
 // join checks the group (creating it when the request asks to), then

@@ -26,17 +26,19 @@ const replyReserve = 8 << 10
 // (direct_get.go), so a page costs one or two requests, not one per
 // message.
 type Inspect struct {
-	topics *Topics
-	groups *GroupService
-	nc     *nats.Conn
-	subs   []*nats.Subscription
-	slots  chan struct{}
-	wg     sync.WaitGroup
+	topics   *Topics
+	groups   *GroupService
+	nc       *nats.Conn
+	subs     []*nats.Subscription
+	requests requestPool
+	wg       sync.WaitGroup
 }
 
 // NewInspect returns the message and delayed-message inspection service.
 func NewInspect(topics *Topics, groups *GroupService) *Inspect {
-	return &Inspect{topics: topics, groups: groups, slots: make(chan struct{}, inspectSlots)}
+	s := &Inspect{topics: topics, groups: groups}
+	s.requests = newRequestPool(inspectSlots, &s.wg)
+	return s
 }
 
 // Name implements Service.
@@ -45,11 +47,11 @@ func (s *Inspect) Name() string { return "inspect" }
 // Start implements Service.
 func (s *Inspect) Start(_ context.Context, h Host) error {
 	s.nc = h.Conn()
-	for subj, f := range map[string]func(*nats.Msg) (any, error){
+	for subj, f := range map[string]apiHandler{
 		wire.MsgAPIPrefix + ">":   s.onMsg,
 		wire.DelayAPIPrefix + ">": s.onDelay,
 	} {
-		sub, err := s.nc.QueueSubscribe(subj, wire.ServiceQueue, s.async(f))
+		sub, err := s.nc.QueueSubscribe(subj, wire.ServiceQueue, s.requests.serve(f))
 		if err != nil {
 			return err
 		}
@@ -64,20 +66,6 @@ func (s *Inspect) Stop(ctx context.Context) error {
 		_ = drainSub(ctx, sub)
 	}
 	return waitCtx(ctx, &s.wg)
-}
-
-// async answers each request in its own goroutine, at most inspectSlots
-// at once.
-func (s *Inspect) async(f func(*nats.Msg) (any, error)) nats.MsgHandler {
-	return func(m *nats.Msg) {
-		s.slots <- struct{}{}
-		s.wg.Add(1)
-		go func() {
-			defer func() { <-s.slots; s.wg.Done() }()
-			v, err := f(m)
-			reply(m, v, err)
-		}()
-	}
 }
 
 // opAndTopic splits $MQ.API.<KIND>.<OP>.<topic> and finds the topic.
@@ -98,13 +86,11 @@ func (s *Inspect) opAndTopic(m *nats.Msg, prefix string) (string, TopicInfo, err
 	return op, ti, nil
 }
 
-func (s *Inspect) onMsg(m *nats.Msg) (any, error) {
+func (s *Inspect) onMsg(ctx context.Context, m *nats.Msg) (any, error) {
 	op, ti, err := s.opAndTopic(m, wire.MsgAPIPrefix)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	switch op {
 	case "GET":
 		req, err := wire.ParseMsgGetRequest(m.Data)

@@ -261,62 +261,54 @@ func (t *Topics) status(ctx context.Context, name string) (*wire.TopicStatus, er
 	return st, nil
 }
 
-func (t *Topics) onAPI(m *nats.Msg) {
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
+func (t *Topics) onAPI(ctx context.Context, m *nats.Msg) (any, error) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.APIPrefix+"TOPIC."), ".")
 	op, name := toks[0], ""
 	if len(toks) == 2 {
 		name = toks[1]
 	}
 	if (op == "LIST") != (len(toks) == 1) || len(toks) > 2 {
-		respondAPIError(m, errBadRequest("unknown topic API subject %q: want $MQ.API.TOPIC.CREATE|UPDATE|INFO|DELETE|REPAIR.<topic> or $MQ.API.TOPIC.LIST", m.Subject))
-		return
+		return nil, errBadRequest("unknown topic API subject %q: want $MQ.API.TOPIC.CREATE|UPDATE|INFO|DELETE|REPAIR.<topic> or $MQ.API.TOPIC.LIST", m.Subject)
 	}
 	if name != "" {
 		if err := core.ValidateTopicName(name); err != nil {
-			respondAPIError(m, errBadRequest("%v", err))
-			return
+			return nil, errBadRequest("%v", err)
 		}
 	}
 	switch op {
 	case "CREATE", "UPDATE":
-		t.handleApply(ctx, m, op, name)
+		return t.handleApply(ctx, m, op, name)
 	case "INFO":
 		st, err := t.status(ctx, name)
 		if err != nil {
-			respondAPIError(m, err)
-			return
+			return nil, err
 		}
-		respondJSON(m, st)
+		return st, nil
 	case "DELETE":
-		t.handleDelete(ctx, m, name)
+		return t.handleDelete(ctx, m, name)
 	case "REPAIR":
-		t.handleRepair(ctx, m, name)
+		return t.handleRepair(ctx, m, name)
 	case "LIST":
-		t.handleList(ctx, m)
+		return t.handleList(ctx, m)
 	default:
-		respondAPIError(m, errBadRequest("unknown topic operation %q: want CREATE, UPDATE, INFO, DELETE, REPAIR or LIST", op))
+		return nil, errBadRequest("unknown topic operation %q: want CREATE, UPDATE, INFO, DELETE, REPAIR or LIST", op)
 	}
 }
 
-func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) {
+func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) (any, error) {
 	var req core.TopicRequest
 	if err := core.DecodeStrict(m.Data, &req); err != nil {
-		respondAPIError(m, errBadRequest("topic request: %v", err))
-		return
+		return nil, errBadRequest("topic request: %v", err)
 	}
 	if req.Name != nil && *req.Name != name {
-		respondAPIError(m, errBadRequest("name %q in the body differs from %q in the subject", *req.Name, name))
-		return
+		return nil, errBadRequest("name %q in the body differs from %q in the subject", *req.Name, name)
 	}
 	base := TopicInfo{Name: name}
 	base.SetDefaults()
 	if op == "UPDATE" {
 		cur, err := t.status(ctx, name)
 		if err != nil {
-			respondAPIError(m, err)
-			return
+			return nil, err
 		}
 		base = cur.Config
 	}
@@ -325,40 +317,35 @@ func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) 
 		err = c.Validate("topic") // before apply fills zeros with defaults
 	}
 	if err != nil {
-		respondAPIError(m, errBadRequest("%v", err))
-		return
+		return nil, errBadRequest("%v", err)
 	}
 	created, err := t.apply(ctx, c, applyOpts{create: op == "CREATE", update: op == "UPDATE", force: req.Force})
 	if err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
 	st, err := t.status(ctx, name)
 	if err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
 	st.Created = created
-	respondJSON(m, st)
+	return st, nil
 }
 
-func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) {
+func (t *Topics) handleDelete(ctx context.Context, m *nats.Msg, name string) (any, error) {
 	if _, err := t.status(ctx, name); err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
 	// The topic goes with its internal stream and its dead letters.
 	for _, stream := range []string{name, wire.InternalStream(name), wire.DLQStream(name)} {
 		if err := t.js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			respondAPIError(m, errInternal("delete stream %q: %v", stream, err))
-			return
+			return nil, errInternal("delete stream %q: %v", stream, err)
 		}
 	}
 	t.uninstall(name)
-	respondJSON(m, map[string]any{"deleted": name})
+	return map[string]any{"deleted": name}, nil
 }
 
-func (t *Topics) handleList(ctx context.Context, m *nats.Msg) {
+func (t *Topics) handleList(ctx context.Context, m *nats.Msg) (any, error) {
 	out := wire.TopicList{Topics: []wire.TopicSummary{}}
 	lister := t.js.ListStreams(ctx)
 	for si := range lister.Info() {
@@ -367,11 +354,10 @@ func (t *Topics) handleList(ctx context.Context, m *nats.Msg) {
 		}
 	}
 	if err := lister.Err(); err != nil {
-		respondAPIError(m, errUnavailable("list streams: %v", err))
-		return
+		return nil, errUnavailable("list streams: %v", err)
 	}
 	sort.Slice(out.Topics, func(i, j int) bool { return out.Topics[i].Config.Name < out.Topics[j].Config.Name })
-	respondJSON(m, out)
+	return out, nil
 }
 
 // badMetadata reports a topic stream of this layout whose jetmq metadata

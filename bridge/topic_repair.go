@@ -152,16 +152,14 @@ func (t *Topics) moveMisfiled(ctx context.Context, s jetstream.Stream, ti TopicI
 }
 
 // handleRepair serves TOPIC.REPAIR.
-func (t *Topics) handleRepair(ctx context.Context, m *nats.Msg, name string) {
+func (t *Topics) handleRepair(ctx context.Context, m *nats.Msg, name string) (any, error) {
 	st, err := t.status(ctx, name)
 	if err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
 	r, err := t.repair(ctx, st.Config)
 	if err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
-	respondJSON(m, r)
+	return r, nil
 }

@@ -75,7 +75,7 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 	nc := h.Conn()
 	for subj, cb := range map[string]nats.MsgHandler{
 		streamAdvisories:           t.onAdvisory,
-		wire.APIPrefix + "TOPIC.>": t.onAPI,
+		wire.APIPrefix + "TOPIC.>": serveNow(t.onAPI),
 		wire.RejectPrefix + ">":    t.onReject,
 	} {
 		var sub *nats.Subscription

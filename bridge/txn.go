@@ -25,7 +25,7 @@ const (
 
 // txnJob is one request for a worker.
 type txnJob struct {
-	handle func(*nats.Msg)
+	handle apiHandler
 	m      *nats.Msg
 }
 
@@ -92,7 +92,7 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 		return err
 	}
 	t.metrics = m
-	for subj, handler := range map[string]func(*nats.Msg){
+	for subj, handler := range map[string]apiHandler{
 		wire.TxnPrefix + "PREPARE.>":  t.onPrepare,
 		wire.TxnPrefix + "COMMIT.>":   t.onEnd,
 		wire.TxnPrefix + "ROLLBACK.>": t.onEnd,
@@ -125,7 +125,7 @@ func (t *TxnService) worker() {
 	for {
 		select {
 		case job := <-t.jobs:
-			job.handle(job.m)
+			answer(job.handle, job.m)
 		case <-t.quit:
 			return
 		}
@@ -155,7 +155,7 @@ func (t *TxnService) Stop(ctx context.Context) error {
 // async hands each request to an idle worker, or, when all are busy, to a
 // goroutine of its own, so that a slow JetStream write does not hold up the
 // requests behind it; at most txnMaxInFlight at once.
-func (t *TxnService) async(handler func(*nats.Msg)) nats.MsgHandler {
+func (t *TxnService) async(handler apiHandler) nats.MsgHandler {
 	return func(m *nats.Msg) {
 		select {
 		case t.jobs <- txnJob{handle: handler, m: m}:
@@ -167,7 +167,7 @@ func (t *TxnService) async(handler func(*nats.Msg)) nats.MsgHandler {
 		go func() {
 			defer t.work.Done()
 			defer func() { <-t.sem }()
-			handler(m)
+			answer(handler, m)
 		}()
 	}
 }

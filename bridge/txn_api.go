@@ -15,33 +15,29 @@ import (
 // txnListMax bounds the transactions one listing reads.
 const txnListMax = 1000
 
-func (t *TxnService) onAPI(m *nats.Msg) {
+func (t *TxnService) onAPI(ctx context.Context, m *nats.Msg) (any, error) {
 	rest := strings.TrimPrefix(m.Subject, wire.TxnAPIPrefix)
 	toks := strings.Split(rest, ".")
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	switch {
 	case len(toks) == 2 && toks[0] == "LIST":
-		t.apiList(ctx, m, toks[1])
+		return t.apiList(ctx, m, toks[1])
 	case len(toks) == 3 && toks[0] == "INFO":
-		t.apiInfo(ctx, m, toks[1], toks[2])
+		return t.apiInfo(ctx, m, toks[1], toks[2])
 	default:
-		respondAPIError(m, errBadRequest("unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, wire.TxnAPIPrefix, wire.TxnAPIPrefix))
+		return nil, errBadRequest("unknown transaction API request %q: want %sLIST.<topic> or %sINFO.<topic>.<txid>", m.Subject, wire.TxnAPIPrefix, wire.TxnAPIPrefix)
 	}
 }
 
-func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
+func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) (any, error) {
 	var req wire.TxnListRequest
 	if err := core.DecodeStrict(m.Data, &req); err != nil {
-		respondAPIError(m, errBadRequest("transaction list request: %v", err))
-		return
+		return nil, errBadRequest("transaction list request: %v", err)
 	}
 	if req.Limit <= 0 || req.Limit > txnListMax {
 		req.Limit = txnListMax
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondAPIError(m, errTopicNotFound(topic))
-		return
+		return nil, errTopicNotFound(topic)
 	}
 	kind := wire.TxnKindHalf
 	if req.Parked {
@@ -49,8 +45,7 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 	}
 	ids, err := t.store.txnIDs(ctx, topic, kind)
 	if err != nil {
-		respondAPIError(m, storeError("list transactions", err))
-		return
+		return nil, storeError("list transactions", err)
 	}
 	reply := wire.TxnListReply{Topic: topic, Total: len(ids), Transactions: []wire.TxnSummary{}}
 	if len(ids) > req.Limit {
@@ -59,8 +54,7 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 	for _, id := range ids {
 		rec, err := t.store.read(ctx, topic, id)
 		if err != nil {
-			respondAPIError(m, storeError("read transaction", err))
-			return
+			return nil, storeError("read transaction", err)
 		}
 		v := rec.view(t.cfg)
 		if len(rec.Halves) == 0 || (req.Parked && !v.Parked) {
@@ -71,27 +65,23 @@ func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) {
 			Messages: len(rec.Halves), Checks: v.Checks, PreparedAt: v.PreparedAt,
 		})
 	}
-	respondJSON(m, reply)
+	return reply, nil
 }
 
-func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid string) {
+func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid string) (any, error) {
 	if err := core.ValidateTxnID(txid); err != nil {
-		respondAPIError(m, errBadRequest("%v", err))
-		return
+		return nil, errBadRequest("%v", err)
 	}
 	if _, ok := t.topics.Lookup(topic); !ok {
-		respondAPIError(m, errTopicNotFound(topic))
-		return
+		return nil, errTopicNotFound(topic)
 	}
 	rec, err := t.store.read(ctx, topic, txid)
 	if err != nil {
-		respondAPIError(m, storeError("read transaction", err))
-		return
+		return nil, storeError("read transaction", err)
 	}
 	v := rec.view(t.cfg)
 	if v.State() == "" {
-		respondAPIError(m, errNotFound("transaction %q of topic %q not found", txid, topic))
-		return
+		return nil, errNotFound("transaction %q of topic %q not found", txid, topic)
 	}
 	reply := wire.TxnInfoReply{Topic: topic, TxnID: txid, State: v.State(), Checks: v.Checks}
 	if rec.End != nil {
@@ -113,7 +103,7 @@ func (t *TxnService) apiInfo(ctx context.Context, m *nats.Msg, topic, txid strin
 	if len(rec.Halves) == 0 {
 		reply.Messages, reply.PreparedAt = endedParts(topic, rec)
 	}
-	respondJSON(m, reply)
+	return reply, nil
 }
 
 // halfInfo describes half message h of topic.

@@ -10,25 +10,20 @@ import (
 	"github.com/nats-io/nuid"
 )
 
-func (t *TxnService) onEnd(m *nats.Msg) {
+func (t *TxnService) onEnd(ctx context.Context, m *nats.Msg) (any, error) {
 	req, aerr := wire.ParseEnd(m.Subject, m.Header)
 	if aerr != nil {
-		respondAPIError(m, aerr)
-		return
+		return nil, aerr
 	}
 	ti, ok := t.topics.Lookup(req.Topic)
 	if !ok {
-		respondAPIError(m, errTopicNotFound(req.Topic))
-		return
+		return nil, errTopicNotFound(req.Topic)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	reply, err := t.end(ctx, ti, req.TxnID, req.State, req.By, t.cache.get(req.Topic, req.TxnID))
 	if err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
-	respondJSON(m, reply)
+	return reply, nil
 }
 
 // end ends transaction txid with state (first writer wins) and finishes

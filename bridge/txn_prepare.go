@@ -14,40 +14,33 @@ import (
 // sequence is retried after reading what changed.
 const casRetries = 6
 
-func (t *TxnService) onPrepare(m *nats.Msg) {
+func (t *TxnService) onPrepare(ctx context.Context, m *nats.Msg) (any, error) {
 	req, aerr := wire.ParsePrepare(m.Subject, m.Header, m.Data)
 	if aerr != nil {
-		respondAPIError(m, aerr)
-		return
+		return nil, aerr
 	}
 	ti, ok := t.topics.Lookup(req.Topic)
 	if !ok {
-		respondAPIError(m, errTopicNotFound(req.Topic))
-		return
+		return nil, errTopicNotFound(req.Topic)
 	}
 	now := t.now()
 	if d, at := m.Header.Get(wire.HeaderDelay), m.Header.Get(wire.HeaderDeliverAt); d != "" || at != "" {
 		if _, err := wire.DeliveryTime(at, d, now, ti.MaxDelay); err != nil {
-			respondAPIError(m, errBadRequest("%v", err))
-			return
+			return nil, errBadRequest("%v", err)
 		}
 	}
 	if err := checkStoredSize(m, t.nc.MaxPayload(), "transactional message"); err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
 	immunity := t.cfg.CheckImmunity
 	if req.HasImmunity {
 		immunity = req.Immunity
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
 	reply, err := t.prepare(ctx, req, halfMsg(req, m, now, immunity))
 	if err != nil {
-		respondAPIError(m, err)
-		return
+		return nil, err
 	}
-	respondJSON(m, reply)
+	return reply, nil
 }
 
 // prepare stores half (a fresh half message of req) unless the transaction
