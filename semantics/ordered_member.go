@@ -290,36 +290,10 @@ func (m *orderedMember) setSuspended(p int, on bool) {
 	}
 }
 
-// call runs the handler, turning a panic into an error.
-func (m *orderedMember) call(ctx context.Context, d *Delivery) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("handler panic: %v", r)
-		}
-	}()
-	return m.handler(ctx, d)
-}
-
-// deadLetter copies msg to the group's DLQ and then terminates it; it
-// reports false when the copy failed (the message is retried in place).
+// deadLetter dead-letters msg; false: the copy failed and msg is retried
+// in place.
 func (m *orderedMember) deadLetter(msg jetstream.Msg, md *jetstream.MsgMetadata, attempts int, reason string) bool {
-	member := ""
-	if m.join.Mode == core.ModeBroadcasting {
-		member = m.join.Member
-	}
-	dl, err := wire.NewDeadLetter(m.group, member, msg.Subject(), md.Sequence.Stream, attempts, reason, msg.Headers(), msg.Data(), time.Now())
-	if err != nil {
-		_ = msg.TermWithReason("not a topic subject")
-		return true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), dlqPublishTimeout)
-	defer cancel()
-	if _, err := m.js.PublishMsg(ctx, dl.Msg()); err != nil {
-		m.log.Warn("jetmq: dead-letter copy failed; retrying in place", "subject", msg.Subject(), "seq", md.Sequence.Stream, "err", err)
-		return false
-	}
-	_ = msg.TermWithReason("dead-lettered to " + m.join.DLQStream)
-	return true
+	return deadLetter(m.js, m.log, m.join.JoinReply, m.group, msg, md, attempts, reason)
 }
 
 // stop releases every partition after its in-flight message, leaves the

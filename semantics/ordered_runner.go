@@ -75,7 +75,7 @@ func (r *partitionRunner) run() {
 	r.mu.Lock()
 	r.cc = cc
 	r.mu.Unlock()
-	go r.progress()
+	go r.held.keepAlive(r.m.join.AckWaitMs, r.done)
 	if pullEnded := r.work(cc.Closed()); pullEnded {
 		r.m.log.Warn("jetmq: the pull of a partition ended; giving it up to be fenced again", "topic", r.m.topic, "group", r.m.group, "partition", r.partition)
 		r.giveUp(true)
@@ -195,27 +195,6 @@ func (r *partitionRunner) giveUp(refence bool) {
 		r.m.revokeLocked(r.partition, r)
 	}
 	r.m.mu.Unlock()
-}
-
-// progress keeps prefetched messages from being redelivered while the
-// partition is suspended.
-func (r *partitionRunner) progress() {
-	every := time.Duration(r.m.join.AckWaitMs) * time.Millisecond / 3
-	if every <= 0 {
-		every = 10 * time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.done:
-			return
-		case now := <-t.C:
-			for _, msg := range r.held.older(now.Add(-every), now) {
-				_ = msg.InProgress()
-			}
-		}
-	}
 }
 
 // stopPulling ends the pull subscription and waits until its inbox is

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
-	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -58,7 +57,7 @@ func (w *partitionWorker) process(hctx context.Context, msg jetstream.Msg, md *j
 			w.lastSeq = md.Sequence.Stream
 			return outcomeDone
 		}
-		herr := w.m.call(hctx, w.delivery(msg, md, attempt))
+		herr := callHandler(hctx, w.m.handler, newDelivery(w.m.topic, w.m.group, w.m.join.Member, msg, md, attempt, w.partition))
 		errText := ""
 		if herr != nil {
 			errText = herr.Error()
@@ -96,13 +95,4 @@ func (w *partitionWorker) pause(quit <-chan struct{}, msg jetstream.Msg) bool {
 	case <-time.After(w.m.suspend):
 		return true
 	}
-}
-
-func (w *partitionWorker) delivery(msg jetstream.Msg, md *jetstream.MsgMetadata, attempt int) *Delivery {
-	d := &Delivery{Topic: w.m.topic, Group: w.m.group, Member: w.m.join.Member, Subject: msg.Subject(), Attempt: attempt,
-		Seq: md.Sequence.Stream, Published: md.Timestamp, Headers: msg.Headers(), Data: msg.Data(), Partition: w.partition}
-	if sm, err := wire.ParseStoredSubject(d.Subject); err == nil {
-		d.Key, d.Tag, d.Partition = sm.Key, sm.Tag, sm.Partition
-	}
-	return d
 }

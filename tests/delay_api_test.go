@@ -95,11 +95,7 @@ func TestDelayListAndCancel(t *testing.T) {
 func TestDelayAPIBadInput(t *testing.T) {
 	s := testutil.StartServer(t, withTopics(semantics.TopicConfig{Name: "later", Partitions: 2}))
 	nc := testutil.Connect(t, s.ClientURL())
-	for _, c := range []struct {
-		subject, body string
-		code          int
-		want          string
-	}{
+	checkBadRequests(t, nc, semantics.DelayAPIPrefix, []badRequest{
 		{"CANCEL.later", `{}`, 400, "id"},
 		{"CANCEL.later", `{"id":"a.b"}`, 400, "id"},
 		{"CANCEL.later", `{"id":"x","seq":1}`, 400, `unknown key "seq"`},
@@ -108,16 +104,7 @@ func TestDelayAPIBadInput(t *testing.T) {
 		{"LIST.later", `{"limit":5000}`, 400, "limit"},
 		{"LIST.la%ter", `{}`, 400, "invalid topic name"},
 		{"SNOOZE.later", `{}`, 400, "unknown delay operation"},
-	} {
-		resp, err := nc.Request(semantics.DelayAPIPrefix+c.subject, []byte(c.body), 10*time.Second)
-		if err != nil {
-			t.Fatalf("%s %s: %v", c.subject, c.body, err)
-		}
-		err = semantics.DecodeReply(resp.Data, nil)
-		if !isAPIError(err, c.code) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s %s: %v, want %d with %q", c.subject, c.body, err, c.code, c.want)
-		}
-	}
+	})
 }
 
 // TestDelayDuplicateAnswersTheFirstID: a delayed publish repeated with the

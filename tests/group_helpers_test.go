@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,4 +165,27 @@ func fullSize() bool { return os.Getenv("JETMQ_FULL") == "1" }
 func isAPIError(err error, code int) bool {
 	var ae *semantics.APIError
 	return errors.As(err, &ae) && ae.Code == code
+}
+
+// badRequest is a request that must be refused: its subject (after the
+// API prefix), body, the error code and a part of the description.
+type badRequest struct {
+	subject, body string
+	code          int
+	want          string
+}
+
+// checkBadRequests sends each request and checks it gets its error.
+func checkBadRequests(t *testing.T, nc *nats.Conn, prefix string, cases []badRequest) {
+	t.Helper()
+	for _, c := range cases {
+		resp, err := nc.Request(prefix+c.subject, []byte(c.body), 10*time.Second)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.subject, c.body, err)
+		}
+		err = semantics.DecodeReply(resp.Data, nil)
+		if !isAPIError(err, c.code) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: %v, want %d with %q", c.subject, c.body, err, c.code, c.want)
+		}
+	}
 }

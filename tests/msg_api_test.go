@@ -141,11 +141,7 @@ func TestMsgAPIBadInput(t *testing.T) {
 	s := testutil.StartServer(t, withTopics(semantics.TopicConfig{Name: "shop", Partitions: 2}))
 	nc := testutil.Connect(t, s.ClientURL())
 	publishTopic(t, testutil.JetStream(t, nc), "shop.k", "x")
-	for _, c := range []struct {
-		subject, body string
-		code          int
-		want          string
-	}{
+	checkBadRequests(t, nc, semantics.MsgAPIPrefix, []badRequest{
 		{"GET.shop", `{"seq":99}`, 404, "no message 99"},
 		{"GET.shop", `{}`, 400, "seq"},
 		{"GET.shop", `{"seq":1,"sequence":2}`, 400, `unknown key "sequence"`},
@@ -161,16 +157,7 @@ func TestMsgAPIBadInput(t *testing.T) {
 		{"LIST.shop", `{"start_time":"yesterday"}`, 400, "start_time"},
 		{"TRACE.shop", `{"seq":99}`, 404, "no message 99"},
 		{"PEEK.shop", `{}`, 400, "unknown message operation"},
-	} {
-		resp, err := nc.Request(semantics.MsgAPIPrefix+c.subject, []byte(c.body), 10*time.Second)
-		if err != nil {
-			t.Fatalf("%s %s: %v", c.subject, c.body, err)
-		}
-		err = semantics.DecodeReply(resp.Data, nil)
-		if !isAPIError(err, c.code) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s %s: %v, want %d with %q", c.subject, c.body, err, c.code, c.want)
-		}
-	}
+	})
 }
 
 // TestDirectGetCheaperThanConsumer measures the choice bridge/direct_get.go
