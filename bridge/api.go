@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -57,6 +58,15 @@ func (p requestPool) serve(h apiHandler) nats.MsgHandler {
 			answer(h, m)
 		}()
 	}
+}
+
+// decodeRequest decodes a request body strictly (unknown keys refused, an
+// empty body is the zero request); what names the body in the 400.
+func decodeRequest(what string, data []byte, v any) error {
+	if err := core.DecodeStrict(data, v); err != nil {
+		return errBadRequest("%s: %v", what, err)
+	}
+	return nil
 }
 
 // reply answers m with v, or with err in the contract's error shape.

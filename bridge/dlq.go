@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
@@ -82,13 +81,6 @@ func (s *GroupService) onDLQAPI(ctx context.Context, m *nats.Msg) (any, error) {
 	return v, err
 }
 
-func decodeBody(data []byte, v any) error {
-	if err := core.DecodeStrict(data, v); err != nil {
-		return errBadRequest("request: %v", err)
-	}
-	return nil
-}
-
 // dlqStream opens topic's DLQ stream (404 when there is none).
 func (s *GroupService) dlqStream(ctx context.Context, topic string) (jetstream.Stream, error) {
 	st, err := s.js.Stream(ctx, wire.DLQStream(topic))
@@ -120,7 +112,7 @@ func nextDeadLetter(ctx context.Context, st jetstream.Stream, topic, group strin
 
 func (s *GroupService) dlqList(ctx context.Context, topic, group string, body []byte) (any, error) {
 	var req wire.DLQListRequest
-	if err := decodeBody(body, &req); err != nil {
+	if err := decodeRequest("request", body, &req); err != nil {
 		return nil, err
 	}
 	if req.Limit <= 0 {
@@ -155,7 +147,7 @@ func (s *GroupService) dlqList(ctx context.Context, topic, group string, body []
 
 func (s *GroupService) dlqShow(ctx context.Context, topic, group string, body []byte) (any, error) {
 	var req wire.DLQShowRequest
-	if err := decodeBody(body, &req); err != nil {
+	if err := decodeRequest("request", body, &req); err != nil {
 		return nil, err
 	}
 	if req.Seq == 0 {
@@ -181,7 +173,7 @@ func (s *GroupService) dlqShow(ctx context.Context, topic, group string, body []
 // repeated after a crash between the two steps is stored once.
 func (s *GroupService) dlqReplay(ctx context.Context, topic, group string, body []byte) (any, error) {
 	var req wire.DLQReplayRequest
-	if err := decodeBody(body, &req); err != nil {
+	if err := decodeRequest("request", body, &req); err != nil {
 		return nil, err
 	}
 	if req.Limit <= 0 {

@@ -183,8 +183,8 @@ func (s *GroupService) mustGroup(ctx context.Context, topic, group string) (core
 // time.
 func (s *GroupService) apiReset(ctx context.Context, topic, group string, body []byte) (any, error) {
 	var req wire.ResetRequest
-	if err := core.DecodeStrict(body, &req); err != nil {
-		return nil, errBadRequest("reset request: %v", err)
+	if err := decodeRequest("reset request", body, &req); err != nil {
+		return nil, err
 	}
 	if (req.Seq == 0) == req.Time.IsZero() {
 		return nil, errBadRequest("reset request: give exactly one of seq and time")

@@ -22,7 +22,7 @@ import (
 // filter (countFrom); messages acknowledged out of order above the floor
 // are still in it.
 func (s *GroupService) apiLag(ctx context.Context, topic, group string, body []byte) (any, error) {
-	if err := decodeBody(body, &struct{}{}); err != nil {
+	if err := decodeRequest("request", body, &struct{}{}); err != nil {
 		return nil, err
 	}
 	g, err := s.mustGroup(ctx, topic, group)

@@ -297,8 +297,8 @@ func (t *Topics) onAPI(ctx context.Context, m *nats.Msg) (any, error) {
 
 func (t *Topics) handleApply(ctx context.Context, m *nats.Msg, op, name string) (any, error) {
 	var req core.TopicRequest
-	if err := core.DecodeStrict(m.Data, &req); err != nil {
-		return nil, errBadRequest("topic request: %v", err)
+	if err := decodeRequest("topic request", m.Data, &req); err != nil {
+		return nil, err
 	}
 	if req.Name != nil && *req.Name != name {
 		return nil, errBadRequest("name %q in the body differs from %q in the subject", *req.Name, name)

@@ -30,8 +30,8 @@ func (t *TxnService) onAPI(ctx context.Context, m *nats.Msg) (any, error) {
 
 func (t *TxnService) apiList(ctx context.Context, m *nats.Msg, topic string) (any, error) {
 	var req wire.TxnListRequest
-	if err := core.DecodeStrict(m.Data, &req); err != nil {
-		return nil, errBadRequest("transaction list request: %v", err)
+	if err := decodeRequest("transaction list request", m.Data, &req); err != nil {
+		return nil, err
 	}
 	if req.Limit <= 0 || req.Limit > txnListMax {
 		req.Limit = txnListMax
