@@ -230,6 +230,12 @@ func (s *Server) startJetmq(ctx context.Context) error {
 		s.started = append(s.started, svc)
 		s.mu.Unlock()
 	}
+	// The services subscribed on nc; a round trip makes sure the server has
+	// registered every subscription before the node says it is ready, so a
+	// client's first request never meets "no responders".
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		return fmt.Errorf("register service subscriptions: %w", err)
+	}
 	return nil
 }
 

@@ -190,14 +190,17 @@ func readStoredByID(t *testing.T, url, topic string, atLeast int) map[string]*st
 	js := testutil.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := js.OrderedConsumer(ctx, topic, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := js.Stream(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A node that has just started or joined may not serve the JetStream
+	// API for a moment ("no responders"): wait for it rather than fail.
+	var c jetstream.Consumer
+	var s jetstream.Stream
+	testutil.CheckFor(t, time.Minute, 200*time.Millisecond, func() (err error) {
+		if s, err = js.Stream(ctx, topic); err != nil {
+			return err
+		}
+		c, err = js.OrderedConsumer(ctx, topic, jetstream.OrderedConsumerConfig{})
+		return err
+	})
 	total := int(s.CachedInfo().State.Msgs)
 	if total < atLeast {
 		t.Fatalf("topic holds %d messages, fewer than the %d acknowledged", total, atLeast)
@@ -205,6 +208,15 @@ func readStoredByID(t *testing.T, url, topic string, atLeast int) map[string]*st
 	out := map[string]*storedMsg{}
 	for read := 0; read < total; {
 		b, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		if errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
+			// The node this client reached is still catching up after the
+			// restarts: ask again shortly (ctx bounds the whole read).
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +229,7 @@ func readStoredByID(t *testing.T, url, topic string, atLeast int) map[string]*st
 			}
 			out[id] = &storedMsg{subject: m.Subject(), count: 1}
 		}
-		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
 			t.Fatal(err)
 		}
 	}
