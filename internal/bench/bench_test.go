@@ -2,13 +2,15 @@ package bench
 
 import (
 	"context"
+	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
@@ -20,23 +22,34 @@ func TestMain(m *testing.M) {
 const testMsgs = 2000
 
 func TestScenariosWellFormed(t *testing.T) {
-	require.NoError(t, Check(Scenarios()))
+	if err := Check(Scenarios()); err != nil {
+		t.Fatalf("Check(Scenarios()): want nil, got %v", err)
+	}
 	for _, s := range Scenarios() {
-		require.NotEmpty(t, s.Description, s.Name)
+		if s.Description == "" {
+			t.Errorf("%s: want a description, got none", s.Name)
+		}
 	}
 }
 
 func TestCheckRejectsBadLists(t *testing.T) {
 	run := func(context.Context, *Env) (Result, error) { return Result{}, nil }
-	cases := map[string][]Scenario{
-		"bad name":          {{Name: "Raw Publish", Run: run}},
-		"duplicate":         {{Name: "a", Run: run}, {Name: "a", Run: run}},
-		"no run":            {{Name: "a"}},
-		"unknown baseline":  {{Name: "a", Baseline: "b", Run: run}},
-		"baseline not base": {{Name: "a", Run: run}, {Name: "b", Baseline: "a", Run: run}, {Name: "c", Baseline: "b", Run: run}},
+	cases := []struct {
+		name string
+		list []Scenario
+	}{
+		{"bad name", []Scenario{{Name: "Raw Publish", Run: run}}},
+		{"duplicate", []Scenario{{Name: "a", Run: run}, {Name: "a", Run: run}}},
+		{"no run", []Scenario{{Name: "a"}}},
+		{"unknown baseline", []Scenario{{Name: "a", Baseline: "b", Run: run}}},
+		{"baseline not base", []Scenario{{Name: "a", Run: run}, {Name: "b", Baseline: "a", Run: run}, {Name: "c", Baseline: "b", Run: run}}},
 	}
-	for name, list := range cases {
-		t.Run(name, func(t *testing.T) { require.Error(t, Check(list)) })
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Check(tc.list); err == nil {
+				t.Fatalf("Check: want an error, got nil")
+			}
+		})
 	}
 }
 
@@ -48,16 +61,27 @@ func TestSelectAddsBaselinesFirst(t *testing.T) {
 		{Name: "x", Baseline: "base-b", Run: run},
 		{Name: "y", Baseline: "base-a", Run: run},
 	}
-	plan, err := Select(all, []string{"y", "x"})
-	require.NoError(t, err)
-	require.Equal(t, []string{"base-b", "x", "base-a", "y"}, scenarioNames(plan))
-
-	plan, err = Select(all, nil)
-	require.NoError(t, err)
-	require.Equal(t, []string{"base-a", "base-b", "x", "y"}, scenarioNames(plan))
-
-	_, err = Select(all, []string{"nope"})
-	require.ErrorContains(t, err, `unknown scenario "nope"`)
+	cases := []struct {
+		name  string
+		names []string
+		want  []string
+	}{
+		{"named, in order asked", []string{"y", "x"}, []string{"base-b", "x", "base-a", "y"}},
+		{"all", nil, []string{"base-a", "base-b", "x", "y"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := Select(all, tc.names)
+			if err != nil {
+				t.Fatalf("Select(%v): %v", tc.names, err)
+			}
+			if got := scenarioNames(plan); !slices.Equal(got, tc.want) {
+				t.Fatalf("Select(%v): want %v, got %v", tc.names, tc.want, got)
+			}
+		})
+	}
+	_, err := Select(all, []string{"nope"})
+	requireErrorContains(t, err, `unknown scenario "nope"`)
 }
 
 // TestEveryScenarioAgainstServer runs every registered scenario, with the
@@ -66,10 +90,16 @@ func TestSelectAddsBaselinesFirst(t *testing.T) {
 func TestEveryScenarioAgainstServer(t *testing.T) {
 	srv := testutil.StartServer(t)
 	plan, err := Select(Scenarios(), nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("Select: %v", err)
+	}
 	rows, err := Run(context.Background(), plan, Options{URL: srv.ClientURL(), Server: srv, Msgs: testMsgs})
-	require.NoError(t, err)
-	require.Len(t, rows, len(plan))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(rows) != len(plan) {
+		t.Fatalf("rows: want %d, got %d", len(plan), len(rows))
+	}
 	byName := map[string]Row{}
 	for _, r := range rows {
 		byName[r.Name] = r
@@ -81,26 +111,48 @@ func TestEveryScenarioAgainstServer(t *testing.T) {
 	}
 	for _, s := range Scenarios() {
 		r, ok := byName[s.Name]
-		require.True(t, ok, "no row for %s", s.Name)
-		require.NoError(t, r.Err, s.Name)
-		require.Positive(t, r.Msgs, s.Name)
-		if !s.Timed {
-			require.LessOrEqual(t, r.Msgs, testMsgs*max(s.Fanout, 1), s.Name)
+		if !ok {
+			t.Fatalf("no row for %s", s.Name)
 		}
-		// A timing scenario (ordered-failover: seconds per kill) rounds to
-		// 0 msgs/s but must then have measured its latencies.
-		require.True(t, r.MsgsPerSec > 0 || r.P99Micros > 0, "%s measured neither throughput nor latency", s.Name)
-		require.LessOrEqual(t, r.P50Micros, r.P99Micros, s.Name)
-		require.Equal(t, s.Baseline, r.Baseline, s.Name)
-		if s.Baseline == "" {
-			require.Equal(t, 1.0, r.Ratio, s.Name)
-		} else {
-			base := byName[s.Baseline]
-			require.InDelta(t, r.MsgsPerSec/base.MsgsPerSec, r.Ratio, 0.001, s.Name)
-		}
+		checkScenarioRow(t, s, r, byName)
 		requireReference(t, r, references[s.Name])
 	}
 	requireNoBenchStreams(t, srv.ClientURL())
+}
+
+// checkScenarioRow checks one row's figures: no error, a count within
+// what was asked, a measurement, ordered percentiles, and the ratio to
+// its baseline.
+func checkScenarioRow(t *testing.T, s Scenario, r Row, byName map[string]Row) {
+	t.Helper()
+	if r.Err != nil {
+		t.Fatalf("%s: want no error, got %v", s.Name, r.Err)
+	}
+	if r.Msgs <= 0 {
+		t.Fatalf("%s: want a positive message count, got %d", s.Name, r.Msgs)
+	}
+	if limit := testMsgs * max(s.Fanout, 1); !s.Timed && r.Msgs > limit {
+		t.Fatalf("%s: want at most %d messages, got %d", s.Name, limit, r.Msgs)
+	}
+	// A timing scenario (ordered-failover: seconds per kill) rounds to
+	// 0 msgs/s but must then have measured its latencies.
+	if !(r.MsgsPerSec > 0 || r.P99Micros > 0) {
+		t.Fatalf("%s measured neither throughput nor latency", s.Name)
+	}
+	if r.P50Micros > r.P99Micros {
+		t.Fatalf("%s: want p50 <= p99, got p50 %v > p99 %v", s.Name, r.P50Micros, r.P99Micros)
+	}
+	if r.Baseline != s.Baseline {
+		t.Fatalf("%s: baseline: want %q, got %q", s.Name, s.Baseline, r.Baseline)
+	}
+	if s.Baseline == "" {
+		if r.Ratio != 1.0 {
+			t.Fatalf("%s: a baseline's ratio: want 1, got %v", s.Name, r.Ratio)
+		}
+		return
+	}
+	base := byName[s.Baseline]
+	requireInDelta(t, s.Name+" ratio", r.MsgsPerSec/base.MsgsPerSec, r.Ratio, 0.001)
 }
 
 // TestBaselinesCountEveryMessage pins the counts the baselines report to
@@ -108,24 +160,37 @@ func TestEveryScenarioAgainstServer(t *testing.T) {
 func TestBaselinesCountEveryMessage(t *testing.T) {
 	srv := testutil.StartServer(t)
 	plan, err := Select(Scenarios(), []string{RawPublishAsync, RawPublishSync, RawConsume})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("Select: %v", err)
+	}
 	rows, err := Run(context.Background(), plan, Options{URL: srv.ClientURL(), Msgs: testMsgs, Size: 16})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 	want := map[string]int{RawPublishAsync: testMsgs, RawPublishSync: testMsgs / SyncScale, RawConsume: testMsgs}
 	for _, r := range rows {
-		require.Equal(t, want[r.Name], r.Msgs, r.Name)
+		if r.Msgs != want[r.Name] {
+			t.Errorf("%s: msgs: want %d, got %d", r.Name, want[r.Name], r.Msgs)
+		}
 	}
-	require.Positive(t, rows[1].P50Micros, "sync publish latency")
+	if rows[1].P50Micros <= 0 {
+		t.Errorf("sync publish latency: want a positive p50, got %v", rows[1].P50Micros)
+	}
 }
 
 func TestDurationBoundsAScenario(t *testing.T) {
 	srv := testutil.StartServer(t)
 	plan, err := Select(Scenarios(), []string{RawPublishSync})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("Select: %v", err)
+	}
 	rows, err := Run(context.Background(), plan, Options{URL: srv.ClientURL(), Msgs: 4_000_000, Duration: 200 * time.Millisecond})
-	require.NoError(t, err)
-	require.Positive(t, rows[0].Msgs)
-	require.Less(t, rows[0].Msgs, 1_000_000)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := rows[0].Msgs; got <= 0 || got >= 1_000_000 {
+		t.Fatalf("msgs in 200ms: want between 1 and 999,999, got %d", got)
+	}
 }
 
 func TestFailingScenarioDoesNotStopTheRun(t *testing.T) {
@@ -135,15 +200,28 @@ func TestFailingScenarioDoesNotStopTheRun(t *testing.T) {
 	}}
 	all := append(Scenarios(), failing)
 	plan, err := Select(all, []string{"always-fails", RawPublishSync})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("Select: %v", err)
+	}
 	rows, err := Run(context.Background(), plan, Options{URL: srv.ClientURL(), Msgs: 400})
-	require.ErrorContains(t, err, "always-fails")
-	require.Equal(t, []string{RawPublishSync, RawPublishAsync, "always-fails"}, rowNames(rows))
-	require.NoError(t, rows[0].Err)
-	require.NoError(t, rows[1].Err)
-	require.Error(t, rows[2].Err)
-	require.Zero(t, rows[2].Ratio)
-	require.Contains(t, rows[2].Notes, "error:")
+	requireErrorContains(t, err, "always-fails")
+	if want, got := []string{RawPublishSync, RawPublishAsync, "always-fails"}, rowNames(rows); !slices.Equal(got, want) {
+		t.Fatalf("rows: want %v, got %v", want, got)
+	}
+	for _, r := range rows[:2] {
+		if r.Err != nil {
+			t.Errorf("%s: want no error, got %v", r.Name, r.Err)
+		}
+	}
+	if rows[2].Err == nil {
+		t.Errorf("always-fails: want an error, got nil")
+	}
+	if rows[2].Ratio != 0 {
+		t.Errorf("always-fails: ratio: want 0, got %v", rows[2].Ratio)
+	}
+	if !strings.Contains(rows[2].Notes, "error:") {
+		t.Errorf("always-fails: notes: want them to contain %q, got %q", "error:", rows[2].Notes)
+	}
 }
 
 func rowNames(rows []Row) []string {
@@ -154,38 +232,78 @@ func rowNames(rows []Row) []string {
 	return names
 }
 
+func requireErrorContains(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("want an error containing %q, got %v", want, err)
+	}
+}
+
+// requireInDelta fails unless got is within delta of want (NaN never is).
+func requireInDelta(t *testing.T, what string, want, got, delta float64) {
+	t.Helper()
+	if diff := math.Abs(want - got); !(diff <= delta) {
+		t.Fatalf("%s: want %v (±%v), got %v", what, want, delta, got)
+	}
+}
+
 func requireNoBenchStreams(t *testing.T, url string) {
 	t.Helper()
 	nc, err := nats.Connect(url)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
 	names := js.StreamNames(context.Background())
 	for n := range names.Name() {
-		require.NotContains(t, n, "bench_", "stream left behind")
+		if strings.Contains(n, "bench_") {
+			t.Errorf("stream left behind: want no bench_ stream, got %q", n)
+		}
 	}
-	require.NoError(t, names.Err())
+	if err := names.Err(); err != nil {
+		t.Fatalf("stream names: %v", err)
+	}
 }
 
 // requireReference checks that r carries the reference want ("" for
 // none) with a measured figure of the right kind and a positive ratio.
 func requireReference(t *testing.T, r Row, want string) {
 	t.Helper()
-	require.Equal(t, want, r.Reference, r.Name)
+	if r.Reference != want {
+		t.Fatalf("%s: reference: want %q, got %q", r.Name, want, r.Reference)
+	}
 	if want == "" {
-		require.Nil(t, r.ReferenceRatio, r.Name)
+		if r.ReferenceRatio != nil {
+			t.Fatalf("%s: reference ratio: want none, got %v", r.Name, *r.ReferenceRatio)
+		}
 		return
 	}
-	require.NotNil(t, r.ReferenceRatio, r.Name)
-	require.Positive(t, *r.ReferenceRatio, r.Name)
+	requirePositive(t, r.Name+" reference ratio", r.ReferenceRatio)
 	if r.Name == "txn-latency" {
-		require.Nil(t, r.ReferenceMsgsPerSec, r.Name)
-		require.Positive(t, *r.ReferenceP50Micros, r.Name)
-		require.InDelta(t, r.P50Micros / *r.ReferenceP50Micros, *r.ReferenceRatio, 0.001, r.Name)
+		if r.ReferenceMsgsPerSec != nil {
+			t.Fatalf("%s: reference msgs/s: want none, got %v", r.Name, *r.ReferenceMsgsPerSec)
+		}
+		requirePositive(t, r.Name+" reference p50", r.ReferenceP50Micros)
+		requireInDelta(t, r.Name+" reference ratio", r.P50Micros / *r.ReferenceP50Micros, *r.ReferenceRatio, 0.001)
 		return
 	}
-	require.Nil(t, r.ReferenceP50Micros, r.Name)
-	require.Positive(t, *r.ReferenceMsgsPerSec, r.Name)
-	require.InDelta(t, r.MsgsPerSec / *r.ReferenceMsgsPerSec, *r.ReferenceRatio, 0.001, r.Name)
+	if r.ReferenceP50Micros != nil {
+		t.Fatalf("%s: reference p50: want none, got %v", r.Name, *r.ReferenceP50Micros)
+	}
+	requirePositive(t, r.Name+" reference msgs/s", r.ReferenceMsgsPerSec)
+	requireInDelta(t, r.Name+" reference ratio", r.MsgsPerSec / *r.ReferenceMsgsPerSec, *r.ReferenceRatio, 0.001)
+}
+
+func requirePositive(t *testing.T, what string, v *float64) {
+	t.Helper()
+	if v == nil {
+		t.Fatalf("%s: want a positive figure, got none", what)
+	}
+	if *v <= 0 {
+		t.Fatalf("%s: want a positive figure, got %v", what, *v)
+	}
 }
