@@ -224,11 +224,14 @@ const (
 )
 
 // retryable reports whether err may pass by waiting: a timeout, no
-// responders, a cluster without a leader or enough peers yet, a 5xx.
+// responders, a cluster without a leader or enough peers yet, a JetStream
+// 5xx, a jetmq 503.
 func retryable(err error) bool {
 	var ae *wire.APIError
 	if errors.As(err, &ae) {
-		return ae.Code >= wire.CodeInternal
+		// Only "unavailable" passes with time; a 500 says retrying
+		// will not cure it (a malformed registry entry, say).
+		return ae.Code == wire.CodeUnavailable
 	}
 	var jae *jetstream.APIError
 	if errors.As(err, &jae) {

@@ -61,7 +61,8 @@ func TestRetryable(t *testing.T) {
 		{"jetstream 400", jsErr(400, errCodeSubjectOverlap), false},
 		{"jetstream 404", jsErr(404, 10059), false},
 		{"api 503", errUnavailable("x"), true},
-		{"api 500", errInternal("x"), true},
+		{"api 500", errInternal("x"), false},
+		{"api 501", errNotImplemented("x"), false},
 		{"api 409", errConflict("x"), false},
 		{"api 400", errBadRequest("x"), false},
 		{"plain error", errors.New("boom"), false},
@@ -204,16 +205,16 @@ func TestCheckStoredSize(t *testing.T) {
 	}
 }
 
-func TestDecodeBodyAndValidateGroupRef(t *testing.T) {
+func TestDecodeRequestAndValidateGroupRef(t *testing.T) {
 	var v struct {
 		Seq uint64 `json:"seq"`
 	}
-	wantCode(t, decodeBody([]byte(`{"seq":3}`), &v), 0)
+	wantCode(t, decodeRequest("request", []byte(`{"seq":3}`), &v), 0)
 	if v.Seq != 3 {
-		t.Errorf("decodeBody: want seq 3, got %d", v.Seq)
+		t.Errorf("decodeRequest: want seq 3, got %d", v.Seq)
 	}
-	wantCode(t, decodeBody([]byte(`{"seq":3,"extra":1}`), &v), wire.CodeBadRequest)
-	wantCode(t, decodeBody([]byte(`{`), &v), wire.CodeBadRequest)
+	wantCode(t, decodeRequest("request", []byte(`{"seq":3,"extra":1}`), &v), wire.CodeBadRequest)
+	wantCode(t, decodeRequest("request", []byte(`{`), &v), wire.CodeBadRequest)
 
 	cases := []struct {
 		topic, group string

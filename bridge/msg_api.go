@@ -193,6 +193,11 @@ func fillPage(msgs []*nats.Msg, limit, budget int, end *time.Time, more bool) wi
 	for i, m := range msgs {
 		tm, ok := topicMsg(m)
 		if !ok {
+			// A misfiled message is not listed, but the cursor moves past
+			// it: the page must not end early because it came last.
+			if i == len(msgs)-1 && more {
+				out.Next = jsapi.Seq(m) + 1
+			}
 			continue
 		}
 		if end != nil && tm.Time.After(*end) {

@@ -146,6 +146,7 @@ func TestFillPage(t *testing.T) {
 		{"first always fits", msgs(4, 5), 10, 1, nil, false, []uint64{4}, 5},
 		{"end time stops without a cursor", msgs(1, 2, 3), 10, 1 << 20, &end, true, []uint64{1, 2}, 0},
 		{"skips what is not a stored subject", append(msgs(1), directReply("T.k", 2, nil, nil), msgs(3)[0]), 10, 1 << 20, nil, false, []uint64{1, 3}, 0},
+		{"a misfiled last message still moves the cursor", append(msgs(1), directReply("T.k", 2, nil, nil)), 10, 1 << 20, nil, true, []uint64{1}, 3},
 		{"empty", nil, 10, 1 << 20, nil, true, nil, 0},
 	}
 	for _, tc := range cases {
