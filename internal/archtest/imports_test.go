@@ -35,8 +35,9 @@ var allowed = map[string][]string{
 }
 
 // natsServerUsers may import nats-server itself: everything else reaches
-// the broker as a client does, over NATS.
-var natsServerUsers = []string{"server", "internal/testutil", "tests", "internal/bench"}
+// the broker as a client does, over NATS. cmd/jetmq uses only its process
+// signalling (jetmq reload, as nats-server --signal reload).
+var natsServerUsers = []string{"server", "internal/testutil", "tests", "internal/bench", "cmd/jetmq"}
 
 type listed struct {
 	ImportPath string
