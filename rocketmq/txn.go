@@ -38,12 +38,14 @@ func (e *Endpoint) EndTransaction(ctx context.Context, req *v2.EndTransactionReq
 		return &v2.EndTransactionResponse{Status: ok()}, nil
 	}
 	if replied := e.checks.answer(topic, txid, state); replied != nil {
-		// The check answers jetmq first; the end request below then
-		// confirms the outcome (a repeated end is a success, the other
-		// end a conflict the client hears of).
+		// The check answers jetmq, which ends the transaction "by check";
+		// wait for that, and end it here only if it does not happen.
 		select {
 		case <-replied:
 		case <-ctx.Done():
+		}
+		if e.waitEnded(ctx, topic, txid, state) {
+			return &v2.EndTransactionResponse{Status: ok()}, nil
 		}
 	}
 	subject := semantics.TxnCommitSubject(topic, txid)
@@ -54,6 +56,25 @@ func (e *Endpoint) EndTransaction(ctx context.Context, req *v2.EndTransactionReq
 		return &v2.EndTransactionResponse{Status: statusOf(err, v2.Code_NOT_FOUND, fmt.Sprintf("end transaction %q of topic %q", txid, topic))}, nil
 	}
 	return &v2.EndTransactionResponse{Status: ok()}, nil
+}
+
+// waitEnded polls $MQ.API.TXN.INFO until the transaction has state
+// (true) or a second passes (false).
+func (e *Endpoint) waitEnded(ctx context.Context, topic, txid, state string) bool {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var info struct {
+			State string `json:"state"`
+		}
+		if err := request(ctx, e.nc, semantics.APIPrefix+"TXN.INFO."+topic+"."+txid, nil, &info); err == nil && info.State == state {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // checks answers jetmq's check-back requests for the topics this node has
