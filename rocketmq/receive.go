@@ -48,7 +48,10 @@ func (e *Endpoint) ReceiveMessage(req *v2.ReceiveMessageRequest, stream grpc.Ser
 	} else {
 		msgs, st = e.receivePlain(ctx, r)
 	}
-	if st == nil && len(msgs) == 0 {
+	if st == nil && len(msgs) == 0 && !r.push {
+		// Push consumers get OK with no messages instead: the Go client
+		// v5.1.4 never decrements its in-flight receive count on
+		// MESSAGE_NOT_FOUND, and its graceful stop then waits 30 s.
 		st = status(v2.Code_MESSAGE_NOT_FOUND, "no new message")
 	}
 	if st == nil {
