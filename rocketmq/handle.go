@@ -29,6 +29,9 @@ type Handle struct {
 	Deadline int64  `json:"d"`           // unix ms after which the handle is expired
 }
 
+// handleEncoding is strict, so that one handle has one spelling.
+var handleEncoding = base64.RawURLEncoding.Strict()
+
 // maxHandleLen bounds a receipt handle before it is decoded.
 const maxHandleLen = 4096
 
@@ -63,7 +66,7 @@ func (s *Signer) mac(payload []byte) []byte {
 // Sign encodes h as base64url(JSON) "." base64url(MAC).
 func (s *Signer) Sign(h Handle) string {
 	payload, _ := json.Marshal(h)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
+	return handleEncoding.EncodeToString(payload) + "." + handleEncoding.EncodeToString(s.mac(payload))
 }
 
 // Parse verifies and decodes a receipt handle; now decides expiry.
@@ -76,8 +79,8 @@ func (s *Signer) Parse(handle string, now time.Time) (Handle, error) {
 	if i < 0 {
 		return h, ErrHandleMalformed
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(handle[:i])
-	mac, err2 := base64.RawURLEncoding.DecodeString(handle[i+1:])
+	payload, err1 := handleEncoding.DecodeString(handle[:i])
+	mac, err2 := handleEncoding.DecodeString(handle[i+1:])
 	if err1 != nil || err2 != nil || len(mac) != handleMACLen {
 		return h, ErrHandleMalformed
 	}

@@ -279,4 +279,3 @@ func TestRocketMQTagFilters(t *testing.T) {
 		}
 	}
 }
-
