@@ -122,14 +122,14 @@ func (e *Endpoint) Start(ctx context.Context) error {
 	v2.RegisterMessagingServiceServer(e.grpc, e)
 	e.spawn(e.inflight.keepAliveLoop)
 	e.spawn(e.clients.expireLoop)
-	go func() {
+	e.spawn(func() {
 		if err := e.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			e.mu.Lock()
 			e.failed = err
 			e.mu.Unlock()
 			e.log.Error("rocketmq listener stopped", "err", err)
 		}
-	}()
+	})
 	e.log.Info("rocketmq endpoint listening", "addr", e.addr, "plaintext", e.opts.Plaintext)
 	return nil
 }
@@ -172,6 +172,7 @@ func (e *Endpoint) Stop(ctx context.Context) error {
 		// Long polls and telemetry streams would hold a graceful stop.
 		e.grpc.Stop()
 	}
+	<-done // Stop ends GracefulStop too
 	e.clients.closeAll()
 	e.ordered.stopAll(ctx)
 	e.routes.stop()
