@@ -33,6 +33,7 @@ type Config struct {
 	Transactions core.TxnConfig     `mapstructure:"transactions"`
 	Groups       []core.GroupConfig `mapstructure:"groups"`
 	Log          LogConfig          `mapstructure:"log"`
+	RocketMQ     RocketMQConfig     `mapstructure:"rocketmq"`
 }
 
 // NATSConfig configures the embedded nats-server.
@@ -125,6 +126,9 @@ func (c *Config) Validate() error {
 		if err := checkListenAddr(addr); err != nil {
 			return cfgErr("http", "%q: %v", addr, err)
 		}
+	}
+	if err := c.validateRocketMQ(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -215,7 +215,8 @@ func serveFlags(t *testing.T, args ...string) *pflag.FlagSet {
 	fs.String("cluster-name", "", "")
 	fs.String("cluster-listen", "", "")
 	fs.StringSlice("routes", nil, "")
-	if len(FlagKeys) != 9 {
+	fs.String("rocketmq-listen", DefaultRocketMQ, "")
+	if len(FlagKeys) != 10 {
 		t.Fatalf("FlagKeys has %d flags; update serveFlags", len(FlagKeys))
 	}
 	if err := fs.Parse(args); err != nil {

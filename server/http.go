@@ -82,6 +82,9 @@ func (s *Server) Health() error {
 	if st := ns.Healthz(&natsserver.HealthzOptions{JSEnabledOnly: true}); st.Status != "ok" {
 		return errors.New("jetstream: " + st.Error)
 	}
+	if err := s.rocketMQHealth(); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -21,15 +21,16 @@ const EnvPrefix = "JETMQ"
 
 // FlagKeys maps the server's command-line flags to the config keys they set.
 var FlagKeys = map[string]string{
-	"nats-config":    "nats.config_file",
-	"host":           "nats.host",
-	"port":           "nats.port",
-	"store-dir":      "nats.store_dir",
-	"http":           "http",
-	"server-name":    "nats.server_name",
-	"cluster-name":   "nats.cluster.name",
-	"cluster-listen": "nats.cluster.listen",
-	"routes":         "nats.cluster.routes",
+	"nats-config":     "nats.config_file",
+	"host":            "nats.host",
+	"port":            "nats.port",
+	"store-dir":       "nats.store_dir",
+	"http":            "http",
+	"server-name":     "nats.server_name",
+	"cluster-name":    "nats.cluster.name",
+	"cluster-listen":  "nats.cluster.listen",
+	"routes":          "nats.cluster.routes",
+	"rocketmq-listen": "rocketmq.listen",
 }
 
 // LoadConfig reads configFile (YAML, TOML or JSON; "" for none), the

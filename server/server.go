@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/bridge"
+	"github.com/jetmq/jetmq/rocketmq"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,6 +45,8 @@ type Server struct {
 	notReady string
 	// storeLock keeps a second process off the store dir while NATS runs.
 	storeLock *storeLock
+	rmq       *rocketmq.Endpoint
+	rmqConn   *nats.Conn
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -106,11 +109,15 @@ func (s *Server) Start(ctx context.Context) error {
 		s.Shutdown(context.Background())
 		return err
 	}
+	if err := s.startRocketMQ(ctx); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
 	s.mu.Lock()
 	s.notReady = ""
 	s.mu.Unlock()
 	close(s.ready)
-	s.log.Info("jetmq ready", "client", s.ClientURL(), "http", s.HTTPAddr(), "store_dir", s.opts.StoreDir, "server_name", s.ns.Name())
+	s.log.Info("jetmq ready", "client", s.ClientURL(), "http", s.HTTPAddr(), "store_dir", s.opts.StoreDir, "server_name", s.ns.Name(), "rocketmq", s.RocketMQAddr())
 	return nil
 }
 
@@ -314,6 +321,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.notReady = "shutting down"
 	s.mu.Unlock()
 	var errs []error
+	if err := s.stopRocketMQ(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	for i := len(started) - 1; i >= 0; i-- {
 		if err := started[i].Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s: %w", started[i].Name(), err))

@@ -30,6 +30,7 @@ func addServeFlags(cmd *cobra.Command, o *serveFlags) {
 	f.String("cluster-name", "", "cluster name")
 	f.String("cluster-listen", "", "cluster route listen address, host:port")
 	f.StringSlice("routes", nil, "cluster routes, e.g. nats-route://127.0.0.1:6222")
+	f.String("rocketmq-listen", server.DefaultRocketMQ, `RocketMQ 5 gRPC endpoint, host:port ("" disables)`)
 }
 
 func newServeCmd() *cobra.Command {

@@ -72,7 +72,8 @@ func StartProcessEnv(t testing.TB, dir string, env []string, args ...string) *Pr
 	p := &Process{Cmd: exec.Command(Binary(t), args...), Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.Cmd.Dir = dir
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, p.Stderr
-	p.Cmd.Env = append(os.Environ(), env...)
+	// Parallel processes must not all bind the RocketMQ default port.
+	p.Cmd.Env = append(append(os.Environ(), "JETMQ_ROCKETMQ_LISTEN=127.0.0.1:0"), env...)
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -35,12 +35,13 @@ func CheckFor(t testing.TB, timeout, interval time.Duration, f func() error) {
 }
 
 // Config returns a single-node config on loopback with a free client port,
-// a free HTTP port and storage under dir.
+// a free HTTP port, a free RocketMQ port and storage under dir.
 func Config(dir string) *server.Config {
-	http := "127.0.0.1:0"
+	http, rmq := "127.0.0.1:0", "127.0.0.1:0"
 	return &server.Config{
-		NATS: server.NATSConfig{Host: "127.0.0.1", Port: -1, StoreDir: dir},
-		HTTP: &http,
+		NATS:     server.NATSConfig{Host: "127.0.0.1", Port: -1, StoreDir: dir},
+		HTTP:     &http,
+		RocketMQ: server.RocketMQConfig{Listen: &rmq},
 	}
 }
 
