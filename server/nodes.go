@@ -27,10 +27,11 @@ type nodes struct {
 	self      string
 	ttl       time.Duration
 	clustered bool
-	nc        *nats.Conn
 	log       *slog.Logger
 
 	mu      sync.Mutex
+	nc      *nats.Conn // where heartbeats go; nil: none yet (a lone node)
+	sub     *nats.Subscription
 	seen    map[string]time.Time
 	settled time.Time // before this, a clustered node is still learning its peers
 	running map[string]bool
@@ -38,25 +39,15 @@ type nodes struct {
 	wg      sync.WaitGroup
 }
 
-func newNodes(self string, ttl time.Duration, clustered bool, nc *nats.Conn, log *slog.Logger) *nodes {
-	return &nodes{self: self, ttl: ttl, clustered: clustered, nc: nc, log: log,
+func newNodes(self string, ttl time.Duration, clustered bool, log *slog.Logger) *nodes {
+	return &nodes{self: self, ttl: ttl, clustered: clustered, log: log,
 		seen: map[string]time.Time{}, running: map[string]bool{}}
 }
 
 func (n *nodes) interval() time.Duration { return n.ttl / 6 }
 
-func (n *nodes) start(ctx context.Context) error {
-	sub, err := n.nc.Subscribe(NodeHeartbeatSubject, func(m *nats.Msg) {
-		var hb heartbeat
-		if json.Unmarshal(m.Data, &hb) == nil && hb.Node != "" {
-			n.mu.Lock()
-			n.seen[hb.Node] = time.Now()
-			n.mu.Unlock()
-		}
-	})
-	if err != nil {
-		return err
-	}
+// start begins beating; heartbeats go out once setConn gives a connection.
+func (n *nodes) start(ctx context.Context) {
 	n.mu.Lock()
 	n.ctx = ctx
 	if n.clustered {
@@ -67,11 +58,16 @@ func (n *nodes) start(ctx context.Context) error {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer sub.Unsubscribe()
+		defer n.setConn(nil)
 		t := time.NewTicker(n.interval())
 		defer t.Stop()
 		for {
-			_ = n.nc.Publish(NodeHeartbeatSubject, beat)
+			n.mu.Lock()
+			nc := n.nc
+			n.mu.Unlock()
+			if nc != nil {
+				_ = nc.Publish(NodeHeartbeatSubject, beat)
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -79,6 +75,33 @@ func (n *nodes) start(ctx context.Context) error {
 			}
 		}
 	}()
+}
+
+// setConn moves the heartbeats to nc (the home tenant's account, the same
+// on every node of a cluster that shares its config); nil stops them.
+func (n *nodes) setConn(nc *nats.Conn) error {
+	var sub *nats.Subscription
+	if nc != nil {
+		var err error
+		sub, err = nc.Subscribe(NodeHeartbeatSubject, func(m *nats.Msg) {
+			var hb heartbeat
+			if json.Unmarshal(m.Data, &hb) == nil && hb.Node != "" {
+				n.mu.Lock()
+				n.seen[hb.Node] = time.Now()
+				n.mu.Unlock()
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	n.mu.Lock()
+	old := n.sub
+	n.nc, n.sub = nc, sub
+	n.mu.Unlock()
+	if old != nil {
+		_ = old.Unsubscribe()
+	}
 	return nil
 }
 
