@@ -209,7 +209,7 @@ func (s *Server) startJetmq(ctx context.Context) error {
 	s.nodes = newNodes(s.ns.Name(), s.cfg.NATS.NodeTTL, s.isClustered(), s.log)
 	s.mu.Unlock()
 	s.nodes.start(runCtx)
-	s.logPlan(s.plan)
+	s.logPlan(s.plan, true)
 	if err := s.rehome(s.plan); err != nil {
 		return err
 	}

@@ -97,10 +97,12 @@ func stopTenants(ctx context.Context, m map[string]*tenant) []error {
 	return errs
 }
 
-// logPlan says which accounts jetmq serves and, once, for which it turned
-// JetStream on.
-func (s *Server) logPlan(p *accountPlan) {
-	if p.defaulted {
+// logPlan says which accounts jetmq serves and (announceJS) for which it
+// turned JetStream on.
+func (s *Server) logPlan(p *accountPlan, announceJS bool) {
+	if !announceJS {
+		// said already
+	} else if p.defaulted {
 		s.log.Info("no account of the nats config has JetStream; jetmq enables it for every non-system account and serves them all", "accounts", p.enabled)
 	} else if len(p.enabled) > 0 {
 		s.log.Info("jetmq enables JetStream for the accounts it serves that the nats config gives none", "accounts", p.enabled)
