@@ -50,6 +50,7 @@ func (s *Server) reload(ctx context.Context, load func() (*Config, error)) error
 	if err != nil {
 		return err
 	}
+	keepResolver(s.ns.AccountResolver(), opts)
 	if err := s.checkRestartOnly(cfg, opts); err != nil {
 		return err
 	}
@@ -64,6 +65,21 @@ func (s *Server) reload(ctx context.Context, load func() (*Config, error)) error
 	// What JetStream jetmq enabled is said once, unless it changed.
 	s.logPlan(plan, !slices.Equal(old.enabled, plan.enabled))
 	return s.reconcile(ctx, plan, settingsOf(cfg))
+}
+
+// keepResolver keeps the running directory (full) resolver: parsing the
+// file made a new one that runs goroutines of its own, which nats-server
+// would compare field by field with the running one (racing with those
+// goroutines) and then use without starting it. Both read the same
+// directory; the new one is closed.
+func keepResolver(cur natsserver.AccountResolver, opts *natsserver.Options) {
+	switch opts.AccountResolver.(type) {
+	case *natsserver.DirAccResolver, *natsserver.CacheDirAccResolver:
+		if cur != nil && reflect.TypeOf(cur) == reflect.TypeOf(opts.AccountResolver) {
+			opts.AccountResolver.Close()
+			opts.AccountResolver = cur
+		}
+	}
 }
 
 // checkRestartOnly refuses changes that only a restart applies.

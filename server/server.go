@@ -209,6 +209,10 @@ func (s *Server) startJetmq(ctx context.Context) error {
 	s.nodes = newNodes(s.ns.Name(), s.cfg.NATS.NodeTTL, s.isClustered(), s.log)
 	s.mu.Unlock()
 	s.nodes.start(runCtx)
+	if s.plan.operator {
+		s.nodes.wg.Add(1)
+		go func() { defer s.nodes.wg.Done(); s.reinstallMappings(runCtx) }()
+	}
 	s.logPlan(s.plan, true)
 	if err := s.rehome(s.plan); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jetmq/jetmq/bridge"
 	"github.com/nats-io/jwt/v2"
@@ -95,6 +96,25 @@ func stopTenants(ctx context.Context, m map[string]*tenant) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// claimsReinstallEvery is how often, in operator mode, jetmq puts its
+// topic mappings back on the tenant accounts: an account JWT pushed at run
+// time replaces the account's mappings with the JWT's, and nats-server
+// tells no one. Re-adding a mapping that is in place changes nothing.
+const claimsReinstallEvery = 2 * time.Second
+
+func (s *Server) reinstallMappings(ctx context.Context) {
+	t := time.NewTicker(claimsReinstallEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.mappings.reinstall(s.lookupAccount)
+		}
+	}
 }
 
 // logPlan says which accounts jetmq serves and (announceJS) for which it
