@@ -89,6 +89,29 @@ func TestTenantDropInAccounts(t *testing.T) {
 			t.Fatalf("topic list %+v, want one topic of %d partitions with 11 messages", list.Topics, tc.partitions)
 		}
 	}
+	// Every tenant's series carry its account.
+	testutil.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		_, metrics := getHTTP(t, s.HTTPAddr(), "/metrics")
+		for _, want := range []string{`jetmq_topic_messages{account="A",topic="orders"} 11`, `jetmq_topic_messages{account="B",topic="orders"} 11`,
+			`jetmq_topic_partitions{account="A",topic="orders"} 4`} {
+			if !strings.Contains(metrics, want) {
+				return fmt.Errorf("/metrics lacks %s", want)
+			}
+		}
+		return nil
+	})
+}
+
+// TestTenantConfExample starts conf/tenants/jetmq.yaml: A and B, each
+// with the orders topic and email group the file declares.
+func TestTenantConfExample(t *testing.T) {
+	s := testutil.StartConfig(t, loadExampleConf(t, "tenants/jetmq.yaml"))
+	for user, pass := range map[string]string{"alice": "alice-secret", "bob": "bob-secret"} {
+		nc := testutil.Connect(t, s.ClientURL(), nats.UserInfo(user, pass))
+		if st := groupInfo(t, nc, "orders", "email"); st.Config.Topic != "orders" {
+			t.Fatalf("%s: group %+v", user, st)
+		}
+	}
 }
 
 // runTenant, as a user of account acc: creates orders, publishes by key,
