@@ -42,7 +42,7 @@ type nodes struct {
 	changed  chan struct{}
 	lastView string
 	ctx      context.Context // ends when the server shuts down
-	wg      sync.WaitGroup
+	wg       sync.WaitGroup
 }
 
 func newNodes(self string, ttl time.Duration, clustered bool, log *slog.Logger) *nodes {
