@@ -38,14 +38,17 @@ type Config struct {
 
 // NATSConfig configures the embedded nats-server.
 type NATSConfig struct {
-	ConfigFile string        `mapstructure:"config_file"`
-	Account    string        `mapstructure:"account"`
-	Host       string        `mapstructure:"host"`
-	Port       int           `mapstructure:"port"`
-	ServerName string        `mapstructure:"server_name"`
-	StoreDir   string        `mapstructure:"store_dir"`
-	Sync       string        `mapstructure:"sync"`
-	Cluster    ClusterConfig `mapstructure:"cluster"`
+	ConfigFile string `mapstructure:"config_file"`
+	// Account is the one account jetmq serves; Accounts the set (see
+	// AccountConfig). Neither: every account with JetStream.
+	Account    string          `mapstructure:"account"`
+	Accounts   []AccountConfig `mapstructure:"accounts"`
+	Host       string          `mapstructure:"host"`
+	Port       int             `mapstructure:"port"`
+	ServerName string          `mapstructure:"server_name"`
+	StoreDir   string          `mapstructure:"store_dir"`
+	Sync       string          `mapstructure:"sync"`
+	Cluster    ClusterConfig   `mapstructure:"cluster"`
 	// NodeTTL is how long a jetmq node may stay silent before the others
 	// consider it gone and take over its singleton services.
 	NodeTTL time.Duration `mapstructure:"node_ttl"`
@@ -148,10 +151,8 @@ func (c *Config) validateNATS() error {
 			return cfgErr("nats.config_file", "%v", unwrapPathError(err))
 		}
 	}
-	if n.Account != "" {
-		if err := validateAccountName(n.Account); err != nil {
-			return cfgErr("nats.account", "%v", err)
-		}
+	if err := n.validateAccounts(); err != nil {
+		return err
 	}
 	if n.Port < -1 || n.Port > 65535 {
 		return cfgErr("nats.port", "%d is out of range 0-65535 (-1 picks a free port)", n.Port)

@@ -88,6 +88,12 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"nats.store_dir", func(c *Config) { c.NATS.StoreDir = filepath.Join(file, "data") }},
 		{"nats.config_file", func(c *Config) { c.NATS.ConfigFile = filepath.Join(t.TempDir(), "missing.conf") }},
 		{"nats.account", func(c *Config) { c.NATS.Account = "A.B" }},
+		{"nats.accounts", func(c *Config) { c.NATS.Account, c.NATS.Accounts = "A", []AccountConfig{{Account: "B"}} }},
+		{"nats.accounts[0].account", func(c *Config) { c.NATS.Accounts = []AccountConfig{{Creds: file}} }},
+		{"nats.accounts[1].account", func(c *Config) { c.NATS.Accounts = []AccountConfig{{Account: "A"}, {Account: "A"}} }},
+		{"nats.accounts[0].creds", func(c *Config) {
+			c.NATS.Accounts = []AccountConfig{{Account: "A", Creds: filepath.Join(t.TempDir(), "missing.creds")}}
+		}},
 		{"nats.cluster.name", func(c *Config) { c.NATS.Cluster.Listen = "127.0.0.1:6222"; c.NATS.ServerName = "n1" }},
 		{"nats.cluster.listen", func(c *Config) { c.NATS.Cluster.Name = "c" }},
 		{"nats.cluster.listen", func(c *Config) { c.NATS.Cluster.Name, c.NATS.Cluster.Listen = "c", "6222" }},

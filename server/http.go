@@ -3,8 +3,11 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jetmq/jetmq/bridge"
@@ -73,6 +76,9 @@ func (s *Server) Health() error {
 	reason := s.notReady
 	ns := s.ns
 	s.mu.Unlock()
+	if reason == "starting tenants" {
+		reason += s.startingTenants()
+	}
 	if reason != "" {
 		return errors.New(reason)
 	}
@@ -102,17 +108,53 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// HealthDetails gathers the conditions the running services report
-// (bridge.HealthDetailer), for /healthz.
-func (s *Server) HealthDetails() []bridge.HealthDetail {
+// TenantHealthDetail is a bridge.HealthDetail with the account of the
+// tenant it is about ("" for the node as a whole).
+type TenantHealthDetail struct {
+	Account string `json:"account,omitempty"`
+	bridge.HealthDetail
+}
+
+// HealthDetails gathers the conditions the running services of every
+// tenant report (bridge.HealthDetailer), the tenants that could not
+// start, and the accounts served without semantics, for /healthz.
+func (s *Server) HealthDetails() []TenantHealthDetail {
 	s.mu.Lock()
-	svcs := append([]bridge.Service(nil), s.started...)
+	unserved := s.unserved
+	tenants := make([]*tenant, 0, len(s.tenants))
+	for _, t := range s.tenants {
+		tenants = append(tenants, t)
+	}
 	s.mu.Unlock()
-	var out []bridge.HealthDetail
-	for _, svc := range svcs {
-		if h, ok := svc.(bridge.HealthDetailer); ok {
-			out = append(out, h.HealthDetails()...)
+	slices.SortFunc(tenants, func(a, b *tenant) int { return strings.Compare(a.spec.Account, b.spec.Account) })
+	var out []TenantHealthDetail
+	for _, t := range tenants {
+		if st := t.state(); st != "" {
+			out = append(out, TenantHealthDetail{Account: t.spec.Account, HealthDetail: bridge.HealthDetail{Service: "tenants", Problem: st}})
+		}
+		for _, d := range t.healthDetails() {
+			out = append(out, TenantHealthDetail{Account: t.spec.Account, HealthDetail: d})
 		}
 	}
-	return out
+	return append(out, unserved...)
+}
+
+// startingTenants says what the first few tenants still starting do.
+func (s *Server) startingTenants() string {
+	s.mu.Lock()
+	var busy []string
+	for a, t := range s.tenants {
+		if st := t.state(); st != "" {
+			busy = append(busy, "account "+a+": "+st)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(busy)
+	if len(busy) > 3 {
+		busy = append(busy[:3], fmt.Sprintf("%d more", len(busy)-3))
+	}
+	if len(busy) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(busy, "; ") + ")"
 }

@@ -76,6 +76,11 @@ func LoadConfig(configFile string, fs *pflag.FlagSet) (*Config, error) {
 	if configFile != "" && v.InConfig("nats.config_file") && cfg.NATS.ConfigFile == v.GetString("nats.config_file") {
 		cfg.NATS.ConfigFile = relativeTo(configFile, cfg.NATS.ConfigFile)
 	}
+	if configFile != "" {
+		for i := range cfg.NATS.Accounts {
+			cfg.NATS.Accounts[i].Creds = relativeTo(configFile, cfg.NATS.Accounts[i].Creds)
+		}
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -112,6 +117,7 @@ func configFileError(file string, err error) error {
 func decodeExact(v *viper.Viper, cfg *Config, parseStrings bool) error {
 	err := v.UnmarshalExact(cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToSliceHookFunc(","),
+		accountNameHook(),
 		strictScalars(parseStrings),
 	)))
 	if err != nil {

@@ -6,23 +6,47 @@ import (
 	"strconv"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nuid"
 )
 
 // natsOptions builds the nats-server options: the native config file (if
 // any) parsed by nats-server itself is the base, and jetmq keys override only
-// what they name. It also returns the credentials jetmq's own in-process
-// connection uses and notes for the log.
-func natsOptions(cfg *Config, log *slog.Logger) (*natsserver.Options, internalAuth, error) {
+// what they name. It also decides which accounts jetmq serves (the plan,
+// with the credentials each tenant's in-process connection uses: users
+// keeps them stable across reloads; keep names accounts whose internal
+// users must survive this reload because their tenants still run).
+func natsOptions(cfg *Config, log *slog.Logger, users *internalUsers, keep []string) (*natsserver.Options, *accountPlan, error) {
 	opts := &natsserver.Options{}
+	var native *nativeConf
 	n := cfg.NATS
 	if n.ConfigFile != "" {
-		o, err := natsserver.ProcessConfigFile(n.ConfigFile)
+		o, nc, err := readNativeConf(n.ConfigFile)
 		if err != nil {
-			return nil, internalAuth{}, cfgErr("nats.config_file", "%s", oneLine(err.Error()))
+			return nil, nil, err
 		}
-		opts = o
+		opts, native = o, nc
 	}
+	plan, err := planAccounts(opts, native, &cfg.NATS)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan.preloads = native.preloads()
+	if len(plan.enabled) > 0 {
+		if opts, err = native.withJetStream(plan.enabled); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := applyOverrides(opts, cfg, log); err != nil {
+		return nil, nil, err
+	}
+	if !plan.operator {
+		plan.addInternalUsers(opts, users, keep)
+	}
+	return opts, plan, nil
+}
+
+// applyOverrides applies the jetmq keys to the options of the native file.
+func applyOverrides(opts *natsserver.Options, cfg *Config, log *slog.Logger) error {
+	n := cfg.NATS
 	if n.Host != "" {
 		opts.Host = n.Host
 	}
@@ -33,7 +57,7 @@ func natsOptions(cfg *Config, log *slog.Logger) (*natsserver.Options, internalAu
 		opts.ServerName = n.ServerName
 	}
 	if !opts.JetStream {
-		if n.ConfigFile != "" {
+		if n.ConfigFile != "" && log != nil {
 			log.Info("JetStream was not enabled in the nats config; jetmq enables it", "config_file", n.ConfigFile)
 		}
 		opts.JetStream = true
@@ -44,17 +68,17 @@ func natsOptions(cfg *Config, log *slog.Logger) (*natsserver.Options, internalAu
 	case opts.StoreDir == "":
 		opts.StoreDir = absStoreDir(DefaultStoreDir)
 		if err := checkWritableDir(opts.StoreDir); err != nil {
-			return nil, internalAuth{}, cfgErr("nats.store_dir", "%v", err)
+			return cfgErr("nats.store_dir", "%v", err)
 		}
 	}
 	if n.Sync == SyncAlways {
 		opts.SyncAlways = true
 	}
 	if err := applyCluster(opts, n.Cluster); err != nil {
-		return nil, internalAuth{}, err
+		return err
 	}
 	if opts.Cluster.Port != 0 && opts.ServerName == "" {
-		return nil, internalAuth{}, cfgErr("nats.server_name", "required in a cluster: every node needs a unique name")
+		return cfgErr("nats.server_name", "required in a cluster: every node needs a unique name")
 	}
 	// jetmq serves HTTP itself, with the NATS monitoring handlers mounted
 	// on its own mux; a monitoring port in the native file becomes jetmq's
@@ -73,18 +97,7 @@ func natsOptions(cfg *Config, log *slog.Logger) (*natsserver.Options, internalAu
 		opts.Trace = true
 	}
 	opts.Debug = cfg.Log.Level == "debug"
-
-	if opts.TrustedOperators != nil || len(opts.TrustedKeys) > 0 {
-		return nil, internalAuth{}, cfgErr("nats.config_file", "operator (JWT) mode is not supported by jetmq yet")
-	}
-	acc, err := resolveAccount(opts, n.Account)
-	if err != nil {
-		return nil, internalAuth{}, err
-	}
-	if acc != "" && len(opts.Users) == 0 && len(opts.Nkeys) == 0 {
-		return nil, internalAuth{}, cfgErr("nats.account", "account %q has no users or nkeys in the nats config, so no client can reach it", acc)
-	}
-	return opts, addInternalUser(opts, acc), nil
+	return nil
 }
 
 func applyCluster(opts *natsserver.Options, cl ClusterConfig) error {
@@ -113,61 +126,4 @@ func joinComma(ss []string) string {
 		out += s
 	}
 	return out
-}
-
-// resolveAccount returns the name of the account jetmq lives in ("" for
-// the global account).
-func resolveAccount(opts *natsserver.Options, name string) (string, error) {
-	var defined []string
-	for _, a := range opts.Accounts {
-		if a.Name != natsserver.DEFAULT_SYSTEM_ACCOUNT && a.Name != opts.SystemAccount {
-			defined = append(defined, a.Name)
-		}
-	}
-	if name == "" {
-		if len(defined) > 0 {
-			return "", cfgErr("nats.account", "required when the nats config defines accounts (one of %v)", defined)
-		}
-		return "", nil
-	}
-	if name == natsserver.DEFAULT_GLOBAL_ACCOUNT {
-		return "", nil
-	}
-	for _, a := range defined {
-		if a == name {
-			return name, nil
-		}
-	}
-	return "", cfgErr("nats.account", "account %q is not defined in the nats config (defined: %v)", name, defined)
-}
-
-// internalAuth holds how jetmq's own in-process connection authenticates.
-type internalAuth struct {
-	Account  string // "" = global account
-	User     string
-	Password string
-	Token    string
-}
-
-// addInternalUser makes sure jetmq can connect in-process to its account
-// whatever authentication the native config sets up: with users, it adds a
-// user of its own with a random password that never leaves the process.
-func addInternalUser(opts *natsserver.Options, account string) internalAuth {
-	auth := internalAuth{Account: account}
-	switch {
-	case opts.Username != "":
-		auth.User, auth.Password = opts.Username, opts.Password
-	case opts.Authorization != "":
-		auth.Token = opts.Authorization
-	case len(opts.Users) > 0 || len(opts.Nkeys) > 0:
-		var acc *natsserver.Account
-		for _, a := range opts.Accounts {
-			if a.Name == account {
-				acc = a
-			}
-		}
-		auth.User, auth.Password = "_jetmq_"+nuid.Next(), nuid.Next()+nuid.Next()
-		opts.Users = append(opts.Users, &natsserver.User{Username: auth.User, Password: auth.Password, Account: acc})
-	}
-	return auth
 }

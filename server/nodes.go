@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -27,36 +28,32 @@ type nodes struct {
 	self      string
 	ttl       time.Duration
 	clustered bool
-	nc        *nats.Conn
 	log       *slog.Logger
 
 	mu      sync.Mutex
+	nc      *nats.Conn // where heartbeats go; nil: none yet (a lone node)
+	sub     *nats.Subscription
 	seen    map[string]time.Time
 	settled time.Time // before this, a clustered node is still learning its peers
 	running map[string]bool
-	ctx     context.Context // ends when the server shuts down
-	wg      sync.WaitGroup
+	// changed is closed (and replaced) when the live set or the learning
+	// state changes: singleton runners wait on it instead of polling, so
+	// that an idle tenant's singletons cost no CPU.
+	changed  chan struct{}
+	lastView string
+	ctx      context.Context // ends when the server shuts down
+	wg       sync.WaitGroup
 }
 
-func newNodes(self string, ttl time.Duration, clustered bool, nc *nats.Conn, log *slog.Logger) *nodes {
-	return &nodes{self: self, ttl: ttl, clustered: clustered, nc: nc, log: log,
-		seen: map[string]time.Time{}, running: map[string]bool{}}
+func newNodes(self string, ttl time.Duration, clustered bool, log *slog.Logger) *nodes {
+	return &nodes{self: self, ttl: ttl, clustered: clustered, log: log,
+		seen: map[string]time.Time{}, running: map[string]bool{}, changed: make(chan struct{})}
 }
 
 func (n *nodes) interval() time.Duration { return n.ttl / 6 }
 
-func (n *nodes) start(ctx context.Context) error {
-	sub, err := n.nc.Subscribe(NodeHeartbeatSubject, func(m *nats.Msg) {
-		var hb heartbeat
-		if json.Unmarshal(m.Data, &hb) == nil && hb.Node != "" {
-			n.mu.Lock()
-			n.seen[hb.Node] = time.Now()
-			n.mu.Unlock()
-		}
-	})
-	if err != nil {
-		return err
-	}
+// start begins beating; heartbeats go out once setConn gives a connection.
+func (n *nodes) start(ctx context.Context) {
 	n.mu.Lock()
 	n.ctx = ctx
 	if n.clustered {
@@ -67,11 +64,17 @@ func (n *nodes) start(ctx context.Context) error {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer sub.Unsubscribe()
+		defer n.setConn(nil)
 		t := time.NewTicker(n.interval())
 		defer t.Stop()
 		for {
-			_ = n.nc.Publish(NodeHeartbeatSubject, beat)
+			n.mu.Lock()
+			nc := n.nc
+			n.mu.Unlock()
+			if nc != nil {
+				_ = nc.Publish(NodeHeartbeatSubject, beat)
+			}
+			n.observe()
 			select {
 			case <-ctx.Done():
 				return
@@ -79,7 +82,54 @@ func (n *nodes) start(ctx context.Context) error {
 			}
 		}
 	}()
+}
+
+// setConn moves the heartbeats to nc (the home tenant's account, the same
+// on every node of a cluster that shares its config); nil stops them.
+func (n *nodes) setConn(nc *nats.Conn) error {
+	var sub *nats.Subscription
+	if nc != nil {
+		var err error
+		sub, err = nc.Subscribe(NodeHeartbeatSubject, func(m *nats.Msg) {
+			var hb heartbeat
+			if json.Unmarshal(m.Data, &hb) == nil && hb.Node != "" {
+				n.mu.Lock()
+				n.seen[hb.Node] = time.Now()
+				n.mu.Unlock()
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	n.mu.Lock()
+	old := n.sub
+	n.nc, n.sub = nc, sub
+	n.mu.Unlock()
+	if old != nil {
+		_ = old.Unsubscribe()
+	}
 	return nil
+}
+
+// observe wakes the singleton runners if the live set or the learning
+// state changed since the last look (once per heartbeat interval).
+func (n *nodes) observe() {
+	live := n.live()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	view := fmt.Sprint(live, time.Now().Before(n.settled))
+	if view != n.lastView {
+		n.lastView = view
+		close(n.changed)
+		n.changed = make(chan struct{})
+	}
+}
+
+func (n *nodes) changes() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changed
 }
 
 // live lists the nodes heard within ttl, this node included, sorted.
@@ -126,8 +176,6 @@ func (n *nodes) runSingleton(ctx context.Context, name string, fn func(ctx conte
 		defer cancel()
 		defer stopWithServer()
 		grace := 2 * n.interval()
-		t := time.NewTicker(n.interval())
-		defer t.Stop()
 		var (
 			ownSince time.Time
 			run      *singletonRun
@@ -142,14 +190,21 @@ func (n *nodes) runSingleton(ctx context.Context, name string, fn func(ctx conte
 		}
 		defer stop()
 		for {
+			changed := n.changes() // before looking, so no change is missed
+			var timer *time.Timer
+			var wake <-chan time.Time
 			if n.owns(name) {
 				if ownSince.IsZero() {
 					ownSince = time.Now()
 				}
-				if run == nil && (time.Since(ownSince) >= grace || !n.clustered) {
+				wait := grace - time.Since(ownSince)
+				if run == nil && (wait <= 0 || !n.clustered) {
 					n.setRunning(name, true)
 					n.log.Info("singleton started", "singleton", name, "node", n.self)
 					run = startSingletonRun(ctx, fn)
+				} else if run == nil {
+					timer = time.NewTimer(wait) // the grace period ends
+					wake = timer.C
 				}
 			} else {
 				ownSince = time.Time{}
@@ -158,7 +213,11 @@ func (n *nodes) runSingleton(ctx context.Context, name string, fn func(ctx conte
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-changed:
+			case <-wake:
+			}
+			if timer != nil {
+				timer.Stop()
 			}
 		}
 	}()

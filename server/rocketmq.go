@@ -73,7 +73,12 @@ func (s *Server) startRocketMQ(ctx context.Context) error {
 		return nil
 	}
 	s.setNotReady("starting the RocketMQ endpoint")
-	nc, err := s.connectInternal()
+	// RocketMQ clients act in the first tenant's account (nats.account,
+	// or the first of nats.accounts).
+	if len(s.plan.tenants) == 0 {
+		return &StartError{Key: "rocketmq.listen", Problem: "no account is served: the endpoint needs one"}
+	}
+	nc, err := connectInProcess(s.ns, s.plan.tenants[0], "jetmq-rocketmq")
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/jetmq/jetmq/rocketmq"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -26,21 +25,25 @@ const startTimeout = 10 * time.Second
 type Server struct {
 	cfg      *Config
 	opts     *natsserver.Options
-	auth     internalAuth
+	plan     *accountPlan
+	users    internalUsers
 	log      *slog.Logger
 	nlog     *natsLogger
 	registry *prometheus.Registry
-	services []bridge.Service
+	// newServices builds a tenant's services (default:
+	// bridge.DefaultServices for its settings).
+	newServices func(account string, st bridge.Settings) ([]bridge.Service, error)
+	mappings    *mappingStore
 
 	mu       sync.Mutex
 	ns       *natsserver.Server
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	acc      *natsserver.Account
 	nodes    *nodes
+	home     *nats.Conn // the nodes' heartbeat connection
+	homeAcc  string
 	http     *http.Server
 	httpAddr string
-	started  []bridge.Service
+	tenants  map[string]*tenant
+	unserved []TenantHealthDetail // accounts with JetStream jetmq cannot serve
 	ready    chan struct{}
 	notReady string
 	// storeLock keeps a second process off the store dir while NATS runs.
@@ -48,7 +51,8 @@ type Server struct {
 	rmq       *rocketmq.Endpoint
 	rmqConn   *nats.Conn
 	cancel    context.CancelFunc
-	done      chan struct{}
+	// reloadMu serialises reloads with each other and with shutdown.
+	reloadMu sync.Mutex
 }
 
 // Option customises a Server beyond its Config.
@@ -58,9 +62,19 @@ type Option func(*Server)
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
 // WithServices replaces the jetmq services the server runs (default:
-// bridge.DefaultServices for the config).
+// bridge.DefaultServices for the config). The services serve one tenant:
+// with more than one, Start fails.
 func WithServices(svcs ...bridge.Service) Option {
-	return func(s *Server) { s.services = svcs }
+	return func(s *Server) {
+		used := false
+		s.newServices = func(account string, _ bridge.Settings) ([]bridge.Service, error) {
+			if used {
+				return nil, fmt.Errorf("account %s: WithServices gives services for one tenant only", account)
+			}
+			used = true
+			return svcs, nil
+		}
+	}
 }
 
 // New checks cfg (applying defaults) and prepares a server; it opens nothing.
@@ -72,21 +86,24 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, ready: make(chan struct{}), done: make(chan struct{}), notReady: "starting"}
+	s := &Server{cfg: cfg, ready: make(chan struct{}), notReady: "starting",
+		users: internalUsers{}, mappings: newMappingStore(), tenants: map[string]*tenant{}}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.log == nil {
 		s.log = NewLogger(cfg.Log.Level)
 	}
-	if s.services == nil {
-		s.services = bridge.DefaultServices(bridge.Settings{Topics: cfg.Topics, Groups: cfg.Groups, Transactions: cfg.Transactions})
+	if s.newServices == nil {
+		s.newServices = func(_ string, st bridge.Settings) ([]bridge.Service, error) {
+			return bridge.DefaultServices(st), nil
+		}
 	}
-	nopts, auth, err := natsOptions(cfg, s.log)
+	nopts, plan, err := natsOptions(cfg, s.log, &s.users, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.opts, s.auth = nopts, auth
+	s.opts, s.plan = nopts, plan
 	s.registry = s.newRegistry()
 	return s, nil
 }
@@ -193,107 +210,32 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Key + ": " + e.Problem }
 
 func (s *Server) startJetmq(ctx context.Context) error {
-	acc, err := s.ns.LookupAccount(accountName(s.auth.Account))
-	if err != nil {
-		return fmt.Errorf("account %q: %w", s.auth.Account, err)
-	}
-	s.acc = acc
-	if !acc.JetStreamEnabled() {
-		s.log.Info("enabling JetStream for the jetmq account", "account", acc.Name)
-		if err := acc.EnableJetStream(map[string]natsserver.JetStreamAccountLimits{
-			"": {MaxMemory: -1, MaxStore: -1, MaxStreams: -1, MaxConsumers: -1, MaxAckPending: -1},
-		}, nil); err != nil {
-			return fmt.Errorf("enable JetStream for account %q: %w", acc.Name, err)
-		}
-	}
-	nc, err := s.connectInternal()
-	if err != nil {
-		return err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.nc, s.js = nc, js
-	s.mu.Unlock()
-	if err := s.waitJetStream(ctx); err != nil {
-		return err
-	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.mu.Lock() // /metrics may read s.nodes concurrently
-	s.nodes = newNodes(s.ns.Name(), s.cfg.NATS.NodeTTL, s.isClustered(), nc, s.log)
+	s.nodes = newNodes(s.ns.Name(), s.cfg.NATS.NodeTTL, s.isClustered(), s.log)
 	s.mu.Unlock()
-	if err := s.nodes.start(runCtx); err != nil {
+	s.nodes.start(runCtx)
+	if s.plan.operator {
+		s.nodes.wg.Add(1)
+		go func() { defer s.nodes.wg.Done(); s.reinstallMappings(runCtx) }()
+	}
+	s.logPlan(s.plan, true)
+	if err := s.rehome(s.plan); err != nil {
 		return err
 	}
-	for _, svc := range s.services {
-		s.setNotReady("starting service " + svc.Name())
-		if err := svc.Start(runCtx, (*host)(s)); err != nil {
-			return fmt.Errorf("service %s: %w", svc.Name(), err)
-		}
-		s.mu.Lock()
-		s.started = append(s.started, svc)
-		s.mu.Unlock()
+	s.setNotReady("starting tenants")
+	if err := s.startTenants(ctx, s.plan.tenants, settingsOf(s.cfg)); err != nil {
+		return err
 	}
-	// The services subscribed on nc; a round trip makes sure the server has
-	// registered every subscription before the node says it is ready, so a
-	// client's first request never meets "no responders".
-	if err := nc.FlushTimeout(10 * time.Second); err != nil {
-		return fmt.Errorf("register service subscriptions: %w", err)
-	}
+	s.refreshUnserved()
 	return nil
-}
-
-// Conns made by applications or tests go through ClientURL; jetmq's own
-// services use an in-process connection.
-func (s *Server) connectInternal() (*nats.Conn, error) {
-	opts := []nats.Option{nats.InProcessServer(s.ns), nats.Name("jetmq-internal"), nats.MaxReconnects(-1)}
-	if s.auth.User != "" {
-		opts = append(opts, nats.UserInfo(s.auth.User, s.auth.Password))
-	}
-	if s.auth.Token != "" {
-		opts = append(opts, nats.Token(s.auth.Token))
-	}
-	nc, err := nats.Connect("", opts...)
-	if err != nil {
-		return nil, fmt.Errorf("internal connection: %w", err)
-	}
-	return nc, nil
-}
-
-// waitJetStream waits until JetStream answers in the jetmq account; in a
-// cluster that means a meta leader has been elected.
-func (s *Server) waitJetStream(ctx context.Context) error {
-	s.setNotReady("waiting for JetStream")
-	for {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := s.js.AccountInfo(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		s.log.Debug("JetStream not ready yet", "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("JetStream not ready: %w", err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func (s *Server) setNotReady(reason string) {
 	s.mu.Lock()
 	s.notReady = reason
 	s.mu.Unlock()
-}
-
-func accountName(a string) string {
-	if a == "" {
-		return natsserver.DEFAULT_GLOBAL_ACCOUNT
-	}
-	return a
 }
 
 func (s *Server) isClustered() bool { return s.opts.Cluster.Port != 0 }
@@ -311,24 +253,22 @@ func (s *Server) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops the services (finishing in-flight work), closes the HTTP
-// listener and shuts NATS down, flushing JetStream. It is safe to call more
-// than once.
+// Shutdown stops the tenants' services (finishing in-flight work), closes
+// the HTTP listener and shuts NATS down, flushing JetStream. It is safe to
+// call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	s.mu.Lock()
-	started := s.started
-	s.started = nil
+	tenants := s.tenants
+	s.tenants = map[string]*tenant{}
 	s.notReady = "shutting down"
 	s.mu.Unlock()
 	var errs []error
 	if err := s.stopRocketMQ(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	for i := len(started) - 1; i >= 0; i-- {
-		if err := started[i].Stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop %s: %w", started[i].Name(), err))
-		}
-	}
+	errs = append(errs, stopTenants(ctx, tenants)...)
 	if s.cancel != nil {
 		s.cancel()
 	}
@@ -346,11 +286,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) stopNATS() {
 	s.mu.Lock()
-	nc, ns := s.nc, s.ns
-	s.nc = nil
+	home, ns := s.home, s.ns
+	s.home = nil
 	s.mu.Unlock()
-	if nc != nil {
-		nc.Close()
+	if home != nil {
+		home.Close()
 	}
 	if ns != nil {
 		ns.Shutdown()
@@ -395,10 +335,30 @@ func (s *Server) RunSingleton(ctx context.Context, name string, fn func(ctx cont
 	nodes.runSingleton(ctx, name, fn)
 }
 
-// SingletonActive reports whether this node currently runs singleton name.
+// SingletonActive reports whether this node currently runs singleton name:
+// a name as RunSingleton got it, or as a service named it in any tenant
+// (see TenantSingletonActive).
 func (s *Server) SingletonActive(name string) bool {
 	nodes := s.liveness()
-	return nodes != nil && nodes.active(name)
+	if nodes == nil {
+		return false
+	}
+	if nodes.active(name) {
+		return true
+	}
+	for _, acc := range s.Tenants() {
+		if nodes.active(singletonName(acc, name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TenantSingletonActive reports whether this node runs the singleton a
+// service of account's tenant named name.
+func (s *Server) TenantSingletonActive(account, name string) bool {
+	nodes := s.liveness()
+	return nodes != nil && nodes.active(singletonName(account, name))
 }
 
 // LiveNodes lists the jetmq nodes this node currently hears (none before

@@ -134,7 +134,7 @@ func TestOrderedCoordinatorMovesStalledPartition(t *testing.T) {
 	if st.Partitions[stuck].Owner != "zombie" || st.Partitions[stuck].Waiting != 0 {
 		t.Errorf("stalled partition %+v, want owner zombie and no waiting pull", st.Partitions[stuck])
 	}
-	if _, metrics := getHTTP(t, s.HTTPAddr(), "/metrics"); !strings.Contains(metrics, `jetmq_ordered_stalled_partitions{group="g",topic="stuck"} 1`) {
+	if _, metrics := getHTTP(t, s.HTTPAddr(), "/metrics"); !strings.Contains(metrics, `jetmq_ordered_stalled_partitions{account="$G",group="g",topic="stuck"} 1`) {
 		t.Errorf("/metrics does not count the stalled partition")
 	}
 	code, health := getHTTP(t, s.HTTPAddr(), "/healthz")

@@ -107,7 +107,7 @@ func TestTopicOlderLayoutMisfiledRepaired(t *testing.T) {
 		}
 		return nil
 	})
-	if !strings.Contains(scrape(t, s), `jetmq_topic_misfiled_messages{topic="orders"} 5`) {
+	if !strings.Contains(scrape(t, s), `jetmq_topic_misfiled_messages{account="$G",topic="orders"} 5`) {
 		t.Fatalf("/metrics does not count the misfiled messages")
 	}
 	// The migrated stream maps a keyed publish itself now.

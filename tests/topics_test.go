@@ -371,10 +371,10 @@ func TestTopicMetrics(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`jetmq_topic_messages{topic="orders"} 3`,
-		fmt.Sprintf(`jetmq_topic_partition_messages{partition="0",topic="orders"} %d`, p0),
-		fmt.Sprintf(`jetmq_topic_partition_messages{partition="1",topic="orders"} %d`, 3-p0),
-		`jetmq_topic_delayed_pending{topic="orders"} 1`,
+		`jetmq_topic_messages{account="$G",topic="orders"} 3`,
+		fmt.Sprintf(`jetmq_topic_partition_messages{account="$G",partition="0",topic="orders"} %d`, p0),
+		fmt.Sprintf(`jetmq_topic_partition_messages{account="$G",partition="1",topic="orders"} %d`, 3-p0),
+		`jetmq_topic_delayed_pending{account="$G",topic="orders"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

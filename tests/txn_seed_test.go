@@ -205,13 +205,13 @@ func TestTxnParkedThenOperator(t *testing.T) {
 	testutil.CheckFor(t, 5*time.Second, 100*time.Millisecond, func() error {
 		got := txnMetrics(t, s)
 		for name, min := range map[string]float64{
-			`jetmq_txn_parked{topic="orders"}`:                              2, // p3, p4
-			`jetmq_txn_pending{topic="orders"}`:                             2,
-			`jetmq_txn_committed_total{topic="orders"}`:                     1,
-			`jetmq_txn_rolled_back_total{topic="orders"}`:                   1,
-			`jetmq_txn_checks_total{result="unknown",topic="orders"}`:       6,
-			`jetmq_txn_checks_total{result="malformed",topic="orders"}`:     3,
-			`jetmq_txn_checks_total{result="no_responders",topic="orders"}`: 3,
+			`jetmq_txn_parked{account="$G",topic="orders"}`:                              2, // p3, p4
+			`jetmq_txn_pending{account="$G",topic="orders"}`:                             2,
+			`jetmq_txn_committed_total{account="$G",topic="orders"}`:                     1,
+			`jetmq_txn_rolled_back_total{account="$G",topic="orders"}`:                   1,
+			`jetmq_txn_checks_total{account="$G",result="unknown",topic="orders"}`:       6,
+			`jetmq_txn_checks_total{account="$G",result="malformed",topic="orders"}`:     3,
+			`jetmq_txn_checks_total{account="$G",result="no_responders",topic="orders"}`: 3,
 		} {
 			if got[name] != min {
 				return fmt.Errorf("%s = %v, want %v", name, got[name], min)

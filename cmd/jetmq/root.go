@@ -52,7 +52,7 @@ config file as the base (drop-in).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: 2, err: err}
 	})
-	root.AddCommand(newServeCmd(), newVersionCmd(), newBenchCmd(g))
+	root.AddCommand(newServeCmd(), newVersionCmd(), newBenchCmd(g), newReloadCmd())
 	for _, c := range adminCommands(g) {
 		root.AddCommand(c)
 	}

@@ -40,7 +40,8 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the jetmq server (the default command)",
 		Long: `Run the jetmq server. Configuration comes from flags, JETMQ_* environment
 variables (e.g. JETMQ_NATS_PORT) and the config file, in that precedence.
-SIGINT or SIGTERM shuts down gracefully; a second signal forces an exit.`,
+SIGINT or SIGTERM shuts down gracefully; a second signal forces an exit.
+SIGHUP (or jetmq reload) re-reads the configuration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, o) },
 	}
@@ -60,6 +61,11 @@ func runServe(cmd *cobra.Command, o *serveFlags) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// A SIGHUP during start-up waits (it would end the process otherwise)
+	// and is applied once the server serves.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	startErr := make(chan error, 1)
@@ -75,9 +81,17 @@ func runServe(cmd *cobra.Command, o *serveFlags) error {
 		fmt.Fprintf(os.Stderr, "jetmq: %s during start-up, stopping\n", sig)
 		return shutdown(srv.Shutdown, sigs)
 	}
-	sig := <-sigs
-	fmt.Fprintf(os.Stderr, "jetmq: %s: shutting down gracefully (signal again to force)\n", sig)
-	return shutdown(srv.Shutdown, sigs)
+	for {
+		select {
+		case <-hup:
+			// Re-read exactly as at start: the same file, environment and
+			// flags. A failure is logged by the server, which keeps serving.
+			_ = srv.ReloadWith(ctx, func() (*server.Config, error) { return server.LoadConfig(o.configFile, cmd.Flags()) })
+		case sig := <-sigs:
+			fmt.Fprintf(os.Stderr, "jetmq: %s: shutting down gracefully (signal again to force)\n", sig)
+			return shutdown(srv.Shutdown, sigs)
+		}
+	}
 }
 
 // shutdownTimeout bounds a graceful shutdown.

@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"examples/internal/exampleutil": {"semantics", "server"},
 	"examples/...":                  {"semantics", "server", "examples/internal/exampleutil"},
 	"internal/bench":                {"core", "wire", "semantics", "server", "internal/ordercheck"},
+	"internal/tenantcost":           {},
 	"internal/ordercheck":           {},
 	"internal/testutil":             {"server", "internal/testutil"},
 	"internal/archtest":             {},
