@@ -67,8 +67,9 @@ func (e *Env) startServer(ctx context.Context, o Options, configure func(*server
 		return err
 	}
 	e.dir = dir
-	noHTTP := ""
-	cfg := &server.Config{NATS: server.NATSConfig{Host: "127.0.0.1", Port: -1, StoreDir: dir}, HTTP: &noHTTP}
+	noHTTP, noRocketMQ := "", ""
+	cfg := &server.Config{NATS: server.NATSConfig{Host: "127.0.0.1", Port: -1, StoreDir: dir}, HTTP: &noHTTP,
+		RocketMQ: server.RocketMQConfig{Listen: &noRocketMQ}}
 	if configure != nil {
 		configure(cfg)
 	}
