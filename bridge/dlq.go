@@ -80,8 +80,10 @@ func (s *GroupService) onDLQAPI(m *nats.Msg) {
 		v, err = s.dlqReplay(ctx, topic, group, m.Data)
 	case "PURGE":
 		v, err = s.dlqPurge(ctx, topic, group)
+	case "EXPORT":
+		v, err = s.dlqExport(ctx, topic, group, m.Data)
 	default:
-		err = apiErr(400, "unknown DLQ operation %q: want LIST, SHOW, REPLAY or PURGE", op)
+		err = apiErr(400, "unknown DLQ operation %q: want LIST, SHOW, EXPORT, REPLAY or PURGE", op)
 	}
 	reply(m, v, err)
 }

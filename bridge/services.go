@@ -15,5 +15,5 @@ func DefaultServices(s Settings) []Service {
 	groups := NewGroupService(s.Groups, topics)
 	ordered := NewOrderedService(groups)
 	groups.SetOrdered(ordered)
-	return []Service{topics, NewDelay(topics), NewTxnService(s.Transactions, topics), groups, ordered, NewInspect(topics, groups)}
+	return []Service{topics, NewDelay(topics), NewTxnService(s.Transactions, topics), groups, ordered, NewInspect(topics, groups), NewSummary(topics, groups)}
 }

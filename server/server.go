@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/bridge"
+	"github.com/jetmq/jetmq/dashboard"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,6 +40,7 @@ type Server struct {
 	nodes    *nodes
 	http     *http.Server
 	httpAddr string
+	dash     *dashboard.Handler
 	started  []bridge.Service
 	ready    chan struct{}
 	notReady string
@@ -324,6 +326,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	s.stopDashboard()
 	s.stopNATS()
 	return errors.Join(errs...)
 }

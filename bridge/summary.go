@@ -1,0 +1,196 @@
+package bridge
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jetmq/jetmq/semantics"
+	"github.com/nats-io/nats.go"
+)
+
+// SummaryAPIPrefix is where the bulk listings behind an operator's
+// overview are served: $MQ.API.SUMMARY (nodes, totals, alerts),
+// $MQ.API.SUMMARY.TOPICS, $MQ.API.SUMMARY.GROUPS, $MQ.API.SUMMARY.TXNS.
+const SummaryAPIPrefix = semantics.APIPrefix + "SUMMARY"
+
+const (
+	// summaryFresh: a snapshot younger than this is served as it is.
+	summaryFresh = 2 * time.Second
+	// summaryStale: a snapshot older than this is not served at all; the
+	// request waits for a new one.
+	summaryStale = 30 * time.Second
+	// summaryBuildTimeout bounds one rebuild.
+	summaryBuildTimeout = 20 * time.Second
+	// summaryWait bounds how long a request waits for a rebuild.
+	summaryWait = 10 * time.Second
+)
+
+// Summary serves the bulk listings: every topic with its figures, every
+// group with its lag and dead letters, every open transaction, the nodes
+// and which node leads which topic, in one request each. Why a snapshot:
+// those figures cost several JetStream requests per topic and per group
+// (thousands with 1,000 topics), far more than an operator's page may
+// wait. So one node-local snapshot is rebuilt in the background when a
+// request finds it older than summaryFresh (never when nobody asks), and
+// requests are answered from it at once; each reply says when it was
+// taken ("at"). A request with {"fresh":true} waits for a snapshot begun
+// after it (an operator's page after an action).
+type Summary struct {
+	topics *Topics
+	groups *GroupService
+	h      Host
+	nc     *nats.Conn
+	subs   []*nats.Subscription
+
+	mu       sync.Mutex
+	snap     *summarySnapshot
+	building chan struct{} // closed when the running build ends; nil when none runs
+	ctx      context.Context
+	wg       sync.WaitGroup
+}
+
+// NewSummary returns the bulk-listing service.
+func NewSummary(topics *Topics, groups *GroupService) *Summary {
+	return &Summary{topics: topics, groups: groups}
+}
+
+// Name implements Service.
+func (s *Summary) Name() string { return "summary" }
+
+// Start implements Service.
+func (s *Summary) Start(ctx context.Context, h Host) error {
+	s.h, s.nc, s.ctx = h, h.Conn(), ctx
+	for _, subj := range []string{SummaryAPIPrefix, SummaryAPIPrefix + ".>"} {
+		sub, err := s.nc.QueueSubscribe(subj, semantics.ServiceQueue, s.onRequest)
+		if err != nil {
+			return err
+		}
+		s.subs = append(s.subs, sub)
+	}
+	return nil
+}
+
+// Stop implements Service.
+func (s *Summary) Stop(ctx context.Context) error {
+	for _, sub := range s.subs {
+		_ = drainSub(ctx, sub)
+	}
+	return waitCtx(ctx, &s.wg)
+}
+
+// SummaryRequest is the optional body of every SUMMARY request.
+type SummaryRequest struct {
+	// Fresh waits for a snapshot taken after the request.
+	Fresh bool `json:"fresh,omitempty"`
+	// Topic keeps only one topic's rows (TOPICS, GROUPS, TXNS).
+	Topic string `json:"topic,omitempty"`
+	// Offset and Limit page the rows of TOPICS and GROUPS (default limit
+	// summaryPage, at most summaryPageMax).
+	Offset int `json:"offset,omitempty"`
+	Limit  int `json:"limit,omitempty"`
+}
+
+const (
+	summaryPage    = 1000
+	summaryPageMax = 5000
+)
+
+func (s *Summary) onRequest(m *nats.Msg) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		v, err := s.answer(m)
+		reply(m, v, err)
+	}()
+}
+
+func (s *Summary) answer(m *nats.Msg) (any, error) {
+	var req SummaryRequest
+	if err := decodeBody(m.Data, &req); err != nil {
+		return nil, err
+	}
+	if req.Topic != "" {
+		if err := semantics.ValidateTopicName(req.Topic); err != nil {
+			return nil, errBadRequest("topic: %v", err)
+		}
+	}
+	if req.Offset < 0 || req.Limit < 0 || req.Limit > summaryPageMax {
+		return nil, errBadRequest("offset must be 0 or more and limit 0 to %d", summaryPageMax)
+	}
+	if req.Limit == 0 {
+		req.Limit = summaryPage
+	}
+	what := strings.TrimPrefix(strings.TrimPrefix(m.Subject, SummaryAPIPrefix), ".")
+	if what != "" && what != "TOPICS" && what != "GROUPS" && what != "TXNS" {
+		return nil, errBadRequest("unknown summary %q: want %s, %s.TOPICS, %s.GROUPS or %s.TXNS", what, SummaryAPIPrefix, SummaryAPIPrefix, SummaryAPIPrefix, SummaryAPIPrefix)
+	}
+	snap, err := s.snapshot(req.Fresh)
+	if err != nil {
+		return nil, err
+	}
+	switch what {
+	case "TOPICS":
+		return snap.topicPage(req), nil
+	case "GROUPS":
+		return snap.groupPage(req), nil
+	case "TXNS":
+		return snap.txnList(req.Topic), nil
+	}
+	return snap.overview(), nil
+}
+
+// snapshot returns a snapshot fit to serve, starting a rebuild when the
+// current one is not fresh; fresh waits for one begun after the call.
+func (s *Summary) snapshot(fresh bool) (*summarySnapshot, error) {
+	asked := time.Now()
+	deadline := time.NewTimer(summaryWait)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		snap, done := s.snap, s.building
+		old := snap == nil || time.Since(snap.At) > summaryFresh || (fresh && snap.Began.Before(asked))
+		if old && done == nil {
+			done = s.startBuild()
+		}
+		s.mu.Unlock()
+		// A stale-enough snapshot is served while the rebuild runs; a
+		// fresh request waits for a build begun after it (a build that
+		// was running already ends, and the next turn starts another).
+		if snap != nil && (!fresh || !snap.Began.Before(asked)) && time.Since(snap.At) <= summaryStale {
+			return snap, nil
+		}
+		if done == nil {
+			continue
+		}
+		select {
+		case <-done:
+		case <-deadline.C:
+			return nil, errUnavailable("the summary is not ready within %s: JetStream is slow to answer", summaryWait)
+		}
+	}
+}
+
+// startBuild starts a rebuild; s.mu is held.
+func (s *Summary) startBuild() chan struct{} {
+	done := make(chan struct{})
+	s.building = done
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, summaryBuildTimeout)
+		defer cancel()
+		snap, err := s.build(ctx)
+		s.mu.Lock()
+		if err == nil {
+			s.snap = snap
+		} else {
+			s.h.Logger().Warn("summary: rebuilding the snapshot failed", "err", err)
+		}
+		s.building = nil
+		s.mu.Unlock()
+		close(done)
+	}()
+	return done
+}
