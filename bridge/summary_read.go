@@ -249,9 +249,9 @@ func (s *Summary) heardMembers(g semantics.GroupConfig) int {
 
 // consumerList is a $JS.API.CONSUMER.LIST reply.
 type consumerList struct {
-	Total     int                        `json:"total"`
-	Offset    int                        `json:"offset"`
-	Limit     int                        `json:"limit"`
+	Total     int                       `json:"total"`
+	Offset    int                       `json:"offset"`
+	Limit     int                       `json:"limit"`
 	Consumers []*jetstream.ConsumerInfo `json:"consumers"`
 }
 

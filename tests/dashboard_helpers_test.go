@@ -175,3 +175,21 @@ func mustAPI(t *testing.T, nc *nats.Conn, subject, body string) {
 		t.Fatalf("%s: %v", subject, err)
 	}
 }
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// visible reports whether the element exists and is not hidden.
+func (b *browser) visible(sel string) bool {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && !e.hidden; })()`, jsString(sel))))
+	if err != nil {
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return v
+}
