@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
 	"github.com/nats-io/nats.go"
 )
@@ -192,4 +193,25 @@ func (b *browser) visible(sel string) bool {
 		b.t.Fatalf("read %s: %v", sel, err)
 	}
 	return v
+}
+
+// screenshotOverview publishes for a few seconds (the overview polls
+// every 2 s meanwhile, so the rate chart has a curve), then writes a PNG of the overview page to path.
+func screenshotOverview(t *testing.T, b *browser, p *semantics.Producer, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	for i := 0; ctx.Err() == nil; i++ {
+		if _, err := p.Send(ctx, &semantics.Message{Topic: "orders", Key: fmt.Sprintf("user-%d", i%50), Data: []byte("order")}); err != nil && ctx.Err() == nil {
+			t.Fatal(err)
+		}
+	}
+	b.waitJS("chart drawn", `document.querySelectorAll("#tiles .tile").length > 0`)
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

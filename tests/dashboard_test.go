@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -33,6 +34,11 @@ func TestDashboardPagesRender(t *testing.T) {
 	b.waitText("#tiles", "Topics")
 	b.waitText("#nodes-table", "meta leader")
 	b.waitText("#leaders-table", "orders")
+	if path := os.Getenv("JETMQ_DASHBOARD_SCREENSHOT"); path != "" {
+		// The README's picture: go test -run TestDashboardPagesRender with
+		// JETMQ_DASHBOARD_SCREENSHOT=$PWD/docs/dashboard-overview.png.
+		screenshotOverview(t, b, p, path)
+	}
 	b.open(base, "#/topics")
 	b.waitText("#topics-table", "orders")
 	b.open(base, "#/topics/orders")
