@@ -48,6 +48,7 @@ type Summary struct {
 	snap     *summarySnapshot
 	building chan struct{} // closed when the running build ends; nil when none runs
 	ctx      context.Context
+	cancel   context.CancelFunc // ends a running build at Stop
 	wg       sync.WaitGroup
 }
 
@@ -61,7 +62,8 @@ func (s *Summary) Name() string { return "summary" }
 
 // Start implements Service.
 func (s *Summary) Start(ctx context.Context, h Host) error {
-	s.h, s.nc, s.ctx = h, h.Conn(), ctx
+	s.h, s.nc = h, h.Conn()
+	s.ctx, s.cancel = context.WithCancel(ctx)
 	for _, subj := range []string{SummaryAPIPrefix, SummaryAPIPrefix + ".>"} {
 		sub, err := s.nc.QueueSubscribe(subj, semantics.ServiceQueue, s.onRequest)
 		if err != nil {
@@ -76,6 +78,9 @@ func (s *Summary) Start(ctx context.Context, h Host) error {
 func (s *Summary) Stop(ctx context.Context) error {
 	for _, sub := range s.subs {
 		_ = drainSub(ctx, sub)
+	}
+	if s.cancel != nil {
+		s.cancel()
 	}
 	return waitCtx(ctx, &s.wg)
 }

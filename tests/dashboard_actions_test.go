@@ -123,7 +123,11 @@ func TestDashboardCancelDelayed(t *testing.T) {
 	s := testutil.StartServer(t)
 	nc := testutil.Connect(t, s.ClientURL())
 	mustAPI(t, nc, "$MQ.API.TOPIC.CREATE.orders", `{"partitions":2}`)
-	due := time.Now().Add(4 * time.Second)
+	// The browser is up and logged in before the clock starts.
+	b := newBrowser(t)
+	base := dashboardURL(s)
+	b.login(base, "op", "x", "")
+	due := time.Now().Add(3 * time.Second)
 	send := func(key string, at time.Time) string {
 		m := nats.NewMsg("$MQ.DELAY.orders." + key)
 		m.Header.Set("Mq-Deliver-At", at.UTC().Format(time.RFC3339Nano))
@@ -136,9 +140,6 @@ func TestDashboardCancelDelayed(t *testing.T) {
 	}
 	cancelled := send("carol", due)
 	send("dave", due.Add(300*time.Millisecond))
-	b := newBrowser(t)
-	base := dashboardURL(s)
-	b.login(base, "op", "x", "")
 	b.open(base, "#/delayed/orders")
 	b.waitText("#delayed-table", cancelled)
 	b.click(`button[data-action="cancel-` + cancelled + `"]`)
