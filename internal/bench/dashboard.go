@@ -33,7 +33,7 @@ var dashboardEndpoints = []string{
 // runDashboardAPI measures the dashboard's JSON endpoints as a browser
 // calls them (HTTP, session cookie, one NATS request behind each) with
 // msgs/100 topics (at most 1,000), one clustering group each and one
-// message per topic: msgs/100 requests (at least 1,000) spread round-robin
+// message per topic: msgs/100 requests (at least 1,000, at most msgs) spread round-robin
 // over the endpoints, 4 at a time, while the summary snapshot rebuilds in
 // the background as it does with a page open. p50/p99 are per request;
 // the notes give each endpoint's p99 and the snapshot's rebuild time.
@@ -61,7 +61,7 @@ func runDashboardAPI(ctx context.Context, env *Env) (Result, error) {
 	if _, err := dashboardGet(ctx, c, base+"overview?fresh=1"); err != nil {
 		return Result{}, err
 	}
-	reqs := max(1000, env.Msgs/100)
+	reqs := min(env.Msgs, max(1000, env.Msgs/100))
 	lat, per, elapsed, err := dashboardLoad(ctx, c, base, topics, reqs, env)
 	if err != nil {
 		return Result{}, err
