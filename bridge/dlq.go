@@ -75,8 +75,10 @@ func (s *GroupService) onDLQAPI(ctx context.Context, m *nats.Msg) (any, error) {
 		v, err = s.dlqReplay(ctx, topic, group, m.Data)
 	case "PURGE":
 		v, err = s.dlqPurge(ctx, topic, group)
+	case "EXPORT":
+		v, err = s.dlqExport(ctx, topic, group, m.Data)
 	default:
-		err = errBadRequest("unknown DLQ operation %q: want LIST, SHOW, REPLAY or PURGE", op)
+		err = errBadRequest("unknown DLQ operation %q: want LIST, SHOW, EXPORT, REPLAY or PURGE", op)
 	}
 	return v, err
 }

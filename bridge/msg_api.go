@@ -112,8 +112,10 @@ func (s *Inspect) onMsg(ctx context.Context, m *nats.Msg) (any, error) {
 			return nil, errBadRequest("MSG.TRACE: %v", err)
 		}
 		return s.trace(ctx, ti, req.Seq)
+	case "RESEND":
+		return s.resend(ctx, ti, m.Data)
 	}
-	return nil, errBadRequest("unknown message operation %q: want GET, LIST or TRACE", op)
+	return nil, errBadRequest("unknown message operation %q: want GET, LIST, TRACE or RESEND", op)
 }
 
 // getMsg reads the message at seq of topic's stream.

@@ -13,5 +13,5 @@ type Settings struct {
 func DefaultServices(s Settings) []Service {
 	topics := NewTopics(s.Topics)
 	groups := NewGroupService(s.Groups, topics)
-	return []Service{topics, NewDelay(topics), NewTxnService(s.Transactions, topics), groups, NewInspect(topics, groups)}
+	return []Service{topics, NewDelay(topics), NewTxnService(s.Transactions, topics), groups, NewInspect(topics, groups), NewSummary(topics, groups)}
 }

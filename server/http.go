@@ -19,7 +19,8 @@ import (
 // request headers.
 const httpReadHeaderTimeout = 10 * time.Second
 
-// startHTTP opens the one HTTP listener: NATS monitoring, /metrics, /healthz.
+// startHTTP opens the one HTTP listener: NATS monitoring, /metrics,
+// /healthz and the dashboard (/ui/).
 func (s *Server) startHTTP() error {
 	addr := s.cfg.HTTPAddr()
 	if addr == "" {
@@ -34,7 +35,7 @@ func (s *Server) startHTTP() error {
 	s.mu.Unlock()
 	// ReadHeaderTimeout keeps a client that never finishes its request
 	// from holding a connection (and a graceful shutdown) open for long.
-	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: httpReadHeaderTimeout}
+	s.http = &http.Server{Handler: s.httpHandler(addr), ReadHeaderTimeout: httpReadHeaderTimeout}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)
@@ -43,7 +44,7 @@ func (s *Server) startHTTP() error {
 	return nil
 }
 
-func (s *Server) httpHandler() http.Handler {
+func (s *Server) httpHandler(addr string) http.Handler {
 	mux := http.NewServeMux()
 	ns := s.ns
 	for path, h := range map[string]http.HandlerFunc{
@@ -65,6 +66,7 @@ func (s *Server) httpHandler() http.Handler {
 	}
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.mountDashboard(mux, addr)
 	mux.HandleFunc("/{$}", ns.HandleRoot)
 	return mux
 }

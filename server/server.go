@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/bridge"
+	"github.com/jetmq/jetmq/dashboard"
 	"github.com/jetmq/jetmq/rocketmq"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,7 @@ type Server struct {
 	httpAddr string
 	tenants  map[string]*tenant
 	unserved []TenantHealthDetail // accounts with JetStream jetmq cannot serve
+	dash     *dashboard.Handler
 	ready    chan struct{}
 	notReady string
 	// storeLock keeps a second process off the store dir while NATS runs.
@@ -280,6 +282,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	s.stopDashboard()
 	s.stopNATS()
 	return errors.Join(errs...)
 }

@@ -24,5 +24,5 @@ func (g *globalFlags) authOptions() []nats.Option {
 
 // adminCommands lists the subcommands that administer a running server.
 func adminCommands(g *globalFlags) []*cobra.Command {
-	return []*cobra.Command{newTopicCmd(g), newGroupCmd(g), newDLQCmd(g), newTxnCmd(g), newMsgCmd(g), newDelayCmd(g)}
+	return []*cobra.Command{newTopicCmd(g), newGroupCmd(g), newDLQCmd(g), newTxnCmd(g), newMsgCmd(g), newDelayCmd(g), newSummaryCmd(g)}
 }

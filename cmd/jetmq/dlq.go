@@ -19,7 +19,7 @@ func newDLQCmd(g *globalFlags) *cobra.Command {
 		Long: `Every topic has a dead-letter stream %DLQ%<topic>; a group's dead letters
 are on $MQ.DLQ.<topic>.<group>, readable by any NATS client.`,
 	}
-	cmd.AddCommand(newDLQLsCmd(g), newDLQShowCmd(g), newDLQReplayCmd(g), newDLQPurgeCmd(g))
+	cmd.AddCommand(newDLQLsCmd(g), newDLQShowCmd(g), newDLQReplayCmd(g), newDLQPurgeCmd(g), newDLQExportCmd(g))
 	return cmd
 }
 

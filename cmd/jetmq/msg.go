@@ -16,7 +16,7 @@ func newMsgCmd(g *globalFlags) *cobra.Command {
 		Use:   "msg",
 		Short: "Look up a topic's messages by sequence, key or time, and trace one through the groups",
 	}
-	cmd.AddCommand(newMsgGetCmd(g), newMsgLsCmd(g), newMsgTraceCmd(g))
+	cmd.AddCommand(newMsgGetCmd(g), newMsgLsCmd(g), newMsgTraceCmd(g), newMsgResendCmd(g))
 	return cmd
 }
 

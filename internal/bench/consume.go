@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -133,7 +133,7 @@ func consumePlainMembers(ctx context.Context, env *Env, stream string, durables 
 	for _, durable := range durables {
 		if _, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
 			Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
-			MaxAckPending: semantics.GroupMaxAckPending, // as a group's durable
+			MaxAckPending: wire.GroupMaxAckPending, // as a group's durable
 		}); err != nil {
 			return 0, 0, fmt.Errorf("create consumer: %w", err)
 		}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -16,7 +18,7 @@ const groupPrefetch = ConsumeBatch / 2
 
 // createGroup creates a group of topic through the admin API.
 func createGroup(ctx context.Context, nc *nats.Conn, topic, group, mode string) error {
-	return apiCall(ctx, nc, semantics.GroupAPIPrefix+"CREATE."+topic+"."+group, fmt.Sprintf(`{"mode":%q,"start":"all"}`, mode))
+	return apiCall(ctx, nc, wire.GroupAPIPrefix+"CREATE."+topic+"."+group, fmt.Sprintf(`{"mode":%q,"start":"all"}`, mode))
 }
 
 // prefillTopic creates a topic and publishes n keyed messages (untimed).
@@ -91,7 +93,7 @@ func drainGroup(ctx context.Context, env *Env, mode, group string, members, fano
 // runClusterConsume drains a pre-filled topic with a two-member clustering
 // group (explicit acks through the Go helper).
 func runClusterConsume(ctx context.Context, env *Env) (Result, error) {
-	r, plain, _, err := drainGroup(ctx, env, semantics.ModeClustering, "workers", 2, 1, []string{"plain_pair"})
+	r, plain, _, err := drainGroup(ctx, env, core.ModeClustering, "workers", 2, 1, []string{"plain_pair"})
 	if err != nil {
 		return Result{}, err
 	}
@@ -103,7 +105,7 @@ func runClusterConsume(ctx context.Context, env *Env) (Result, error) {
 // runBroadcast3 drains a pre-filled topic with three broadcasting members;
 // the rate counts every delivery (3 × messages).
 func runBroadcast3(ctx context.Context, env *Env) (Result, error) {
-	r, plain, filled, err := drainGroup(ctx, env, semantics.ModeBroadcasting, "caches", 3, 3, []string{"plain_0", "plain_1", "plain_2"})
+	r, plain, filled, err := drainGroup(ctx, env, core.ModeBroadcasting, "caches", 3, 3, []string{"plain_0", "plain_1", "plain_2"})
 	if err != nil {
 		return Result{}, err
 	}
@@ -135,7 +137,7 @@ func runLoadShift(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := createGroup(ctx, nc, topic, "slow", semantics.ModeClustering); err != nil {
+	if err := createGroup(ctx, nc, topic, "slow", core.ModeClustering); err != nil {
 		return Result{}, err
 	}
 	tick := time.NewTicker(time.Second / (2 * loadShiftRate))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -25,7 +26,7 @@ const (
 // createOrderedGroup creates an ordered clustering group that starts at
 // the beginning of the topic.
 func createOrderedGroup(ctx context.Context, nc *nats.Conn, topic, group, session string) error {
-	return apiCall(ctx, nc, semantics.GroupAPIPrefix+"CREATE."+topic+"."+group,
+	return apiCall(ctx, nc, wire.GroupAPIPrefix+"CREATE."+topic+"."+group,
 		fmt.Sprintf(`{"mode":"clustering","ordered":true,"start":"all","session_timeout":%q}`, session))
 }
 

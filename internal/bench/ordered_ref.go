@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/internal/ordercheck"
-	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,7 +22,7 @@ const (
 // runPlainPartitions is ordered-consume's reference: the pre-filled topic
 // drained in order by one plain durable per partition, configured as an
 // ordered group's partition durable (filter <topic>.<p>.>, explicit acks,
-// at most semantics.OrderedMaxAckPending unacknowledged), pulled with the
+// at most wire.OrderedMaxAckPending unacknowledged), pulled with the
 // helper's prefetch over orderedMembers connections (partition p on
 // connection p mod orderedMembers), with no ownership protocol. Each
 // pull's callback handles one message at a time and acks it before the
@@ -42,7 +41,7 @@ func runPlainPartitions(ctx context.Context, env *Env, topic string, published [
 		if _, err := js.CreateConsumer(ctx, topic, jetstream.ConsumerConfig{
 			Durable: durables[p], FilterSubject: wire.PartitionFilter(topic, p),
 			AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
-			MaxDeliver: -1, MaxAckPending: semantics.OrderedMaxAckPending,
+			MaxDeliver: -1, MaxAckPending: wire.OrderedMaxAckPending,
 		}); err != nil {
 			return Result{}, fmt.Errorf("create consumer: %w", err)
 		}

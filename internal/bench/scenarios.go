@@ -24,6 +24,7 @@ func Scenarios() []Scenario {
 		{Name: "check-storm", Baseline: RawPublishAsync, Timed: true, Description: "orphaned 1-message transactions (msgs/10, at most 10,000; immunity 2s) resolved by check-back; msgs/s = async publisher during the whole storm; p50/p99 per resolution", Run: runCheckStorm},
 		{Name: "ordered-consume", Baseline: RawConsume, Description: "four Ordered() members drain a pre-filled 16-partition topic over 1,000 keys in strict per-partition order (order checker must pass)", Run: runOrderedConsume},
 		{Name: "ordered-failover", Baseline: RawConsume, Description: "owner of a 1-partition ordered group cut off -> first message handled by the hot standby (p50/p99 at session_timeout 3s; 1s in notes)", Run: runOrderedFailover},
+		{Name: "dashboard-api", Description: "the dashboard's JSON endpoints over HTTP with msgs/100 topics (at most 1,000) and as many groups; msgs/100 requests (at least 1,000), 4 at a time; p50/p99 per request (target p99 < 100 ms)", Run: runDashboardAPI},
 		{Name: "delayed-publish", Baseline: RawPublishAsync, Description: "$MQ.DELAY requests, 256 in flight (msgs/4); p50/p99 per request", Run: runDelayedPublish},
 	}
 }

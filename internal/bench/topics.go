@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -21,7 +22,7 @@ const benchKeys = 10000
 // createTopic creates a jetmq topic through the admin API, so the scenario
 // works against any jetmq server.
 func createTopic(ctx context.Context, nc *nats.Conn, name string, partitions int) error {
-	return apiCall(ctx, nc, semantics.APIPrefix+"TOPIC.CREATE."+name, fmt.Sprintf(`{"partitions":%d,"max_delay":"24h"}`, partitions))
+	return apiCall(ctx, nc, wire.APIPrefix+"TOPIC.CREATE."+name, fmt.Sprintf(`{"partitions":%d,"max_delay":"24h"}`, partitions))
 }
 
 // deleteTopic removes a topic a scenario created, on its own context so a
@@ -29,7 +30,7 @@ func createTopic(ctx context.Context, nc *nats.Conn, name string, partitions int
 func deleteTopic(nc *nats.Conn, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	_ = apiCall(ctx, nc, semantics.APIPrefix+"TOPIC.DELETE."+name, "")
+	_ = apiCall(ctx, nc, wire.APIPrefix+"TOPIC.DELETE."+name, "")
 }
 
 func apiCall(ctx context.Context, nc *nats.Conn, subject, body string) error {
@@ -37,7 +38,7 @@ func apiCall(ctx context.Context, nc *nats.Conn, subject, body string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", subject, err)
 	}
-	return semantics.DecodeReply(resp.Data, nil)
+	return wire.DecodeReply(resp.Data, nil)
 }
 
 // keySubjects returns the input subjects of benchKeys distinct keys.
@@ -80,7 +81,7 @@ func runKeyedPublish(ctx context.Context, env *Env) (Result, error) {
 
 // runUnmappedPublish is keyed-publish's reference: the same async
 // publishes, with the same window, straight to the stored subjects
-// <stream>.<p>.<key> (p = semantics.Partition(key)) of a plain stream
+// <stream>.<p>.<key> (p = core.Partition(key)) of a plain stream
 // configured as a topic stream is but with no subject transform and no
 // source. Its subjects have the topic stream's shape (<stream>.* and,
 // per partition, two more; <stream>.<p>.* in place of the keyless
@@ -102,7 +103,7 @@ func runUnmappedPublish(ctx context.Context, env *Env, js jetstream.JetStream) (
 	subs := make([]string, benchKeys)
 	for i := range subs {
 		key := "user-" + strconv.Itoa(i)
-		subs[i] = name + "." + strconv.Itoa(semantics.Partition(key, benchPartitions)) + "." + key
+		subs[i] = name + "." + strconv.Itoa(core.Partition(key, benchPartitions)) + "." + key
 	}
 	start := time.Now()
 	acked, err := publishAsync(ctx, env, js, func(i int) string { return subs[i%len(subs)] }, env.Msgs, nil, nil)
@@ -130,12 +131,12 @@ func runDelayedPublish(ctx context.Context, env *Env) (Result, error) {
 	payload := env.Payload()
 	const workers = 256
 	lat, elapsed, err := runRequests(env, n, workers, func(i int) error {
-		m := nats.NewMsg(semantics.DelayPrefix + topic + ".user-" + strconv.Itoa(i%benchKeys))
-		m.Header.Set(semantics.HeaderDelay, "1h")
+		m := nats.NewMsg(wire.DelayPrefix + topic + ".user-" + strconv.Itoa(i%benchKeys))
+		m.Header.Set(wire.HeaderDelay, "1h")
 		m.Data = payload
 		resp, err := nc.RequestMsgWithContext(ctx, m)
 		if err == nil {
-			err = semantics.DecodeReply(resp.Data, nil)
+			err = wire.DecodeReply(resp.Data, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("delayed publish %d: %w", i, err)

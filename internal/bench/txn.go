@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,19 +18,19 @@ const txnWorkers = 512
 // returning when the commit is acknowledged.
 func txnOnce(ctx context.Context, nc *nats.Conn, topic, txid, key string, payload []byte) error {
 	m := nats.NewMsg(wire.TxnPrepareSubject(topic, key, ""))
-	m.Header.Set(semantics.HeaderTxnID, txid)
-	m.Header.Set(semantics.HeaderProducerGroup, "bench")
+	m.Header.Set(wire.HeaderTxnID, txid)
+	m.Header.Set(wire.HeaderProducerGroup, "bench")
 	m.Data = payload
 	resp, err := nc.RequestMsgWithContext(ctx, m)
 	if err == nil {
-		err = semantics.DecodeReply(resp.Data, nil)
+		err = wire.DecodeReply(resp.Data, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("prepare %s: %w", txid, err)
 	}
 	resp, err = nc.RequestWithContext(ctx, wire.TxnCommitSubject(topic, txid), nil)
 	if err == nil {
-		err = semantics.DecodeReply(resp.Data, nil)
+		err = wire.DecodeReply(resp.Data, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", txid, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -194,7 +195,7 @@ func (s *checkStorm) check(_ context.Context, req *semantics.CheckRequest) seman
 func (s *checkStorm) arrived(m jetstream.Msg) {
 	now := time.Now()
 	_ = m.Ack()
-	txid := m.Headers().Get(semantics.HeaderTxnID)
+	txid := m.Headers().Get(wire.HeaderTxnID)
 	i, ok := s.index(txid)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,7 +249,7 @@ func (s *checkStorm) prepareAll(ctx context.Context, p *semantics.TransactionPro
 			defer wg.Done()
 			for i := range next {
 				m := &semantics.Message{Topic: topic, Key: "user-" + strconv.Itoa(i%benchKeys), Data: payload, Headers: nats.Header{}}
-				m.Headers.Set(semantics.HeaderCheckImmunity, immunity)
+				m.Headers.Set(wire.HeaderCheckImmunity, immunity)
 				if err := p.Prepare(ctx, stormTxnPrefix+strconv.Itoa(i), m); err != nil {
 					errs <- err
 					return
