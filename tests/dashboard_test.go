@@ -38,7 +38,7 @@ func TestDashboardPagesRender(t *testing.T) {
 	if path := os.Getenv("JETMQ_DASHBOARD_SCREENSHOT"); path != "" {
 		want = "4 partitions · "
 		// The README's picture: go test -run TestDashboardPagesRender with
-		// JETMQ_DASHBOARD_SCREENSHOT=$PWD/docs/dashboard-overview.png.
+		// JETMQ_DASHBOARD_SCREENSHOT=$PWD/docs/dashboard-overview.jpg.
 		screenshotOverview(t, b, p, path)
 	}
 	b.open(base, "#/topics")
