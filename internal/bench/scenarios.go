@@ -24,6 +24,8 @@ func Scenarios() []Scenario {
 		{Name: "check-storm", Baseline: RawPublishAsync, Timed: true, Description: "orphaned 1-message transactions (msgs/10, at most 10,000; immunity 2s) resolved by check-back; msgs/s = async publisher during the whole storm; p50/p99 per resolution", Run: runCheckStorm},
 		{Name: "ordered-consume", Baseline: RawConsume, Description: "four Ordered() members drain a pre-filled 16-partition topic over 1,000 keys in strict per-partition order (order checker must pass)", Run: runOrderedConsume},
 		{Name: "ordered-failover", Baseline: RawConsume, Description: "owner of a 1-partition ordered group cut off -> first message handled by the hot standby (p50/p99 at session_timeout 3s; 1s in notes)", Run: runOrderedFailover},
+		{Name: "rmq-send", Baseline: RawPublishAsync, Description: "official RocketMQ Go client SendAsync to a topic over the gRPC endpoint, 1024 in flight", Run: runRmqSend},
+		{Name: "rmq-receive", Baseline: RawConsume, Description: "official RocketMQ Go push consumer (clustering group, ack per message) drains a pre-filled topic", Run: runRmqReceive},
 		{Name: "delayed-publish", Baseline: RawPublishAsync, Description: "$MQ.DELAY requests, 256 in flight (msgs/4); p50/p99 per request", Run: runDelayedPublish},
 	}
 }
