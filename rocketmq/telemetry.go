@@ -55,7 +55,11 @@ func (e *Endpoint) settings(ctx context.Context, c *client, s *v2.Settings) *v2.
 	e.clients.mu.Lock()
 	c.kind = s.GetClientType()
 	e.clients.mu.Unlock()
-	out := &v2.Settings{ClientType: s.ClientType, AccessPoint: s.AccessPoint, RequestTimeout: s.RequestTimeout, Metric: &v2.Metric{On: false}}
+	// No Metric (clients' metrics stay off, their default): the Go client
+	// v5.1.4 resets its meter on every settings answer that carries one,
+	// without a lock against its sends, and a client of several nodes gets
+	// one answer per node's telemetry stream while it already sends.
+	out := &v2.Settings{ClientType: s.ClientType, AccessPoint: s.AccessPoint, RequestTimeout: s.RequestTimeout}
 	switch pub := s.GetPubSub().(type) {
 	case *v2.Settings_Publishing:
 		for _, t := range pub.Publishing.GetTopics() {

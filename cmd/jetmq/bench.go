@@ -25,6 +25,7 @@ type benchFlags struct {
 	duration  time.Duration
 	repeat    int
 	list      bool
+	rocketmq  string
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -57,6 +58,7 @@ Scenarios:
 	f.DurationVar(&o.duration, "duration", 0, "stop each timed phase of a scenario after this long (0: no limit)")
 	f.IntVar(&o.repeat, "repeat", 1, "run everything this many times, interleaved, and report each scenario's median run")
 	f.BoolVar(&o.list, "list", false, "list the scenarios and exit")
+	f.StringVar(&o.rocketmq, "rocketmq", "", "RocketMQ endpoint (host:port) of the server given with -s, for the rmq-* scenarios (default: the embedded server's)")
 	return cmd
 }
 
@@ -87,7 +89,7 @@ func runBench(cmd *cobra.Command, g *globalFlags, o *benchFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := bench.Options{Msgs: o.msgs, Size: o.size, Duration: o.duration, Repeat: o.repeat}
+	opts := bench.Options{Msgs: o.msgs, Size: o.size, Duration: o.duration, Repeat: o.repeat, RocketMQ: o.rocketmq}
 	if cmd.Flags().Changed("server") {
 		opts.URL, opts.ConnectOptions = g.server, g.authOptions()
 	} else {
@@ -119,17 +121,20 @@ func target(o bench.Options) string {
 }
 
 // startBenchServer starts a jetmq server with a temporary store, a free
-// client port, no HTTP and a logger that only reports errors; cleanup shuts
-// it down and removes the store.
+// client port, a free RocketMQ port on loopback (1s long poll), no HTTP and a logger that
+// only reports errors; cleanup shuts it down and removes the store.
 func startBenchServer(ctx context.Context) (*server.Server, func(), error) {
 	dir, err := os.MkdirTemp("", "jetmq-bench-*")
 	if err != nil {
 		return nil, nil, err
 	}
-	noHTTP := ""
+	noHTTP, rmqFree := "", "127.0.0.1:0"
 	cfg := &server.Config{
 		NATS: server.NATSConfig{Host: "127.0.0.1", Port: -1, StoreDir: dir},
 		HTTP: &noHTTP,
+		// A short long poll: a RocketMQ push consumer's GracefulStop waits
+		// out its receive in flight; draining a backlog never waits.
+		RocketMQ: server.RocketMQConfig{Listen: &rmqFree, LongPolling: time.Second},
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	srv, err := server.New(cfg, server.WithLogger(quiet))

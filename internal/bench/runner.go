@@ -29,6 +29,9 @@ type Options struct {
 	Server *server.Server
 	// ConnectOptions (credentials) apply to every scenario connection.
 	ConnectOptions []nats.Option
+	// RocketMQ is the RocketMQ endpoint of the server under test for the
+	// rmq scenarios ("": the embedded Server's).
+	RocketMQ string
 	// Msgs, Size and Duration are passed to every scenario (0: defaults,
 	// no duration bound).
 	Msgs, Size int
@@ -198,6 +201,7 @@ func runOne(ctx context.Context, s Scenario, o Options) (Result, error) {
 		Size:     o.Size,
 		Duration: o.Duration,
 		Prefix:   "bench_" + strings.ReplaceAll(s.Name, "-", "_") + "_" + nuid.Next(),
+		RocketMQ: o.RocketMQ,
 		connOpts: o.ConnectOptions,
 	}
 	if o.Progress != nil {

@@ -99,6 +99,9 @@ type Env struct {
 	// and as a subject token: name everything the scenario creates with it
 	// (see Name).
 	Prefix string
+	// RocketMQ is the RocketMQ endpoint (host:port) the rmq scenarios
+	// use; "" means the embedded Server's.
+	RocketMQ string
 
 	connOpts []nats.Option
 	progress func(done, total int)

@@ -25,6 +25,8 @@ func Scenarios() []Scenario {
 		{Name: "ordered-consume", Baseline: RawConsume, Description: "four Ordered() members drain a pre-filled 16-partition topic over 1,000 keys in strict per-partition order (order checker must pass)", Run: runOrderedConsume},
 		{Name: "ordered-failover", Baseline: RawConsume, Description: "owner of a 1-partition ordered group cut off -> first message handled by the hot standby (p50/p99 at session_timeout 3s; 1s in notes)", Run: runOrderedFailover},
 		{Name: "dashboard-api", Description: "the dashboard's JSON endpoints over HTTP with msgs/100 topics (at most 1,000) and as many groups; msgs/100 requests (at least 1,000), 4 at a time; p50/p99 per request (target p99 < 100 ms)", Run: runDashboardAPI},
+		{Name: "rmq-send", Baseline: RawPublishAsync, Description: "official RocketMQ Go client SendAsync to a topic over the gRPC endpoint, 1024 in flight", Run: runRmqSend},
+		{Name: "rmq-receive", Baseline: RawConsume, Description: "official RocketMQ Go push consumer (clustering group, ack per message) drains a pre-filled topic", Run: runRmqReceive},
 		{Name: "delayed-publish", Baseline: RawPublishAsync, Description: "$MQ.DELAY requests, 256 in flight (msgs/4); p50/p99 per request", Run: runDelayedPublish},
 	}
 }
