@@ -178,11 +178,10 @@ func (t *tenant) startServices(ctx context.Context) error {
 		t.started = append(t.started, svc)
 		t.mu.Unlock()
 	}
-	// The services subscribed on the tenant's connection; a round trip
-	// makes sure the server has registered every subscription before the
-	// tenant says it is ready, so a client's first request never meets
-	// "no responders".
-	if err := (*tenantHost)(t).Conn().FlushTimeout(10 * time.Second); err != nil {
+	// The services subscribed on nc; a round trip makes sure the server has
+	// registered every subscription before the tenant says it serves, so a
+	// client's first request never meets "no responders".
+	if err := t.nc.FlushTimeout(10 * time.Second); err != nil {
 		return fmt.Errorf("account %s: register service subscriptions: %w", t.spec, err)
 	}
 	return nil

@@ -123,10 +123,11 @@ func measure(bin string, n int, settle, idle time.Duration) (*measurement, error
 		return nil, err
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	ready := make(chan struct{})
+	ready, exited := make(chan struct{}), make(chan struct{})
 	var tail bytes.Buffer
 	var mu sync.Mutex
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		once := sync.Once{}
@@ -144,6 +145,10 @@ func measure(bin string, n int, settle, idle time.Duration) (*measurement, error
 	}()
 	select {
 	case <-ready:
+	case <-exited:
+		mu.Lock()
+		defer mu.Unlock()
+		return nil, fmt.Errorf("jetmq exited before it was ready:\n%s", tail.String())
 	case <-time.After(30 * time.Minute):
 		mu.Lock()
 		defer mu.Unlock()
