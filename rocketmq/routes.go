@@ -136,10 +136,17 @@ func (e *Endpoint) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*
 	if st != nil {
 		return &v2.QueryRouteResponse{Status: st}, nil
 	}
+	live := e.routes.live()
+	brokers := make([]*v2.Broker, len(live))
+	for i, b := range live {
+		brokers[i] = &v2.Broker{Name: b.Node, Id: 0, Endpoints: b.endpoints()}
+	}
+	// Partition-major order (p0 on every node, then p1 …): the Go client
+	// sends to consecutive queues, so consecutive sends go to different
+	// nodes and a dead node costs one send at a time, not a run of them.
 	var queues []*v2.MessageQueue
-	for _, b := range e.routes.live() {
-		broker := &v2.Broker{Name: b.Node, Id: 0, Endpoints: b.endpoints()}
-		for p := 0; p < n; p++ {
+	for p := 0; p < n; p++ {
+		for _, broker := range brokers {
 			queues = append(queues, &v2.MessageQueue{Topic: req.GetTopic(), Id: int32(p), Permission: v2.Permission_READ_WRITE, Broker: broker, AcceptMessageTypes: allTypes})
 		}
 	}
