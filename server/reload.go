@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/jetmq/jetmq/bridge"
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -44,6 +45,10 @@ func (s *Server) reload(ctx context.Context, load func() (*Config, error)) error
 	}
 	cfg, err := load()
 	if err != nil {
+		return err
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	opts, plan, err := natsOptions(cfg, nil, &s.users, s.Tenants())
@@ -104,6 +109,10 @@ func (s *Server) lookupAccount(name string) *natsserver.Account {
 	return acc
 }
 
+// tenantReloadStartTimeout bounds how long a reload waits for the tenants
+// it starts.
+const tenantReloadStartTimeout = 2 * time.Minute
+
 // reconcile makes the running tenants those of plan, with settings st.
 func (s *Server) reconcile(ctx context.Context, plan *accountPlan, st bridge.Settings) error {
 	want := map[string]tenantSpec{}
@@ -137,9 +146,41 @@ func (s *Server) reconcile(ctx context.Context, plan *accountPlan, st bridge.Set
 	if err := s.rehome(plan); err != nil {
 		errs = append(errs, fmt.Errorf("node heartbeats: %w", err))
 	}
-	if err := s.startTenants(ctx, start, st); err != nil {
+	// A tenant that cannot start (its account's JetStream never answers)
+	// must not hold reloads, and shutdown, for ever.
+	sctx, cancel := context.WithTimeout(ctx, tenantReloadStartTimeout)
+	defer cancel()
+	if err := s.startTenants(sctx, start, st); err != nil {
 		errs = append(errs, err)
+		s.fallBack(sctx, stop, st)
 	}
 	s.refreshUnserved()
 	return errors.Join(errs...)
+}
+
+// fallBack starts again, with the settings they ran with, the tenants that
+// ran before this reload and failed to start with its settings (a topic
+// of the file that conflicts with one the account made): the reload's
+// error says why, and the account keeps its semantics meanwhile.
+func (s *Server) fallBack(ctx context.Context, before map[string]*tenant, st bridge.Settings) {
+	for acc, old := range before {
+		s.mu.Lock()
+		t := s.tenants[acc]
+		s.mu.Unlock()
+		if t == nil || t.state() == "" || old.state() != "stopped" || reflect.DeepEqual(old.settings, st) {
+			continue
+		}
+		problem := t.state()
+		_ = t.stop(ctx)
+		retry := newTenant(s, t.spec, old.settings)
+		retry.degraded = "the last reload's topics or groups did not apply: " + problem
+		s.mu.Lock()
+		s.tenants[acc] = retry
+		s.mu.Unlock()
+		if err := retry.start(ctx); err != nil {
+			s.log.Error("tenant could not start with its previous settings either", "account", acc, "err", err)
+			continue
+		}
+		s.log.Warn("tenant runs with its previous topics and groups", "account", acc, "err", problem)
+	}
 }

@@ -35,6 +35,9 @@ type tenant struct {
 	started  []bridge.Service
 	cancel   context.CancelFunc
 	status   string // what it is doing while not serving ("" = serving)
+	// degraded says why a serving tenant runs with older settings than
+	// the config's (written before it is shared, read by healthDetails).
+	degraded string
 }
 
 func newTenant(s *Server, spec tenantSpec, settings bridge.Settings) *tenant {
@@ -246,6 +249,9 @@ func (t *tenant) healthDetails() []bridge.HealthDetail {
 	svcs := append([]bridge.Service(nil), t.started...)
 	t.mu.Unlock()
 	var out []bridge.HealthDetail
+	if t.degraded != "" {
+		out = append(out, bridge.HealthDetail{Service: "tenants", Problem: t.degraded})
+	}
 	for _, svc := range svcs {
 		if h, ok := svc.(bridge.HealthDetailer); ok {
 			out = append(out, h.HealthDetails()...)

@@ -103,7 +103,8 @@ func longestPause(times []time.Time, from, to time.Time) time.Duration {
 // singletonLine is the log line of a node that starts running a singleton.
 var singletonLine = regexp.MustCompile(`msg="singleton started" singleton=(\S+) node=n(\d)`)
 
-// singletonNode is the index of the node that last started singleton name.
+// singletonNode is the index of the node that last started singleton name
+// (as its service names it; the log names it <account>/<name>).
 func (c *processCluster) singletonNode(t *testing.T, name string) int {
 	t.Helper()
 	node := -1
@@ -114,7 +115,7 @@ func (c *processCluster) singletonNode(t *testing.T, name string) int {
 				continue
 			}
 			for _, l := range strings.Split(p.Stderr.String(), "\n") {
-				if m := singletonLine.FindStringSubmatch(l); m != nil && m[1] == name {
+				if m := singletonLine.FindStringSubmatch(l); m != nil && (m[1] == name || strings.HasSuffix(m[1], "/"+name)) {
 					if at := logTime(l); !at.Before(latest) {
 						latest, node = at, i
 					}

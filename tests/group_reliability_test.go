@@ -61,7 +61,7 @@ func TestGroupFlashSaleLoadShift(t *testing.T) {
 		return &semantics.Message{Key: fmt.Sprintf("order%d", i), Data: []byte(fmt.Sprint(i))}
 	})
 	t.Logf("burst of %d published in %s", n, time.Since(start))
-	labels := `group="notify",topic="sale"`
+	labels := `account="$G",group="notify",topic="sale"`
 	backlog := metricValue(t, s.HTTPAddr(), "jetmq_group_pending", labels)
 	if backlog <= 0 {
 		t.Fatalf("lag metric shows %v right after the burst, want a backlog", backlog)

@@ -60,7 +60,7 @@ func (bc *binaryCluster) coordinatorNode(t *testing.T, group string) int {
 	node := -1
 	testutil.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
 		for i, h := range bc.https {
-			if _, m := getHTTP(t, h, "/metrics"); strings.Contains(m, `jetmq_ordered_owned_partitions{account="$G",group="`+group+`"`) {
+			if _, m := getHTTP(t, h, "/metrics"); strings.Contains(m, `jetmq_ordered_owned_partitions{account="APP",group="`+group+`"`) {
 				node = i
 				return nil
 			}

@@ -218,3 +218,38 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatal("B has no jetmq services")
 	}
 }
+
+// TestTenantFailureStaysInItsAccount: a reload whose topic A cannot take
+// (A made it with more partitions) fails in A only: B gets the topic, A
+// goes on serving with its previous settings, and /healthz names A and
+// the problem.
+func TestTenantFailureStaysInItsAccount(t *testing.T) {
+	cfg := tenantConfig(t)
+	s := testutil.StartConfig(t, cfg)
+	url := s.ClientURL()
+	alice := testutil.Connect(t, url, nats.UserInfo("alice", "alice-secret"))
+	bob := testutil.Connect(t, url, nats.UserInfo("bob", "bob-secret"))
+	if err := apiRequest(t, alice, semantics.APIPrefix+"TOPIC.CREATE.payments", map[string]any{"partitions": 4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := *cfg
+	next.Topics = []semantics.TopicConfig{{Name: "payments", Partitions: 2}}
+	err := s.ReloadWith(t.Context(), func() (*server.Config, error) { c := next; return &c, nil })
+	if err == nil || !strings.Contains(err.Error(), "account A") {
+		t.Fatalf("reload: %v, want A's failure", err)
+	}
+	var topic struct{ Config struct{ Partitions int } }
+	if err := apiRequest(t, bob, semantics.APIPrefix+"TOPIC.INFO.payments", nil, &topic); err != nil || topic.Config.Partitions != 2 {
+		t.Fatalf("B's payments: %+v %v", topic, err)
+	}
+	if err := apiRequest(t, alice, semantics.APIPrefix+"TOPIC.INFO.payments", nil, &topic); err != nil || topic.Config.Partitions != 4 {
+		t.Fatalf("A's payments: %+v %v", topic, err)
+	}
+	found := false
+	for _, d := range s.HealthDetails() {
+		found = found || d.Account == "A" && d.Service == "tenants" && strings.Contains(d.Problem, "payments")
+	}
+	if !found {
+		t.Fatalf("/healthz details do not name A's failure: %+v", s.HealthDetails())
+	}
+}
