@@ -179,10 +179,12 @@ func legacyTopicError(name, version string) error {
 func topicMappings(topic string, partitions int) map[string]string {
 	n := strconv.Itoa(partitions)
 	return map[string]string{
-		topic:            topic + ".{{random(" + n + ")}}." + wire.KeylessKey,
-		topic + ".*.*":   topic + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
-		topic + ".*.*.*": wire.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
-		// Longer junk is answered with an error too, not silently dropped.
-		topic + ".*.*.*.>": wire.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.>",
+		topic:          topic + ".{{random(" + n + ")}}." + wire.KeylessKey,
+		topic + ".*.*": topic + ".{{partition(" + n + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
+		// Four tokens or more (a stored form written directly, or junk) is
+		// answered with an error, not stored or silently dropped. One
+		// mapping, not one per length: every message in the account is
+		// matched against every mapping (docs/NOTES.md).
+		topic + ".*.*.>": wire.RejectPrefix + topic + ".{{wildcard(1)}}.{{wildcard(2)}}.>",
 	}
 }

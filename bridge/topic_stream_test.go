@@ -37,10 +37,9 @@ func TestTopicMappingsAndKeyedDestination(t *testing.T) {
 		t.Errorf("keyedDestination: want %q, got %q", want, got)
 	}
 	want := map[string]string{
-		"T":         "T.{{random(4)}}._",
-		"T.*.*":     "T.{{partition(4,1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
-		"T.*.*.*":   "$MQ.REJECT.T.{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}",
-		"T.*.*.*.>": "$MQ.REJECT.T.{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.>",
+		"T":       "T.{{random(4)}}._",
+		"T.*.*":   "T.{{partition(4,1)}}.{{wildcard(1)}}.{{wildcard(2)}}",
+		"T.*.*.>": "$MQ.REJECT.T.{{wildcard(1)}}.{{wildcard(2)}}.>",
 	}
 	if got := topicMappings("T", 4); !maps.Equal(got, want) {
 		t.Fatalf("topicMappings(T, 4): want %v, got %v", want, got)

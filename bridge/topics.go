@@ -17,9 +17,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// topicResync is how often every node re-reads all topics, in case it
-// missed a stream advisory.
-const topicResync = 5 * time.Second
+// Every node learns of topic changes from JetStream's stream advisories;
+// these two periods are its backstop for an advisory it missed. Both cost
+// the same whatever the number of topics is idle: every message in an
+// account with mappings is matched against all of them (docs/NOTES.md), so
+// periodic work per topic would make an idle node's load grow with the
+// square of its topics.
+const (
+	// topicNamesEvery is how often a node compares the account's stream
+	// names (one request per 1,024 streams) with the topics it knows, to
+	// catch a created or deleted topic.
+	topicNamesEvery = 5 * time.Second
+	// topicResync is how often it re-reads every stream's config, to catch
+	// a changed topic (raised partitions).
+	topicResync = time.Minute
+)
 
 // streamAdvisories announce stream changes in the account; the last token
 // is the stream name.
@@ -40,6 +52,7 @@ type Topics struct {
 	known     map[string]TopicInfo
 	installed map[string]int  // topic -> partitions of the mappings in place
 	legacy    map[string]bool // older jetmq's topics already reported
+	others    map[string]bool // streams read and found not to be topics
 	subs      []*nats.Subscription
 	watch     sourceWatch
 	cancel    context.CancelFunc
@@ -49,7 +62,7 @@ type Topics struct {
 // NewTopics returns the registry; cfg are the topics of the config file,
 // created or updated at start.
 func NewTopics(cfg []core.TopicConfig) *Topics {
-	return &Topics{cfg: cfg, known: map[string]TopicInfo{}, installed: map[string]int{}, legacy: map[string]bool{}}
+	return &Topics{cfg: cfg, known: map[string]TopicInfo{}, installed: map[string]int{}, legacy: map[string]bool{}, others: map[string]bool{}}
 }
 
 // Name implements Service.
@@ -145,11 +158,55 @@ func (t *Topics) List() []TopicInfo {
 
 func (t *Topics) resyncLoop(ctx context.Context) {
 	defer t.wg.Done()
-	every(ctx, topicResync, func(rctx context.Context) {
-		if err := t.resync(rctx); err != nil && ctx.Err() == nil {
+	last := time.Now()
+	every(ctx, topicNamesEvery, func(rctx context.Context) {
+		pass := t.syncNames
+		if time.Since(last) >= topicResync {
+			last, pass = time.Now(), t.resync
+		}
+		if err := pass(rctx); err != nil && ctx.Err() == nil {
 			t.log.Warn("topic resync failed", "err", err)
 		}
 	})
+}
+
+// syncNames reads the account's stream names only, and reads on its own
+// each stream it has not seen yet and each known topic missing from the
+// list. Like resync, it never removes a topic on the list's word alone.
+func (t *Topics) syncNames(ctx context.Context) error {
+	seen := map[string]bool{}
+	lister := t.js.StreamNames(ctx)
+	for name := range lister.Name() {
+		seen[name] = true
+		if !t.seenBefore(name) {
+			t.syncOne(ctx, name)
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return err
+	}
+	for _, ti := range t.List() {
+		if !seen[ti.Name] {
+			t.syncOne(ctx, ti.Name)
+		}
+	}
+	t.mu.Lock()
+	for name := range t.others {
+		if !seen[name] {
+			delete(t.others, name)
+		}
+	}
+	t.mu.Unlock()
+	return nil
+}
+
+// seenBefore reports a stream this node has read: a topic it serves, or a
+// stream that is not a topic.
+func (t *Topics) seenBefore(name string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, topic := t.known[name]
+	return topic || t.others[name]
 }
 
 // resync reads every stream and installs the mappings of every topic. It
@@ -179,6 +236,13 @@ func (t *Topics) resync(ctx context.Context) error {
 // jetmq's topic to report.
 func (t *Topics) observe(ctx context.Context, si *jetstream.StreamInfo) {
 	ti, ok := topicFromStream(si.Config)
+	t.mu.Lock()
+	if ok {
+		delete(t.others, si.Config.Name)
+	} else {
+		t.others[si.Config.Name] = true
+	}
+	t.mu.Unlock()
 	if !ok {
 		if v, legacy := legacyTopic(si.Config); legacy {
 			t.warnLegacy(si.Config.Name, v)
@@ -213,6 +277,9 @@ func (t *Topics) migrate(ctx context.Context, sc jetstream.StreamConfig, ti Topi
 func (t *Topics) syncOne(ctx context.Context, name string) {
 	s, err := t.js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.mu.Lock()
+		delete(t.others, name)
+		t.mu.Unlock()
 		t.uninstall(name)
 		return
 	}

@@ -52,6 +52,7 @@ type TxnService struct {
 	store   *txnStore
 	cache   *txnCache
 	metrics *txnMetrics
+	gauges  *txnGauges
 	// checkLimit paces the check-back of every topic this node drives
 	// (transactions.check_rate).
 	checkLimit *rate.Limiter
@@ -92,6 +93,7 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 		return err
 	}
 	t.metrics = m
+	t.gauges = register(h.Registerer(), &txnGauges{store: t.store})
 	for subj, handler := range map[string]apiHandler{
 		wire.TxnPrefix + "PREPARE.>":  t.onPrepare,
 		wire.TxnPrefix + "COMMIT.>":   t.onEnd,

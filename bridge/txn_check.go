@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetmq/jetmq/core"
@@ -19,9 +20,13 @@ const (
 	TxnCheckConsumer = "jetmq_txn_check"
 	// txnChecksInFlight bounds the checks one driver runs at once.
 	txnChecksInFlight = 512
-	// txnGaugeEvery is how often the driver recounts pending and parked
-	// transactions.
-	txnGaugeEvery = 2 * time.Second
+	// txnTrimEvery is how often a driver that has handled notices since
+	// its last trim removes them; an idle driver does no periodic work.
+	txnTrimEvery = 2 * time.Second
+	// noticeSourceRecheck is how often a driver looks again for the notice
+	// source it already found (it is gone only if the internal stream was
+	// purged or recreated).
+	noticeSourceRecheck = time.Minute
 )
 
 // checkDriver drives the check-back of one topic on the one node that owns
@@ -41,13 +46,14 @@ type checkDriver struct {
 	inFlight map[string]bool
 	sem      chan struct{}
 	wg       sync.WaitGroup
+	handled  atomic.Uint64 // notices acked or handed back, for trimNotices
 }
 
 // drive runs the check driver of topic until ctx ends.
 func (t *TxnService) drive(ctx context.Context, topic string) {
 	d := &checkDriver{t: t, topic: topic, log: t.log.With("topic", topic), inFlight: map[string]bool{}, sem: make(chan struct{}, txnChecksInFlight)}
-	defer t.metrics.pending.DeleteLabelValues(topic)
-	defer t.metrics.parked.DeleteLabelValues(topic)
+	t.gauges.drive(topic)
+	defer t.gauges.stop(topic)
 	var (
 		cons jetstream.Consumer
 		cc   jetstream.ConsumeContext
@@ -64,13 +70,23 @@ func (t *TxnService) drive(ctx context.Context, topic string) {
 		}
 	}
 	d.log.Info("driving transaction checks")
-	tick := time.NewTicker(txnGaugeEvery)
+	tick := time.NewTicker(txnTrimEvery)
 	defer tick.Stop()
-	var trimmed uint64
+	var (
+		trimmed, handled uint64
+		sourceSeen       time.Time
+	)
 	for {
-		d.ensureNoticeSource(ctx)
-		d.updateGauges(ctx)
-		trimmed = d.trimNotices(ctx, cons, trimmed)
+		if time.Since(sourceSeen) > noticeSourceRecheck && d.ensureNoticeSource(ctx) {
+			sourceSeen = time.Now()
+		}
+		// An ack reaches the consumer's floor a moment after it is sent:
+		// a trim that found nothing new is tried again next tick.
+		if n := d.handled.Load(); n != handled {
+			if next := d.trimNotices(ctx, cons, trimmed); next != trimmed {
+				handled, trimmed = n, next
+			}
+		}
 		select {
 		case <-ctx.Done():
 			cc.Stop()
@@ -262,6 +278,7 @@ func (d *checkDriver) pace(ctx context.Context, m jetstream.Msg) error {
 // stream later.
 func (d *checkDriver) discard(m jetstream.Msg) {
 	_ = m.Ack()
+	d.handled.Add(1)
 }
 
 // check asks the producer group (check number attempt) and acts on the
@@ -369,34 +386,21 @@ func (d *checkDriver) rewrite(ctx context.Context, rec *txnRecord, checks int, p
 // ensureNoticeSource writes the topic's empty notice source message
 // (wire.TxnNoticeSource) when it is missing: at first, and again after
 // the topic's max_age removed it.
-func (d *checkDriver) ensureNoticeSource(ctx context.Context) {
+// It reports whether the source is in place.
+func (d *checkDriver) ensureNoticeSource(ctx context.Context) bool {
 	sctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	subject := wire.TxnNoticeSource(d.topic)
 	if m, err := d.t.store.leaderLast(sctx, d.topic, subject); err != nil || m != nil {
-		return
+		return err == nil
 	}
 	src := nats.NewMsg(subject)
 	src.Header.Set(hdrExpectedLastSubjSeq, "0") // once, however many drivers race
 	if _, err := d.t.store.publish(sctx, src); err != nil && !isWrongLast(err) {
 		d.log.Warn("writing the check notice source failed; notices copy their half messages meanwhile", "err", err)
+		return false
 	}
-}
-
-// updateGauges recounts the open and parked transactions of the topic.
-func (d *checkDriver) updateGauges(ctx context.Context) {
-	gctx, cancel := context.WithTimeout(ctx, txnGaugeEvery)
-	defer cancel()
-	pending, err := d.t.store.countTxns(gctx, d.topic, wire.TxnKindHalf)
-	if err != nil {
-		return
-	}
-	parked, err := d.t.store.countTxns(gctx, d.topic, wire.TxnKindParked)
-	if err != nil {
-		return
-	}
-	d.t.metrics.pending.WithLabelValues(d.topic).Set(float64(pending))
-	d.t.metrics.parked.WithLabelValues(d.topic).Set(float64(parked))
+	return true
 }
 
 func truncateBytes(b []byte, n int) string {
