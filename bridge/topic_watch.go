@@ -42,6 +42,11 @@ type sourceState struct {
 	wire.SourceState
 	repaired time.Time // last repair, to let one take effect before the next
 	suspect  time.Time // when a problem was first seen, since the last good look
+	// held says the internal stream held messages at the last look. It
+	// always holds the check driver's notice source ($MQ.INT.<topic>.N),
+	// which jetmq never removes, so none at all after some means a purge
+	// from outside.
+	held bool
 }
 
 func (w *sourceWatch) state(topic string) *sourceState {
@@ -75,6 +80,10 @@ func (w *sourceWatch) details(service string) []HealthDetail {
 		if st.Stalled {
 			out = append(out, HealthDetail{Service: service, Topic: name,
 				Problem: fmt.Sprintf("%s since %s", st.Problem, st.Since.UTC().Format(time.RFC3339))})
+		}
+		if !st.PurgedAt.IsZero() && time.Since(st.PurgedAt) < wire.PurgeReportFor {
+			out = append(out, HealthDetail{Service: service, Topic: name,
+				Problem: fmt.Sprintf("internal stream purged from outside jetmq at %s: its open transactions and waiting delayed messages are lost", st.PurgedAt.UTC().Format(time.RFC3339))})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
@@ -128,6 +137,16 @@ func (t *Topics) checkSource(ctx context.Context, ti TopicInfo, listed map[strin
 	t.watch.mu.Lock()
 	st := t.watch.state(ti.Name)
 	st.Lag = f.lag
+	if f.problem == errNoInternal.Error() {
+		st.held = false // recreated empty: not a purge
+	}
+	if f.internalMsgs >= 0 {
+		if st.held && f.internalMsgs == 0 {
+			st.PurgedAt = time.Now()
+			t.log.Error("the topic's internal stream was purged from outside jetmq: its open transactions and waiting delayed messages are lost", "topic", ti.Name)
+		}
+		st.held = f.internalMsgs > 0
+	}
 	if f.problem == "" {
 		st.Stalled, st.Problem, st.Since, st.suspect = false, "", time.Time{}, time.Time{}
 		t.watch.mu.Unlock()
@@ -171,27 +190,32 @@ type sourceFinding struct {
 	lag        uint64
 	repairable bool // repairSource can fix it (an election cannot be)
 	confirmed  bool // true at once (a stream gone or unreadable), not a source settling
+	// internalMsgs is the internal stream's message count, -1 if unknown.
+	internalMsgs int64
 }
 
 // sourceProblem says what is wrong with ti's streams and outbox source,
 // from the round's stream list where it has both streams, else from
 // reading them.
 func (t *Topics) sourceProblem(ctx context.Context, ti TopicInfo, listed map[string]*jetstream.StreamInfo) sourceFinding {
-	_, hasInternal := listed[wire.InternalStream(ti.Name)]
+	internal, hasInternal := listed[wire.InternalStream(ti.Name)]
 	info, hasTopic := listed[ti.Name]
 	if !hasInternal || !hasTopic {
-		if _, err := t.js.Stream(ctx, wire.InternalStream(ti.Name)); errors.Is(err, jetstream.ErrStreamNotFound) {
-			return sourceFinding{problem: errNoInternal.Error(), repairable: true, confirmed: true}
+		is, err := t.js.Stream(ctx, wire.InternalStream(ti.Name))
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return sourceFinding{problem: errNoInternal.Error(), repairable: true, confirmed: true, internalMsgs: -1}
 		} else if err != nil {
-			return sourceFinding{problem: "internal stream cannot be read: " + err.Error(), confirmed: true}
+			return sourceFinding{problem: "internal stream cannot be read: " + err.Error(), confirmed: true, internalMsgs: -1}
 		}
 		s, err := t.js.Stream(ctx, ti.Name)
 		if err != nil {
-			return sourceFinding{problem: "topic stream cannot be read: " + err.Error(), confirmed: true}
+			return sourceFinding{problem: "topic stream cannot be read: " + err.Error(), confirmed: true, internalMsgs: -1}
 		}
-		info = s.CachedInfo()
+		internal, info = is.CachedInfo(), s.CachedInfo()
 	}
-	return outboxFinding(ti, info)
+	f := outboxFinding(ti, info)
+	f.internalMsgs = int64(internal.State.Msgs)
+	return f
 }
 
 // outboxFinding judges a topic stream's info: its leader and its outbox

@@ -52,6 +52,10 @@ type NATSConfig struct {
 	// NodeTTL is how long a jetmq node may stay silent before the others
 	// consider it gone and take over its singleton services.
 	NodeTTL time.Duration `mapstructure:"node_ttl"`
+	// Unguarded leaves jetmq's internal state reachable by application
+	// users (guard.go): for a break-glass repair with the nats CLI, or a
+	// test that inspects it.
+	Unguarded bool `mapstructure:"unguarded"`
 }
 
 // ClusterConfig makes the node part of a NATS (and JetStream) cluster.

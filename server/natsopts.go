@@ -38,7 +38,14 @@ func natsOptions(cfg *Config, log *slog.Logger, users *internalUsers, keep []str
 	if err := applyOverrides(opts, cfg, log); err != nil {
 		return nil, nil, err
 	}
-	if !plan.operator {
+	switch {
+	case plan.operator && log != nil:
+		log.Warn("operator mode: users are signed JWTs jetmq cannot change, so its internal state is guarded only by the permissions the operator issues (docs/PROTOCOL.md, Permissions)")
+	case plan.operator:
+	default:
+		if !n.Unguarded {
+			plan.guardUsers(opts, log)
+		}
 		plan.addInternalUsers(opts, users, keep)
 	}
 	return opts, plan, nil

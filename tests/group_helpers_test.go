@@ -43,6 +43,10 @@ func startGroupServer(t *testing.T, dir string, mutate ...func(*server.Config)) 
 	return testutil.StartConfig(t, cfg, server.WithServices(groupServices(cfg)...))
 }
 
+// unguarded lets a test's clients read and write jetmq's registry buckets,
+// which the guard denies every application user (server/guard.go).
+func unguarded(c *server.Config) { c.NATS.Unguarded = true }
+
 func withGroups(groups ...semantics.GroupConfig) func(*server.Config) {
 	return func(c *server.Config) { c.Groups = append(c.Groups, groups...) }
 }

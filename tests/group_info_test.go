@@ -124,7 +124,7 @@ func TestGroupInfoPagedAndHeartbeatsOnlyForJoined(t *testing.T) {
 // topic goes is a 400.
 func TestGroupListSkipsMalformedEntry(t *testing.T) {
 	s := startGroupServer(t, t.TempDir(), withTopics(semantics.TopicConfig{Name: "orders", Partitions: 2}),
-		withGroups(semantics.GroupConfig{Name: "workers", Topic: "orders"}))
+		withGroups(semantics.GroupConfig{Name: "workers", Topic: "orders"}), unguarded)
 	nc := testutil.Connect(t, s.ClientURL())
 	kv, err := testutil.JetStream(t, nc).KeyValue(context.Background(), "jetmq_groups")
 	if err != nil {
@@ -165,10 +165,10 @@ func TestGroupMembersKnownAfterRestart(t *testing.T) {
 		c.Topics = []semantics.TopicConfig{{Name: "orders", Partitions: 2}}
 		c.Groups = []semantics.GroupConfig{{Name: "workers", Topic: "orders"}}
 	}
-	s := startGroupServer(t, dir, cfg)
+	s := startGroupServer(t, dir, cfg, unguarded)
 	joinMembers(t, testutil.Connect(t, s.ClientURL()), "orders", "workers", 1)
 	testutil.Shutdown(t, s)
-	s = startGroupServer(t, dir, cfg)
+	s = startGroupServer(t, dir, cfg, unguarded)
 	nc := testutil.Connect(t, s.ClientURL())
 	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		for _, id := range []string{"m000", "never-joined"} {

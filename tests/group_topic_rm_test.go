@@ -18,7 +18,7 @@ import (
 // groups stay.
 func TestGroupTopicDeleteForgetsGroups(t *testing.T) {
 	s := startGroupServer(t, t.TempDir(), withTopics(semantics.TopicConfig{Name: "keep", Partitions: 1}),
-		withGroups(semantics.GroupConfig{Name: "stays", Topic: "keep"}))
+		withGroups(semantics.GroupConfig{Name: "stays", Topic: "keep"}), unguarded)
 	nc := testutil.Connect(t, s.ClientURL())
 	js := testutil.JetStream(t, nc)
 	kv, err := js.KeyValue(context.Background(), "jetmq_groups")

@@ -61,4 +61,12 @@ type SourceState struct {
 	Lag     uint64    `json:"lag"`
 	Problem string    `json:"problem,omitempty"`
 	Repairs uint64    `json:"repairs"`
+	// PurgedAt is when the watcher found the topic's internal stream
+	// emptied from outside jetmq (its open transactions and waiting
+	// delayed messages are lost); reported for PurgeReportFor.
+	PurgedAt time.Time `json:"purged_at,omitzero"`
 }
+
+// PurgeReportFor is how long /healthz and topic info report a purge of a
+// topic's internal stream.
+const PurgeReportFor = 10 * time.Minute

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"log/slog"
+	"slices"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nuid"
+)
+
+// Guarding jetmq's own state. Applications share their account with
+// jetmq's internal subjects, streams and buckets, so NATS itself would let
+// any user with full rights forge an outbox write, end someone else's
+// transaction or steer the ordered-group protocol. jetmq therefore adds a
+// deny list of its own to every user of every tenant account except its
+// own in-process users. A deny always wins over an allow, so the guard
+// holds whatever permissions the native config grants.
+//
+// What a subject wildcard cannot name stays open: a topic's internal
+// stream is %INT%<topic>, and "%INT%*" is no subject token, so JetStream
+// API calls on it (purge, delete, read) are not denied here. jetmq
+// recreates a deleted internal stream, and reports it and a purge in
+// /healthz (bridge, source watcher); docs/PROTOCOL.md lists per-topic deny
+// lines for operators who want them shut too.
+//
+// Not guarded: token authentication (nats-server allows no users beside a
+// token, so jetmq cannot tell itself apart) and operator mode (users are
+// signed JWTs jetmq cannot change). The log says so once.
+
+// guardedBuckets are jetmq's KV buckets: group registry, member registry,
+// ordered state (with the member-token secret) and the RocketMQ
+// endpoint's handle secret.
+var guardedBuckets = []string{"jetmq_groups", "jetmq_members", "jetmq_ordered", "jetmq_rocketmq"}
+
+// guardDenyPublish are the subjects no application user may publish to:
+// jetmq's internal subjects, the pushed assignments of the ordered-group
+// protocol, and its buckets, through the KV API and through the JetStream
+// API on their streams.
+func guardDenyPublish() []string {
+	out := []string{"$MQ.INT.>", "$MQ.GROUP.ASSIGN.>"}
+	for _, b := range guardedBuckets {
+		s := "KV_" + b
+		out = append(out,
+			"$KV."+b+".>",
+			"$JS.API.STREAM.*."+s,           // INFO, UPDATE, DELETE, PURGE, …
+			"$JS.API.STREAM.MSG.*."+s,       // MSG.GET, MSG.DELETE
+			"$JS.API.DIRECT.GET."+s,         // direct get by sequence
+			"$JS.API.DIRECT.GET."+s+".>",    // direct get by subject
+			"$JS.API.CONSUMER.*."+s,         // LIST, NAMES
+			"$JS.API.CONSUMER.*."+s+".>",    // CREATE, INFO, DELETE, …
+			"$JS.API.CONSUMER.*.*."+s+".>",  // DURABLE.CREATE, MSG.NEXT, LEADER.STEPDOWN
+			"$JS.API.STREAM.PEER.REMOVE."+s, // cluster administration
+			"$JS.API.STREAM.LEADER.STEPDOWN."+s,
+		)
+	}
+	return out
+}
+
+// guardDenySubscribe are the subjects no application user may subscribe
+// to: the internal subjects, and the request subjects jetmq serves, where
+// a subscriber would read every request (prepared half messages, delayed
+// messages, admin calls) and could answer in jetmq's place.
+var guardDenySubscribe = []string{
+	"$MQ.INT.>", "$MQ.API.>", "$MQ.DELAY.>", "$MQ.REJECT.>",
+	"$MQ.TXN.PREPARE.>", "$MQ.TXN.COMMIT.>", "$MQ.TXN.ROLLBACK.>",
+	"$MQ.GROUP.JOIN.>", "$MQ.GROUP.HB.>", "$MQ.GROUP.RELEASE.>", "$MQ.GROUP.LEAVE.>", "$MQ.GROUP.STATUS.>",
+	"$MQ.DLQ.>",
+}
+
+// anonymousUser is the user jetmq makes for clients that connect without
+// credentials to a server that has no authentication, so that they can be
+// guarded (nats-server's no_auth_user): they connect exactly as before.
+const anonymousUser = "_jetmq_anonymous"
+
+// guardUsers adds the guard to every user of the tenant accounts. A
+// single configured user, or no authentication at all, becomes a users
+// list first (the latter with no_auth_user), because a deny list needs a
+// user to hang on; addInternalUsers then adds jetmq's own users beside
+// them. It must run before addInternalUsers.
+func (p *accountPlan) guardUsers(opts *natsserver.Options, log *slog.Logger) {
+	tenant := map[string]bool{}
+	for _, t := range p.tenants {
+		tenant[t.Account] = true
+	}
+	switch {
+	case opts.Authorization != "":
+		if log != nil {
+			log.Warn("token authentication: jetmq cannot tell its own connections from applications', so its internal state is not guarded from them (docs/PROTOCOL.md, Permissions)")
+		}
+		return
+	case opts.Username != "":
+		opts.Users = []*natsserver.User{{Username: opts.Username, Password: opts.Password}}
+		opts.Username, opts.Password = "", ""
+	case len(opts.Users) == 0 && len(opts.Nkeys) == 0:
+		opts.Users = []*natsserver.User{{Username: anonymousUser, Password: nuid.Next() + nuid.Next()}}
+		opts.NoAuthUser = anonymousUser
+	}
+	accountOf := func(a *natsserver.Account) string {
+		if a == nil {
+			return natsserver.DEFAULT_GLOBAL_ACCOUNT
+		}
+		return a.Name
+	}
+	for _, u := range opts.Users {
+		if tenant[accountOf(u.Account)] {
+			u.Permissions = guarded(u.Permissions)
+		}
+	}
+	for _, u := range opts.Nkeys {
+		if tenant[accountOf(u.Account)] {
+			u.Permissions = guarded(u.Permissions)
+		}
+	}
+}
+
+// guarded returns p with the guard's deny lists added.
+func guarded(p *natsserver.Permissions) *natsserver.Permissions {
+	out := &natsserver.Permissions{}
+	if p != nil {
+		*out = *p
+	}
+	out.Publish = withDeny(out.Publish, guardDenyPublish())
+	out.Subscribe = withDeny(out.Subscribe, guardDenySubscribe)
+	return out
+}
+
+func withDeny(sp *natsserver.SubjectPermission, deny []string) *natsserver.SubjectPermission {
+	out := &natsserver.SubjectPermission{}
+	if sp != nil {
+		out.Allow = slices.Clone(sp.Allow)
+		out.Deny = slices.Clone(sp.Deny)
+	}
+	for _, d := range deny {
+		if !slices.Contains(out.Deny, d) {
+			out.Deny = append(out.Deny, d)
+		}
+	}
+	return out
+}
