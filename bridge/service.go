@@ -28,6 +28,9 @@ type Host interface {
 	Clustered() bool
 	// NodeName is this node's server name.
 	NodeName() string
+	// LiveNodes names the jetmq nodes heard from within the node TTL, this
+	// one included.
+	LiveNodes() []string
 	Logger() *slog.Logger
 	Registerer() prometheus.Registerer
 }

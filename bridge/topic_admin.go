@@ -81,6 +81,11 @@ func (t *Topics) apply(ctx context.Context, c core.TopicConfig, o applyOpts) (cr
 		return false, err
 	}
 	sc := s.CachedInfo().Config
+	if c.Partitions > cur.Partitions {
+		if err := t.raisePartitions(ctx, sc, c); err != nil {
+			return false, err
+		}
+	}
 	next := topicStreamConfig(c)
 	sc.Replicas, sc.MaxAge, sc.MaxBytes, sc.Metadata = next.Replicas, next.MaxAge, next.MaxBytes, next.Metadata
 	sc.Subjects, sc.SubjectTransform, sc.Sources = next.Subjects, next.SubjectTransform, next.Sources

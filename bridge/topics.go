@@ -90,10 +90,11 @@ func (t *Topics) Start(ctx context.Context, h Host) error {
 		streamAdvisories:           t.onAdvisory,
 		wire.APIPrefix + "TOPIC.>": serveNow(t.onAPI),
 		wire.RejectPrefix + ">":    t.onReject,
+		mappedSubject("*"):         t.onMapped,
 	} {
 		var sub *nats.Subscription
 		var err error
-		if subj == streamAdvisories {
+		if subj == streamAdvisories || subj == mappedSubject("*") {
 			sub, err = nc.Subscribe(subj, cb) // every node reacts
 		} else {
 			sub, err = nc.QueueSubscribe(subj, wire.ServiceQueue, cb)

@@ -269,6 +269,7 @@ func (h *tenantHost) Conn() *nats.Conn                  { return h.nc }
 func (h *tenantHost) JetStream() jetstream.JetStream    { return h.js }
 func (h *tenantHost) Mappings() bridge.Mapper           { return h.mapper }
 func (h *tenantHost) NodeName() string                  { return h.srv.ns.Name() }
+func (h *tenantHost) LiveNodes() []string               { return h.srv.nodes.live() }
 func (h *tenantHost) Clustered() bool                   { return h.srv.isClustered() }
 func (h *tenantHost) Logger() *slog.Logger              { return h.log }
 func (h *tenantHost) Registerer() prometheus.Registerer { return h.reg }
