@@ -96,9 +96,13 @@ func (t *tenant) open(ctx context.Context) error {
 		nc.Close()
 		return err
 	}
+	mapper, err := t.srv.mappings.forAccount(t.spec.Account, acc)
+	if err != nil {
+		nc.Close()
+		return err
+	}
 	t.mu.Lock()
-	t.nc, t.js, t.acc = nc, js, acc
-	t.mapper = t.srv.mappings.forAccount(t.spec.Account, acc)
+	t.nc, t.js, t.acc, t.mapper = nc, js, acc, mapper
 	t.mu.Unlock()
 	return t.waitJetStream(ctx)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"sync"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -72,6 +73,38 @@ type mappingStore struct {
 
 func newMappingStore() *mappingStore { return &mappingStore{byAc: map[string]map[string]string{}} }
 
+// shortcutMappings are identity mappings jetmq puts on each tenant account
+// before its topics' mappings. nats-server matches every message of an
+// account with mappings against them one by one until one fits, so with
+// hundreds of topics every message jetmq and its clients exchange (API
+// requests and replies, acks, pulls, keyed publishes) would be compared
+// with every topic's mappings: 600 topics cut a keyed publisher to a
+// ninth (docs/NOTES.md). These fit that traffic first and change nothing.
+// None overlaps a topic mapping: those have one, three or more tokens and
+// a topic name as first token (never $ or _INBOX).
+//
+// The price, with leafnodes connected to the account: a mapping's source
+// is interest the hub asks its leafnodes for, so they send it publishes
+// on two-token and inbox subjects it may have no subscriber for.
+var shortcutMappings = []struct{ src, dest string }{
+	{"_INBOX.>", "_INBOX.>"},
+	{"$JS.>", "$JS.>"},
+	{"$MQ.>", "$MQ.>"},
+	{"$KV.>", "$KV.>"},
+	{"*.*", "{{wildcard(1)}}.{{wildcard(2)}}"}, // keyed publishes: the stream maps them
+}
+
+// addShortcuts puts shortcutMappings on acc (again after a reload, which
+// drops them, in front of jetmq's other mappings).
+func addShortcuts(add func(src, dest string) error) error {
+	for _, m := range shortcutMappings {
+		if err := add(m.src, m.dest); err != nil {
+			return fmt.Errorf("mapping %s -> %s: %w", m.src, m.dest, err)
+		}
+	}
+	return nil
+}
+
 // tenantMapper is one tenant's bridge.Mapper.
 type tenantMapper struct {
 	store   *mappingStore
@@ -79,8 +112,16 @@ type tenantMapper struct {
 	acc     *natsserver.Account
 }
 
-func (st *mappingStore) forAccount(account string, acc *natsserver.Account) *tenantMapper {
-	return &tenantMapper{store: st, account: account, acc: acc}
+func (st *mappingStore) forAccount(account string, acc *natsserver.Account) (*tenantMapper, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := addShortcuts(acc.AddMapping); err != nil {
+		return nil, err
+	}
+	if st.byAc[account] == nil {
+		st.byAc[account] = map[string]string{} // so that reloads put the shortcuts back
+	}
+	return &tenantMapper{store: st, account: account, acc: acc}, nil
 }
 
 func (m *tenantMapper) AddMapping(src, dest string) error {
@@ -112,6 +153,11 @@ func (st *mappingStore) forget(account string, acc *natsserver.Account) {
 			acc.RemoveMapping(src)
 		}
 	}
+	if acc != nil {
+		for _, m := range shortcutMappings {
+			acc.RemoveMapping(m.src)
+		}
+	}
 	delete(st.byAc, account)
 }
 
@@ -122,6 +168,9 @@ func (st *mappingStore) reload(opts *natsserver.Options, lookup func(string) *na
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, a := range opts.Accounts {
+		if _, ok := st.byAc[a.Name]; ok {
+			_ = addShortcuts(a.AddMapping)
+		}
 		for src, dest := range st.byAc[a.Name] {
 			_ = a.AddMapping(src, dest) // validated when it was first added
 		}
@@ -144,6 +193,7 @@ func (st *mappingStore) reinstallLocked(lookup func(string) *natsserver.Account)
 		if acc == nil {
 			continue
 		}
+		_ = addShortcuts(acc.AddMapping) // validated when first added
 		for src, dest := range m {
 			_ = acc.AddMapping(src, dest)
 		}
