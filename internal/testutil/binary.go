@@ -85,8 +85,25 @@ func StartProcessEnv(t testing.TB, dir string, env []string, args ...string) *Pr
 			_ = p.Cmd.Process.Kill()
 			<-p.done
 		}
+		if t.Failed() {
+			p.logTail(t)
+		}
 	})
 	return p
+}
+
+// logTail shows, for a failed test, the end of the process's log and
+// where the whole of it was kept.
+func (p *Process) logTail(t testing.TB) {
+	log := p.Stderr.String()
+	kept := "not kept"
+	if f, err := os.CreateTemp("", "jetmq-failed-*.log"); err == nil {
+		_, _ = f.WriteString(log)
+		_ = f.Close()
+		kept = f.Name()
+	}
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	t.Logf("jetmq %v (pid %d) log, last lines (all in %s):\n%s", p.Cmd.Args[1:], p.Cmd.Process.Pid, kept, strings.Join(lines[max(0, len(lines)-25):], "\n"))
 }
 
 // Signal sends sig to the process.
