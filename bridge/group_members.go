@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -110,11 +111,25 @@ func (s *GroupService) storeMember(ctx context.Context, gid, member string) {
 // Its registry record stays until it expires: a process that restarts
 // with the id at once may JOIN before every node has seen the LEAVE, and
 // deleting the record then would hide the new process from those nodes.
+//
+// An ordered clustering group's LEAVE is its coordinator's to answer (403
+// without the member's token, 409 for another session's): this node
+// forgets the member only with a valid token and never replies, so that
+// a requester gets the coordinator's verdict and not a blanket ok.
 func (s *GroupService) onLeave(m *nats.Msg) {
 	toks := strings.Split(strings.TrimPrefix(m.Subject, wire.GroupLeavePrefix), ".")
-	if len(toks) == 3 {
-		s.members.leave(wire.GroupID(toks[0], toks[1]), toks[2])
+	if len(toks) != 3 {
+		return
 	}
+	gid := wire.GroupID(toks[0], toks[1])
+	if s.ordered.coordinated(gid) {
+		var l wire.OrderedLeave
+		if json.Unmarshal(m.Data, &l) == nil && s.ordered.validToken(toks[0], toks[1], toks[2], l.Token) {
+			s.members.leave(gid, toks[2])
+		}
+		return
+	}
+	s.members.leave(gid, toks[2])
 	if m.Reply != "" {
 		_ = m.Respond([]byte(`{"ok":true}`))
 	}

@@ -153,6 +153,14 @@ func (s *orderedGroups) onRegistry(ctx context.Context, e jetstream.KeyValueEntr
 	s.h.RunSingleton(gctx, "ordered."+g.Topic+"."+g.Name, func(c context.Context) { s.runCoordinator(c, g) })
 }
 
+// coordinated reports whether gid is an ordered clustering group, whose
+// heartbeats, releases and leaves its coordinator answers.
+func (s *orderedGroups) coordinated(gid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running[gid] != nil
+}
+
 // active records the coordinator running on this node for a group.
 func (s *orderedGroups) active(key string, c *coordinator) {
 	s.mu.Lock()

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,16 @@ func wantCodeNaming(t *testing.T, what string, err error, code int, word string)
 	}
 }
 
+// delayTopicStatus reads TOPIC.INFO of the transaction tests' topic.
+func delayTopicStatus(t *testing.T, nc *nats.Conn) wire.TopicStatus {
+	t.Helper()
+	var st wire.TopicStatus
+	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.INFO."+txnTopic, nil, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // TestDelayRefusesReservedHeaders: DELAY refuses what PREPARE refuses: a
 // Nats-* header other than Nats-Msg-Id (a schedule source pointing at an
 // open transaction's half message would publish it uncommitted; batch
@@ -53,6 +64,7 @@ func TestDelayRefusesReservedHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := info["messages"].([]any)[0].(map[string]any)["part"].(string)
+	before := delayTopicStatus(t, nc)
 	for _, h := range []struct{ key, value string }{
 		{"Nats-Schedule-Source", wire.TxnHalfSubject(txnTopic, "open-1", part)},
 		{"Nats-Schedule", "@at 2020-01-01T00:00:00Z"},
@@ -84,6 +96,21 @@ func TestDelayRefusesReservedHeaders(t *testing.T) {
 	}
 	if r["stream"] != txnTopic {
 		t.Fatalf("delay reply names stream %v, want the topic %q", r["stream"], txnTopic)
+	}
+	// The refusals stored nothing: the outbox is sourced in order, so once
+	// the accepted message is in the topic, anything a refusal had written
+	// before it would be too.
+	var after wire.TopicStatus
+	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		after = delayTopicStatus(t, nc)
+		if after.Messages < before.Messages+1 {
+			return fmt.Errorf("topic holds %d messages, want %d", after.Messages, before.Messages+1)
+		}
+		return nil
+	})
+	if after.Messages != before.Messages+1 || after.Delayed != before.Delayed {
+		t.Fatalf("after the refusals and one accepted delay: %d messages, %d delayed; want %d and %d",
+			after.Messages, after.Delayed, before.Messages+1, before.Delayed)
 	}
 	// PREPARE refuses the same jetmq headers it does not take itself.
 	for _, k := range []string{semantics.HeaderTxnBy, semantics.HeaderKey, "Nats-Schedule-Source"} {

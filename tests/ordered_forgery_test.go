@@ -9,6 +9,7 @@ import (
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -28,10 +29,25 @@ func requestCode(t *testing.T, nc *nats.Conn, subject, body string) int {
 	return 0
 }
 
+// joinToken joins topic/group as member over the raw protocol and
+// returns the member token of that session.
+func joinToken(t *testing.T, nc *nats.Conn, topic, group, member string) string {
+	t.Helper()
+	resp, err := nc.Request("$MQ.GROUP.JOIN."+topic+"."+group, []byte(`{"member":"`+member+`","protocols":["ordered"]}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var join wire.OrderedJoinReply
+	if err := semantics.DecodeReply(resp.Data, &join); err != nil || join.MemberToken == "" {
+		t.Fatalf("join reply %s (%v)", resp.Data, err)
+	}
+	return join.MemberToken
+}
+
 // TestOrderedProtocolRefusesForgery: a plain client of the account cannot
 // act for an ordered member. Heartbeats from an id that never joined get
-// 403 and no partitions; RELEASE and LEAVE without the member's token are
-// refused; a forged ASSIGN with a huge rev does not stall the member
+// 403 and no partitions; RELEASE and LEAVE without the member's token
+// get 403, with another live session's token 403 or 409; a forged ASSIGN with a huge rev does not stall the member
 // (pushes are only a nudge to heartbeat).
 func TestOrderedProtocolRefusesForgery(t *testing.T) {
 	s := testutil.StartServer(t)
@@ -64,18 +80,43 @@ func TestOrderedProtocolRefusesForgery(t *testing.T) {
 			t.Errorf("forged RELEASE of m1's p%d: code %d, want 403", p, code)
 		}
 	}
-	// The group service answers LEAVE too (for group info); the
-	// coordinator's refusal shows in the leases below.
-	if err := nc.Publish("$MQ.GROUP.LEAVE.forge.g.m1", []byte(`{"token":"1234.abcd"}`)); err != nil {
-		t.Fatal(err)
+	// LEAVE as a request: only the coordinator answers an ordered group's
+	// LEAVE, so the requester gets its verdict.
+	if code := requestCode(t, nc, "$MQ.GROUP.LEAVE.forge.g.m1", `{"token":"1234.abcd"}`); code != 403 {
+		t.Errorf("forged LEAVE of m1: code %d, want 403", code)
+	}
+	// Valid tokens of other sessions: m2's (minted for another member) is
+	// no token of m1's, 403; a second JOIN as m1 mints a token valid for
+	// m1, but m1's first session is live and bound to its own, 409.
+	m2Token := joinToken(t, nc, "forge", "g", "m2")
+	if code := requestCode(t, nc, "$MQ.GROUP.RELEASE.forge.g.m1", fmt.Sprintf(`{"partition":0,"epoch":%d,"token":%q}`, before.Partitions[0].Epoch, m2Token)); code != 403 {
+		t.Errorf("RELEASE of m1's p0 with m2's token: code %d, want 403", code)
+	}
+	second := joinToken(t, nc, "forge", "g", "m1")
+	if code := requestCode(t, nc, "$MQ.GROUP.RELEASE.forge.g.m1", fmt.Sprintf(`{"partition":0,"epoch":%d,"token":%q}`, before.Partitions[0].Epoch, second)); code != 409 {
+		t.Errorf("RELEASE of m1's p0 with a second session's token: code %d, want 409", code)
+	}
+	if code := requestCode(t, nc, "$MQ.GROUP.LEAVE.forge.g.m1", fmt.Sprintf(`{"token":%q}`, second)); code != 409 {
+		t.Errorf("LEAVE of m1 with a second session's token: code %d, want 409", code)
 	}
 	if err := nc.Publish("$MQ.GROUP.ASSIGN.forge.g.m1", []byte(`{"member":"m1","rev":9223372036854775807,"leases":[]}`)); err != nil {
 		t.Fatal(err)
 	}
+	// A forgery that took would show once m1 heartbeats again: read the
+	// group after a heartbeat sent after the last of them.
+	forged := time.Now()
 	var st semantics.GroupStatus
-	if err := apiRequest(t, nc, semantics.APIPrefix+"GROUP.INFO.forge.g", nil, &st); err != nil {
-		t.Fatal(err)
-	}
+	testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if err := apiRequest(t, nc, semantics.APIPrefix+"GROUP.INFO.forge.g", nil, &st); err != nil {
+			return err
+		}
+		for _, m := range st.Members {
+			if m.Member == "m1" && m.LastSeen.After(forged) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no heartbeat of m1 since the forgeries: %+v", st.Members)
+	})
 	for i, ps := range st.Partitions {
 		if ps.Owner != "m1" || ps.Epoch != before.Partitions[i].Epoch {
 			t.Errorf("after the forgeries p%d is owned by %q at epoch %d, want m1 at %d", ps.Partition, ps.Owner, ps.Epoch, before.Partitions[i].Epoch)

@@ -32,20 +32,25 @@ type rawOrderedMember struct {
 	done   sync.WaitGroup
 	last   time.Time // send time of the heartbeat whose answer was applied last
 	leases map[int]time.Time
+	gaveUp map[int]uint64 // partition -> the epoch given up last (lease ran out, released, refused)
+	url    string
+	topic  string
+	group  string
+	left   []byte // the answer to LEAVE
 }
 
 func (r *rawOrderedMember) str(k string) string { return r.join[k].(string) }
 
 func startRawOrderedMember(t *testing.T, url, topic, group, id string, c *ordercheck.Checker) *rawOrderedMember {
 	nc := testutil.Connect(t, url)
-	r := &rawOrderedMember{t: t, nc: nc, id: id, c: c, owned: map[int]uint64{}, next: map[int]uint64{}, dseq: map[int]uint64{}, leases: map[int]time.Time{}, quit: make(chan struct{}), poke: make(chan struct{}, 1)}
-	resp, err := nc.Request("$MQ.GROUP.JOIN."+topic+"."+group, []byte(`{"member":"`+id+`","protocols":["ordered"],"create":{"ordered":true,"start":"all","session_timeout":"1s"}}`), 5*time.Second)
+	r := &rawOrderedMember{t: t, nc: nc, id: id, c: c, owned: map[int]uint64{}, next: map[int]uint64{}, dseq: map[int]uint64{},
+		leases: map[int]time.Time{}, gaveUp: map[int]uint64{}, quit: make(chan struct{}), poke: make(chan struct{}, 1),
+		url: url, topic: topic, group: group}
+	join, err := r.requestJoin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(resp.Data, &r.join); err != nil || r.join["protocol"] != "ordered" {
-		t.Fatalf("join reply %s (%v)", resp.Data, err)
-	}
+	r.join = join
 	if _, err := nc.Subscribe(r.str("assign_subject"), func(*nats.Msg) {
 		select {
 		case r.poke <- struct{}{}:
@@ -60,10 +65,38 @@ func startRawOrderedMember(t *testing.T, url, topic, group, id string, c *orderc
 	return r
 }
 
+// requestJoin joins (step 1); a member refused with 403 joins again for
+// a new token.
+func (r *rawOrderedMember) requestJoin() (map[string]any, error) {
+	resp, err := r.nc.Request("$MQ.GROUP.JOIN."+r.topic+"."+r.group, []byte(`{"member":"`+r.id+`","protocols":["ordered"],"create":{"ordered":true,"start":"all","session_timeout":"1s"}}`), 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	var join map[string]any
+	if err := json.Unmarshal(resp.Data, &join); err != nil || join["protocol"] != "ordered" {
+		return nil, fmt.Errorf("join reply %s (%v)", resp.Data, err)
+	}
+	return join, nil
+}
+
 // tokenBody is a request body with the member token and more fields
 // (",\"k\":v…").
 func (r *rawOrderedMember) tokenBody(more string) []byte {
 	return []byte(`{"token":"` + r.str("member_token") + `"` + more + `}`)
+}
+
+// giveUp stops handing out p (caller holds mu) and remembers its epoch,
+// so that an assignment still listing p at that epoch is released again
+// (step 6).
+func (r *rawOrderedMember) giveUp(p int) {
+	r.gaveUp[p] = r.owned[p]
+	delete(r.owned, p)
+}
+
+// release requests release_subject for p at epoch (caller holds mu).
+func (r *rawOrderedMember) release(p int, epoch uint64, refence bool) {
+	body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d,"refence":%v`, p, epoch, r.next[p], refence))
+	go func() { _, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second) }()
 }
 
 func (r *rawOrderedMember) heartbeats() {
@@ -71,7 +104,8 @@ func (r *rawOrderedMember) heartbeats() {
 	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
 	for {
 		sent := time.Now()
-		if resp, err := r.nc.Request(r.str("heartbeat_subject"), r.tokenBody(""), session/3); err == nil {
+		// This member never waits for a retry: nothing is suspended.
+		if resp, err := r.nc.Request(r.str("heartbeat_subject"), r.tokenBody(`,"suspended":[],"leaving":false`), session/3); err == nil {
 			r.apply(resp.Data, sent)
 		}
 		select {
@@ -89,18 +123,46 @@ func (r *rawOrderedMember) heartbeats() {
 // heartbeat's send time.
 func (r *rawOrderedMember) apply(data []byte, sent time.Time) {
 	var a struct {
+		Error *struct {
+			Code int `json:"code"`
+		} `json:"error"`
 		Leases []struct {
 			Partition int    `json:"partition"`
 			Epoch     uint64 `json:"epoch"`
 			State     string `json:"state"`
 		} `json:"leases"`
 	}
-	if json.Unmarshal(data, &a) != nil || a.Leases == nil {
-		return // an error reply
+	if json.Unmarshal(data, &a) != nil {
+		return
 	}
 	session := time.Duration(r.join["session_timeout_ms"].(float64)) * time.Millisecond
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if a.Error != nil {
+		// 403: this session's token is not (or no longer) taken; 409:
+		// another session of this id is live. Either way this member
+		// owns nothing; after a 403 it joins again.
+		if a.Error.Code == 403 || a.Error.Code == 409 {
+			for p := range r.owned {
+				r.giveUp(p)
+			}
+		}
+		if a.Error.Code == 403 {
+			// join again off the lock (the readers of r.join take no
+			// lock: fine here, where tokens stay valid and this never runs)
+			go func() {
+				if join, err := r.requestJoin(); err == nil {
+					r.mu.Lock()
+					r.join = join
+					r.mu.Unlock()
+				}
+			}()
+		}
+		return
+	}
+	if a.Leases == nil {
+		return
+	}
 	if !sent.After(r.last) {
 		return // answers an older heartbeat than one applied
 	}
@@ -108,10 +170,12 @@ func (r *rawOrderedMember) apply(data []byte, sent time.Time) {
 	listed := map[int]bool{}
 	for _, l := range a.Leases {
 		listed[l.Partition] = true
-		if l.State == "revoking" {
-			delete(r.owned, l.Partition)
-			body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d`, l.Partition, l.Epoch, r.next[l.Partition]))
-			go func() { _, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second) }()
+		if l.State == "revoking" || r.gaveUp[l.Partition] == l.Epoch {
+			// revoked, or listed at an epoch given up: release (again)
+			if _, held := r.owned[l.Partition]; held {
+				r.giveUp(l.Partition)
+			}
+			r.release(l.Partition, l.Epoch, false)
 			continue
 		}
 		if r.owned[l.Partition] != l.Epoch {
@@ -152,6 +216,8 @@ func (r *rawOrderedMember) consume() {
 		for p := range r.owned {
 			if time.Now().Before(r.leases[p]) {
 				parts = append(parts, p)
+			} else {
+				r.giveUp(p) // the lease ran out (step 3)
 			}
 		}
 		r.mu.Unlock()
@@ -184,9 +250,8 @@ func (r *rawOrderedMember) pullOne(sub *nats.Subscription, inbox, stream, consum
 		r.dseq[p] = dseq // a sequence going back is no gap
 	}
 	if ok && gap {
-		delete(r.owned, p) // a delivery went elsewhere: have it fenced again
-		body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d,"refence":true`, p, epoch, r.next[p]))
-		go func() { _, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second) }()
+		r.giveUp(p) // a delivery went elsewhere: have it fenced again
+		r.release(p, epoch, true)
 	}
 	r.mu.Unlock()
 	if !ok || gap {
@@ -205,7 +270,8 @@ func (r *rawOrderedMember) pullOne(sub *nats.Subscription, inbox, stream, consum
 }
 
 // stop leaves as PROTOCOL.md step 7 says: a leaving heartbeat, then a
-// release of every partition, then LEAVE.
+// release of every partition, then LEAVE as a request, whose answer is
+// kept in left.
 func (r *rawOrderedMember) stop() {
 	close(r.quit)
 	r.done.Wait()
@@ -216,9 +282,11 @@ func (r *rawOrderedMember) stop() {
 		body := r.tokenBody(fmt.Sprintf(`,"partition":%d,"epoch":%d,"next_seq":%d`, p, e, r.next[p]))
 		_, _ = r.nc.Request(r.str("release_subject"), body, 2*time.Second)
 	}
+	r.owned = map[int]uint64{}
 	r.mu.Unlock()
-	_ = r.nc.Publish(r.str("leave_subject"), r.tokenBody(""))
-	_ = r.nc.Flush()
+	if resp, err := r.nc.Request(r.str("leave_subject"), r.tokenBody(""), 2*time.Second); err == nil {
+		r.left = resp.Data
+	}
 }
 
 // TestOrderedRawMember: a member written with plain nats.go from
@@ -243,6 +311,7 @@ func TestOrderedRawMember(t *testing.T) {
 	})
 	publishKeyed(t, p, c, "raw", 300, 300, 40)
 	waitChecked(t, c, 600, 30*time.Second)
+	before := grantsTotal(t, s.HTTPAddr(), "g")
 	raw.stop()
 	testutil.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if n := len(helper.OrderedPartitions()); n != 4 {
@@ -250,6 +319,14 @@ func TestOrderedRawMember(t *testing.T) {
 		}
 		return nil
 	})
+	// Leaving is a state of its own: each of raw1's two partitions is
+	// granted once, to helper, never back to raw1.
+	if got := grantsTotal(t, s.HTTPAddr(), "g") - before; got != 2 {
+		t.Errorf("%d grants while raw1 left, want 2 (each of its partitions once, to helper)", got)
+	}
+	if string(raw.left) != `{"ok":true}` {
+		t.Errorf("LEAVE answered %q, want {\"ok\":true}", raw.left)
+	}
 	publishKeyed(t, p, c, "raw", 600, 300, 40)
 	r := waitChecked(t, c, 900, 30*time.Second)
 	if r.Members["raw1"] == 0 || r.Members["helper"] == 0 {

@@ -162,6 +162,7 @@ type rolesState struct {
 	topicMsgs uint64   // never fewer (no purge, no delete)
 	forged    int      // stored subjects orders.<p>.forged (a forged outbox write)
 	internal  bool     // %INT%orders exists
+	buckets   []string // jetmq's KV buckets whose stream exists
 	consumers []string // sorted, without broadcasting members' durables
 	openTxn   string   // state of the transaction kept open for the whole test
 }
@@ -182,6 +183,11 @@ func readRolesState(t *testing.T, op *roleConn, openTxn string) rolesState {
 	s := rolesState{topicMsgs: info.State.Msgs, forged: len(info.State.Subjects)}
 	_, err = js.Stream(ctx, "%INT%"+rolesTopic)
 	s.internal = err == nil
+	for _, b := range jetmqBuckets {
+		if _, err := js.Stream(ctx, "KV_"+b); err == nil {
+			s.buckets = append(s.buckets, b)
+		}
+	}
 	names := st.ConsumerNames(ctx)
 	for n := range names.Name() {
 		if !strings.Contains(n, "__") { // a broadcasting member's durable expires with member_ttl
@@ -213,6 +219,8 @@ func (before rolesState) unchangedBy(t *testing.T, role string, after rolesState
 		t.Errorf("%s: a forged outbox message reached the topic", role)
 	case !after.internal:
 		t.Errorf("%s: the internal stream is gone", role)
+	case !slices.Equal(before.buckets, after.buckets):
+		t.Errorf("%s: jetmq's KV buckets changed: %v -> %v", role, before.buckets, after.buckets)
 	case !slices.Equal(before.consumers, after.consumers):
 		t.Errorf("%s: consumers changed: %v -> %v", role, before.consumers, after.consumers)
 	case after.openTxn != before.openTxn:

@@ -6,6 +6,7 @@ package tests
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func rolesCtx(t *testing.T) context.Context {
 // the JetStream API, reads the internal stream, or listens on jetmq's
 // service subjects.
 func commonDenied(openTxn string) []attempt {
-	return []attempt{
+	return append([]attempt{
 		pubA("$MQ.INT." + rolesTopic + ".O.x.y.0." + forgedKey),   // a forged committed message
 		pubA("$MQ.INT." + rolesTopic + ".E." + openTxn + ".end"),  // a forged rollback
 		pubA("$MQ.INT." + rolesTopic + ".H." + openTxn + ".part"), // a forged half message
@@ -75,13 +76,47 @@ func commonDenied(openTxn string) []attempt {
 		pubA("$JS.API.CONSUMER.CREATE." + rolesTopic),
 		pubA("$JS.API.CONSUMER.DELETE." + rolesTopic + "." + rolesCluster),
 		pubA("$JS.API.CONSUMER.DURABLE.CREATE." + rolesTopic + "." + rolesCluster),
+		pubA("$MQ.SYS.RMQ.SETTLE.n1"),
 		subA("$MQ.INT.>"),
+		subA("$MQ.SYS.>"),
 		subA("$MQ.TXN.PREPARE.>"),
 		subA("$MQ.DELAY.>"),
 		qsubA("$MQ.API.>", semantics.ServiceQueue),
 		qsubA("$MQ.TXN.COMMIT.>", semantics.ServiceQueue),
 		qsubA(wire.TxnCheckSubject("other"), "other"),
+	}, kvDenied()...)
+}
+
+// jetmqBuckets are jetmq's KV buckets: ordered-group leases and the
+// member-token secret, the group registry, the member registry, and the
+// RocketMQ receipt-handle secret.
+var jetmqBuckets = []string{"jetmq_ordered", "jetmq_groups", "jetmq_members", "jetmq_rocketmq"}
+
+// kvDenied is every way to read or change a jetmq bucket: a put, delete
+// or purge of a key (a publish on $KV.<bucket>.<key>), a read by direct or
+// stream get, a watch (a consumer on KV_<bucket>, or a pull from one of
+// jetmq's own), changing or dropping the bucket's stream, and listening
+// to the values jetmq writes.
+func kvDenied() []attempt {
+	var out []attempt
+	for _, b := range jetmqBuckets {
+		key := "$KV." + b + "." + rolesTopic + "." + rolesOrdered
+		st := "KV_" + b
+		out = append(out, pubA(key),
+			pubA("$KV."+b+".member-token-secret"),
+			pubA("$JS.API.DIRECT.GET."+st+"."+key),
+			pubA("$JS.API.DIRECT.GET."+st),
+			pubA("$JS.API.STREAM.MSG.GET."+st),
+			pubA("$JS.API.STREAM.PURGE."+st),
+			pubA("$JS.API.STREAM.DELETE."+st),
+			pubA("$JS.API.STREAM.UPDATE."+st),
+			pubA("$JS.API.STREAM.MSG.DELETE."+st),
+			pubA("$JS.API.CONSUMER.CREATE."+st),
+			pubA("$JS.API.CONSUMER.CREATE."+st+".watch."+key),
+			pubA("$JS.API.CONSUMER.MSG.NEXT."+st+".watch"),
+			subA("$KV."+b+".>"))
 	}
+	return out
 }
 
 // clientDenied is refused to every role but operator.
@@ -136,6 +171,10 @@ func roleCases(open string) []roleCase {
 func TestRoles(t *testing.T) {
 	s := startRolesServer(t)
 	e := newRolesEnv(t, s.ClientURL())
+	// the KV denials must guard buckets that exist
+	if got := readRolesState(t, e.op, e.openTxn).buckets; !slices.Equal(got, jetmqBuckets) {
+		t.Fatalf("jetmq's KV buckets %v, want %v", got, jetmqBuckets)
+	}
 	for _, rcase := range roleCases(e.openTxn) {
 		t.Run(rcase.user, func(t *testing.T) {
 			rc := dialRole(t, s.ClientURL(), rcase.user)
@@ -174,6 +213,29 @@ func TestRolesConfigPinsEveryAllowList(t *testing.T) {
 			}
 			if len(p.Publish.Deny) == 0 || len(p.Subscribe.Deny) == 0 {
 				t.Fatalf("user %s: no deny lists", u.Username)
+			}
+		}
+	}
+}
+
+// TestRolesDenyListsGuardJetmqState: jetmq's KV buckets and node protocol
+// must be refused by every user's deny lists themselves, not only by
+// allow lists that leave them out, so that they hold when an allow list
+// is widened to "$JS.API.>" or ">".
+func TestRolesDenyListsGuardJetmqState(t *testing.T) {
+	opts, err := natsserver.ProcessConfigFile(confPath(t, "roles/nats.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded := append(kvDenied(), pubA("$MQ.SYS.RMQ.SETTLE.n1"), subA("$MQ.SYS.>"))
+	for _, u := range opts.Users {
+		for _, a := range guarded {
+			deny := u.Permissions.Publish.Deny
+			if a.sub {
+				deny = u.Permissions.Subscribe.Deny
+			}
+			if !slices.ContainsFunc(deny, func(d string) bool { return natsserver.SubjectMatchesFilter(a.subject, d) }) {
+				t.Errorf("user %s: no deny entry refuses %s", u.Username, a)
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package tests
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestTxnCommitForgedHalfIs4xx: a "half message" written straight into
@@ -89,5 +92,67 @@ func TestTxnInfoOfEndedTransaction(t *testing.T) {
 		if len(keys) != 2 || keys["alice/vip"] != len("hello") || keys["bob/"] != len("hi") {
 			t.Fatalf("%s: messages %+v", txid, info.Messages)
 		}
+	}
+}
+
+// TestTxnHeadersOnPlainPublishAreNoProof: JetStream stores a client's
+// headers as they are, so a plain publish to the topic carrying
+// Mq-Txn-By: operator and Mq-Txn-Id reaches consumers with them. What
+// tells a committed message apart is the Nats-Stream-Source header
+// JetStream sets on what the topic sources from the outbox (naming
+// %INT%<topic> first), which JetStream refuses from a client.
+func TestTxnHeadersOnPlainPublishAreNoProof(t *testing.T) {
+	s := txnServer(t)
+	nc := testutil.Connect(t, s.ClientURL())
+	js := testutil.JetStream(t, nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	prepare(t, nc, "real-1", "k", "committed")
+	if err := endTxn(nc, semantics.TxnStateCommit, "real-1"); err != nil {
+		t.Fatal(err)
+	}
+	forged := nats.NewMsg(txnTopic + ".k")
+	forged.Header.Set(semantics.HeaderTxnID, "real-1")
+	forged.Header.Set(semantics.HeaderTxnBy, semantics.TxnByOperator)
+	forged.Data = []byte("forged")
+	if _, err := js.PublishMsg(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	// Nats-Stream-Source from a client: refused with an ack (400,
+	// err_code 10227), dropped without one.
+	spoof := nats.NewMsg(txnTopic + ".k")
+	spoof.Header.Set(semantics.HeaderTxnID, "real-1")
+	spoof.Header.Set("Nats-Stream-Source", wire.InternalStream(txnTopic)+" 1")
+	spoof.Data = []byte("spoof")
+	var apiErr *jetstream.APIError
+	if _, err := js.PublishMsg(ctx, spoof); !errors.As(err, &apiErr) || apiErr.ErrorCode != 10227 {
+		t.Fatalf("a client's Nats-Stream-Source: %v, want JetStream error 10227", err)
+	}
+	if err := nc.PublishMsg(spoof); err != nil {
+		t.Fatal(err)
+	}
+	marker := nats.NewMsg(txnTopic + ".k")
+	marker.Data = []byte("marker")
+	if _, err := js.PublishMsg(ctx, marker); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := newRecorder(t, js, "")
+	rec.waitCount(t, "", "marker", 1, 10*time.Second) // after the dropped spoof
+	rec.waitCount(t, "real-1", "committed", 1, 10*time.Second)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	sourced := map[string]string{}
+	for _, m := range rec.msgs {
+		sourced[string(m.Data())] = m.Headers().Get("Nats-Stream-Source")
+	}
+	if len(rec.msgs) != 3 {
+		t.Fatalf("topic delivered %d messages (%v), want committed, forged and marker", len(rec.msgs), sourced)
+	}
+	if src := sourced["committed"]; !strings.HasPrefix(src, wire.InternalStream(txnTopic)+" ") {
+		t.Errorf("committed message: Nats-Stream-Source %q, want it to name %s", src, wire.InternalStream(txnTopic))
+	}
+	if src, ok := sourced["forged"]; !ok || src != "" {
+		t.Errorf("plain publish forging Mq-Txn-*: delivered %v with Nats-Stream-Source %q, want delivered without it", ok, src)
 	}
 }
