@@ -264,23 +264,26 @@ func windowFigures(times []time.Time, w killWindow) (n int, pause time.Duration)
 	return n, longestPause(times, w.from, w.to)
 }
 
-// colocate moves the topic stream's leader onto the node that runs the
-// ordered group's coordinator, by leader stepdowns naming it preferred,
-// and returns that node.
-func (c *processCluster) colocate(t *testing.T, js jetstream.JetStream, nc *nats.Conn, stream, singleton string) int {
+// placeRoles moves the topic stream's leader, by leader stepdowns, onto
+// the node that runs singleton (together) or off it (apart), and returns
+// the stream leader's and the singleton's nodes.
+func (c *processCluster) placeRoles(t *testing.T, js jetstream.JetStream, nc *nats.Conn, stream, singleton string, together bool) (leader, coord int) {
 	t.Helper()
-	coord := c.singletonNode(t, singleton)
 	testutil.CheckFor(t, 60*time.Second, 2*time.Second, func() error {
-		leader := streamLeaderIndex(t, js, stream)
-		if leader == coord {
+		leader, coord = streamLeaderIndex(t, js, stream), c.singletonNode(t, singleton)
+		if (leader == coord) == together {
 			return nil
+		}
+		var req any // apart: any other node
+		if together {
+			req = map[string]any{"placement": map[string]any{"preferred": fmt.Sprintf("n%d", coord+1)}}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err := jsapi.Request(ctx, nc, "STREAM.LEADER.STEPDOWN."+stream, map[string]any{"placement": map[string]any{"preferred": fmt.Sprintf("n%d", coord+1)}}, nil)
-		return fmt.Errorf("stream leader n%d, coordinator n%d (stepdown: %v)", leader+1, coord+1, err)
+		err := jsapi.Request(ctx, nc, "STREAM.LEADER.STEPDOWN."+stream, req, nil)
+		return fmt.Errorf("stream leader n%d, coordinator n%d, want them together %v (stepdown: %v)", leader+1, coord+1, together, err)
 	})
-	return coord
+	return leader, coord
 }
 
 // TestChaosProcessCluster runs a 3-node cluster of real jetmq processes
@@ -294,7 +297,8 @@ func (c *processCluster) colocate(t *testing.T, js jetstream.JetStream, nc *nats
 // of the publisher's acks and of each group; at full size a group may
 // pause at most 2 s longer than the publisher in the same window. A round
 // in three kills a node holding both the stream leader and the
-// coordinator (the leader is moved there first).
+// coordinator; the other rounds kill a node holding only one role (the
+// stream leader is moved by stepdowns to make it so).
 func TestChaosProcessCluster(t *testing.T) {
 	// Rounds cycle through the roles: the stream leader, the coordinator's
 	// node, and a node holding both.
@@ -330,18 +334,16 @@ func TestChaosProcessCluster(t *testing.T) {
 	const coordinator = "ordered.orders.audit"
 	var windows []killWindow
 	for r := 0; r < rounds; r++ {
-		victim, role := -1, ""
+		// Each role on its own node, or both on one, by moving the stream
+		// leader; the publisher gets through that election before the kill.
+		leader, coord := c.placeRoles(t, js, admin, "orders", coordinator, r%3 == 2)
+		waitCount(t, "acks after placing the roles", 60*time.Second, func() int { return len(acks.deliveries()) }, len(acks.deliveries())+100)
+		victim, role := leader, "stream leader"
 		switch r % 3 {
-		case 0:
-			victim, role = streamLeaderIndex(t, js, "orders"), "stream leader"
 		case 1:
-			victim, role = c.singletonNode(t, coordinator), "coordinator"
+			victim, role = coord, "coordinator"
 		case 2:
-			victim, role = c.colocate(t, js, admin, "orders", coordinator), "stream leader+coordinator"
-			waitCount(t, "acks after the leader moved", 60*time.Second, func() int { return len(acks.deliveries()) }, len(acks.deliveries())+100)
-		}
-		if leader, coord := streamLeaderIndex(t, js, "orders"), c.singletonNode(t, coordinator); victim == leader && victim == coord {
-			role = "stream leader+coordinator" // as it happens
+			role = "stream leader+coordinator"
 		}
 		beforeB, beforeA := billing.distinct(), audit.distinct()
 		t.Logf("round %d: kill -9 n%d (%s)", r, victim+1, role)
