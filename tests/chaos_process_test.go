@@ -223,6 +223,10 @@ func pacedChaosPublisher(t *testing.T, url string, c *ordercheck.Checker, topic 
 		inflight := make(chan struct{}, 256) // as many sends in flight as chaosPublisher's window
 		begin := time.Now()
 		for i := 0; ; i++ {
+			if nc.IsClosed() { // the test ended early
+				wg.Wait()
+				return
+			}
 			if i >= least {
 				select {
 				case <-stop:
