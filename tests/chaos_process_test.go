@@ -7,14 +7,17 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jetmq/jetmq/internal/jsapi"
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // chaosGroupsYAML adds a clustering and an ordered group and quick
@@ -204,6 +207,89 @@ func sendDelayedAndTxns(t *testing.T, urls string, l *chaosLoad) <-chan struct{}
 	return done
 }
 
+// pacedChaosPublisher sends keyed messages as chaosPublisher does (each
+// retried until acknowledged) but at rate a second, at least least of
+// them and on until stop closes, so that every kill window has a steady
+// load to measure pauses against. started says how many it began; done
+// closes once all of them are acknowledged.
+func pacedChaosPublisher(t *testing.T, url string, c *ordercheck.Checker, topic string, least, keys, rate int, stop <-chan struct{}, onAck func()) (done <-chan struct{}, started func() int) {
+	nc := testutil.Connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	p := newProducer(t, nc)
+	var n atomic.Int64
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		var wg sync.WaitGroup
+		inflight := make(chan struct{}, 256) // as many sends in flight as chaosPublisher's window
+		begin := time.Now()
+		for i := 0; ; i++ {
+			if nc.IsClosed() { // the test ended early
+				wg.Wait()
+				return
+			}
+			if i >= least {
+				select {
+				case <-stop:
+					wg.Wait()
+					return
+				default:
+				}
+			}
+			time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate)))) // pacing, not synchronisation
+			inflight <- struct{}{}
+			wg.Add(1)
+			n.Store(int64(i + 1))
+			go func(i int) {
+				defer func() { <-inflight; wg.Done() }()
+				sendKeyedUntilAcked(nc, p, c, topic, i, keys, []func(){onAck})
+			}(i)
+		}
+	}()
+	return ch, func() int { return int(n.Load()) }
+}
+
+// killWindow is one round of the chaos run: from the kill to the moment
+// both groups had delivered again after the restart.
+type killWindow struct {
+	round    int
+	node     int
+	role     string
+	from, to time.Time
+}
+
+// windowFigures are the deliveries and the longest pause of one tally in
+// a kill window.
+func windowFigures(times []time.Time, w killWindow) (n int, pause time.Duration) {
+	for _, at := range times {
+		if !at.Before(w.from) && !at.After(w.to) {
+			n++
+		}
+	}
+	return n, longestPause(times, w.from, w.to)
+}
+
+// placeRoles moves the topic stream's leader, by leader stepdowns, onto
+// the node that runs singleton (together) or off it (apart), and returns
+// the stream leader's and the singleton's nodes.
+func (c *processCluster) placeRoles(t *testing.T, js jetstream.JetStream, nc *nats.Conn, stream, singleton string, together bool) (leader, coord int) {
+	t.Helper()
+	testutil.CheckFor(t, 60*time.Second, 2*time.Second, func() error {
+		leader, coord = streamLeaderIndex(t, js, stream), c.singletonNode(t, singleton)
+		if (leader == coord) == together {
+			return nil
+		}
+		var req any // apart: any other node
+		if together {
+			req = map[string]any{"placement": map[string]any{"preferred": fmt.Sprintf("n%d", coord+1)}}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := jsapi.Request(ctx, nc, "STREAM.LEADER.STEPDOWN."+stream, req, nil)
+		return fmt.Errorf("stream leader n%d, coordinator n%d, want them together %v (stepdown: %v)", leader+1, coord+1, together, err)
+	})
+	return leader, coord
+}
+
 // TestChaosProcessCluster runs a 3-node cluster of real jetmq processes
 // under load (keyed messages retried until acked, delayed messages,
 // transactions committed by the producer and by check-back) with a
@@ -211,13 +297,19 @@ func sendDelayedAndTxns(t *testing.T, urls string, l *chaosLoad) <-chan struct{}
 // stream's leader and the node running the ordered group's coordinator,
 // each followed by a restart. Nothing acknowledged is lost to either
 // group, nothing is misfiled, the ordered group keeps per-partition order
-// without overlaps; the longest pauses are logged next to the publisher's.
+// without overlaps. Per kill it tabulates the deliveries and longest pause
+// of the publisher's acks and of each group; at full size a group may
+// pause at most 2 s longer than the publisher in the same window. A round
+// in three kills a node holding both the stream leader and the
+// coordinator; the other rounds kill a node holding only one role (the
+// stream leader is moved by stepdowns to make it so).
 func TestChaosProcessCluster(t *testing.T) {
-	rounds, load := 2, &chaosLoad{keyed: 3000, delayed: 100, txns: 100}
+	// Rounds cycle through the roles: the stream leader, the coordinator's
+	// node, and a node holding both.
+	rounds, load, rate := 3, &chaosLoad{keyed: 3000, delayed: 100, txns: 100}, 300
 	if fullSize() {
-		rounds, load = 4, &chaosLoad{keyed: 30000, delayed: 1000, txns: 1000}
+		rounds, load, rate = 5, &chaosLoad{keyed: 30000, delayed: 1000, txns: 1000}, 500
 	}
-	load.bodies()
 	c := newProcessCluster(t, 3, chaosGroupsYAML)
 	urls := c.urls(3)
 	billing, audit := newBodyTally(), newBodyTally()
@@ -238,28 +330,41 @@ func TestChaosProcessCluster(t *testing.T) {
 	}
 
 	acks := newBodyTally()
-	published := chaosPublisher(t, urls, checker, "orders", load.keyed, 500, func() { acks.add("") })
+	stop := make(chan struct{})
+	published, started := pacedChaosPublisher(t, urls, checker, "orders", load.keyed, 500, rate, stop, func() { acks.add("") })
 	others := sendDelayedAndTxns(t, urls, load)
-	chaosStart := time.Now()
+	admin := testutil.Connect(t, urls, nats.MaxReconnects(-1))
+	js := testutil.JetStream(t, admin)
+	const coordinator = "ordered.orders.audit"
+	var windows []killWindow
 	for r := 0; r < rounds; r++ {
-		victim, what := -1, ""
-		if r%2 == 0 {
-			admin := testutil.Connect(t, urls, nats.MaxReconnects(-1))
-			victim, what = streamLeaderIndex(t, testutil.JetStream(t, admin), "orders"), "stream leader"
-			admin.Close()
-		} else {
-			victim, what = c.singletonNode(t, "ordered.orders.audit"), "ordered coordinator's node"
+		// Each role on its own node, or both on one, by moving the stream
+		// leader; the publisher gets through that election before the kill.
+		leader, coord := c.placeRoles(t, js, admin, "orders", coordinator, r%3 == 2)
+		waitCount(t, "acks after placing the roles", 60*time.Second, func() int { return len(acks.deliveries()) }, len(acks.deliveries())+100)
+		victim, role := leader, "stream leader"
+		switch r % 3 {
+		case 1:
+			victim, role = coord, "coordinator"
+		case 2:
+			role = "stream leader+coordinator"
 		}
-		before := billing.distinct()
-		t.Logf("round %d: kill -9 n%d (%s)", r, victim+1, what)
+		beforeB, beforeA := billing.distinct(), audit.distinct()
+		t.Logf("round %d: kill -9 n%d (%s)", r, victim+1, role)
+		w := killWindow{round: r, node: victim, role: role, from: time.Now()}
 		c.procs[victim].Kill9()
 		c.procs[victim] = testutil.StartProcess(t, c.dir, "serve", "-c", c.cfgs[victim])
 		c.procs[victim].WaitReady(t, 90*time.Second)
-		waitCount(t, "billing progress", 120*time.Second, billing.distinct, min(before+200, len(load.want)))
+		waitCount(t, "billing progress", 120*time.Second, billing.distinct, beforeB+200)
+		waitCount(t, "ordered progress", 120*time.Second, audit.distinct, beforeA+200)
+		w.to = time.Now()
+		windows = append(windows, w)
 	}
+	close(stop)
 	<-published
 	<-others
-	chaosEnd := time.Now()
+	load.keyed = started()
+	load.bodies()
 	for name, tally := range map[string]*bodyTally{"billing": billing, "audit": audit} {
 		testutil.CheckFor(t, 180*time.Second, 100*time.Millisecond, func() error {
 			if miss := tally.missing(load.want); len(miss) > 0 {
@@ -277,8 +382,30 @@ func TestChaosProcessCluster(t *testing.T) {
 	if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.INFO.orders", nil, &st); err != nil || st.Misfiled != 0 {
 		t.Fatalf("topic info after the chaos: %v, misfiled %d", err, st.Misfiled)
 	}
+
+	// Per kill: JetStream's own pause is the publisher's (a Raft
+	// election); a group may pause at most 2 s longer (issue 11). At CI
+	// size the machine is too small and shared to hold that: only logged.
+	const allowance = 2 * time.Second
 	bt, at, pt := billing.deliveries(), audit.deliveries(), acks.deliveries()
-	t.Logf("%d rounds, %d messages: 0 lost, 0 misfiled, 0 order violations, 0 overlaps; duplicates billing %d, audit %d; longest pause: publisher's acks %s, billing %s, ordered %s (over %s of chaos)",
-		rounds, len(load.want), billing.dups(), audit.dups(), longestPause(pt, chaosStart, chaosEnd).Round(time.Millisecond),
-		longestPause(bt, chaosStart, chaosEnd).Round(time.Millisecond), longestPause(at, chaosStart, chaosEnd).Round(time.Millisecond), chaosEnd.Sub(chaosStart).Round(time.Second))
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-5s %-4s %-25s %6s %8s %7s %10s %10s %10s %6s\n", "round", "node", "killed", "acks", "billing", "ordered", "ack pause", "billing", "ordered", "window")
+	for _, w := range windows {
+		pn, pp := windowFigures(pt, w)
+		bn, bp := windowFigures(bt, w)
+		an, ap := windowFigures(at, w)
+		fmt.Fprintf(&table, "%-5d n%-3d %-25s %6d %8d %7d %10s %10s %10s %6s\n", w.round, w.node+1, w.role, pn, bn, an,
+			pp.Round(10*time.Millisecond), bp.Round(10*time.Millisecond), ap.Round(10*time.Millisecond), w.to.Sub(w.from).Round(100*time.Millisecond))
+		for _, g := range []struct {
+			name  string
+			pause time.Duration
+		}{{"clustering", bp}, {"ordered", ap}} {
+			if fullSize() && g.pause > pp+allowance {
+				t.Errorf("round %d (kill of the %s): the %s group paused %s, more than the publisher's %s + %s", w.round, w.role, g.name, g.pause.Round(10*time.Millisecond), pp.Round(10*time.Millisecond), allowance)
+			}
+		}
+	}
+	t.Logf("per kill window (deliveries, longest pause):\n%s", table.String())
+	t.Logf("%d rounds, %d messages: 0 lost, 0 misfiled, 0 order violations, 0 overlaps; duplicates billing %d, audit %d",
+		rounds, len(load.want), billing.dups(), audit.dups())
 }

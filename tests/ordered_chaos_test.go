@@ -44,30 +44,36 @@ func chaosPublisher(t *testing.T, url string, c *ordercheck.Checker, topic strin
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					key := fmt.Sprintf("key-%d", i%keys)
-					m := &semantics.Message{Topic: topic, Key: key, Data: []byte(fmt.Sprint(i)), MsgID: fmt.Sprintf("chaos-%d", i)}
-					for {
-						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-						r, err := p.Send(ctx, m)
-						cancel()
-						if err == nil {
-							c.Publish(ordercheck.Published{Partition: r.Partition, Key: key, Seq: r.Seq})
-							for _, f := range onAck {
-								f()
-							}
-							return
-						}
-						if nc.IsClosed() {
-							return
-						}
-						time.Sleep(100 * time.Millisecond)
-					}
+					sendKeyedUntilAcked(nc, p, c, topic, i, keys, onAck)
 				}(i)
 			}
 			wg.Wait()
 		}
 	}()
 	return ch
+}
+
+// sendKeyedUntilAcked sends keyed message i (body "<i>", key i%keys),
+// retrying until it is acknowledged or nc is closed, and records the ack.
+func sendKeyedUntilAcked(nc *nats.Conn, p *semantics.Producer, c *ordercheck.Checker, topic string, i, keys int, onAck []func()) {
+	key := fmt.Sprintf("key-%d", i%keys)
+	m := &semantics.Message{Topic: topic, Key: key, Data: []byte(fmt.Sprint(i)), MsgID: fmt.Sprintf("chaos-%d", i)}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r, err := p.Send(ctx, m)
+		cancel()
+		if err == nil {
+			c.Publish(ordercheck.Published{Partition: r.Partition, Key: key, Seq: r.Seq})
+			for _, f := range onAck {
+				f()
+			}
+			return
+		}
+		if nc.IsClosed() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // waitHandled waits until at least n messages were handled.

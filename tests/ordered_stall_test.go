@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,7 @@ func zombieMember(t *testing.T, url, topic, group, id string) {
 // for StallAfter), shows it in group info, /metrics and /healthz, and
 // moves the partition to the member that does consume.
 func TestOrderedCoordinatorMovesStalledPartition(t *testing.T) {
+	testutil.Binary(t) // built now: the stall may be over before a build would be
 	s := testutil.StartServer(t)
 	nc := testutil.Connect(t, s.ClientURL())
 	orderedTopic(t, nc, "stuck", 2, 1)
@@ -141,6 +143,9 @@ func TestOrderedCoordinatorMovesStalledPartition(t *testing.T) {
 	if code != 200 || !strings.Contains(health, `"group":"g"`) || !strings.Contains(health, fmt.Sprintf(`"partition":%d`, stuck)) {
 		t.Errorf("/healthz %d %s: no detail for the stalled partition", code, health)
 	}
+	if !cliPartitionRow(testutil.RunCLI(t, "-s", s.ClientURL(), "group", "info", "stuck", "g").Stdout, stuck, "zombie", "stalled") {
+		t.Errorf("jetmq group info does not show p%d of zombie as stalled", stuck)
+	}
 
 	waitChecked(t, c, 40, 20*time.Second)
 	if got := m1.OrderedPartitions(); len(got) != 2 {
@@ -156,4 +161,23 @@ func TestOrderedCoordinatorMovesStalledPartition(t *testing.T) {
 	if _, health := getHTTP(t, s.HTTPAddr(), "/healthz"); strings.Contains(health, "details") {
 		t.Errorf("/healthz still has details after the move: %s", health)
 	}
+}
+
+// cliPartitionRow reports whether a jetmq group info table has a row for
+// partition p with all of the cells want.
+func cliPartitionRow(out string, p int, want ...string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != fmt.Sprint(p) {
+			continue
+		}
+		all := true
+		for _, w := range want {
+			all = all && slices.Contains(f, w)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

@@ -146,8 +146,25 @@ func TestTopicNoMisfileClusterLeaderKillsAndJoin(t *testing.T) {
 	for r := 0; r < rounds; r++ {
 		leader := streamLeaderIndex(t, js, restartTopic)
 		before := len(l.snapshot())
+		logged := make([]int, len(c.procs))
+		for i, p := range c.procs {
+			if p != nil {
+				logged[i] = len(p.Stderr.String())
+			}
+		}
 		c.restart(ctx, leader, l, r)
 		waitAcked(t, l, before+100) // the steady publisher is through the election
+		// The topic was never deleted: a survivor that dropped its
+		// mappings during the election would have let publishes through
+		// unmapped (issue 11, item 2).
+		for i, p := range c.procs {
+			if i == leader || p == nil {
+				continue
+			}
+			if lines := topicLogLines(p.Stderr.String()[logged[i]:], "topic mappings removed", restartTopic); len(lines) > 0 {
+				t.Errorf("round %d: surviving node n%d dropped the topic's mappings while n%d was killed:\n%s", r, i+1, leader+1, strings.Join(lines, "\n"))
+			}
+		}
 	}
 	// A node that was never part of the cluster joins and is published to
 	// the instant its port opens.
@@ -156,8 +173,30 @@ func TestTopicNoMisfileClusterLeaderKillsAndJoin(t *testing.T) {
 	stop()
 	steady.Wait()
 
+	for i, p := range c.procs {
+		// The same matcher finds the install line every node logs, so
+		// finding no removal is not a matcher that never matches.
+		if len(topicLogLines(p.Stderr.String(), "topic mappings installed", restartTopic)) == 0 {
+			t.Errorf("node n%d never logged that it installed the topic's mappings:\n%s", i+1, p.Stderr)
+		}
+		if lines := topicLogLines(p.Stderr.String(), "topic mappings removed", restartTopic); len(lines) > 0 {
+			t.Errorf("node n%d dropped the topic's mappings, which only a delete may do:\n%s", i+1, strings.Join(lines, "\n"))
+		}
+	}
+
 	acked := l.snapshot()
 	stored := readStoredByID(t, c.urls(3), restartTopic, len(acked))
 	checkStoredForms(t, acked, stored, 8)
 	t.Logf("%d stream-leader kills and a joining node: %d acknowledged publishes, %d stored, 0 misfiled, 0 lost, 0 doubled", rounds, len(acked), len(stored))
+}
+
+// topicLogLines are the lines of a jetmq log with message msg about topic.
+func topicLogLines(log, msg, topic string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `msg="`+msg+`"`) && strings.Contains(line+" ", " topic="+topic+" ") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
