@@ -33,16 +33,22 @@ import (
 var guardedBuckets = []string{"jetmq_groups", "jetmq_members", "jetmq_ordered", "jetmq_rocketmq"}
 
 // guardDenyPublish are the subjects no application user may publish to:
-// jetmq's internal subjects, the pushed assignments of the ordered-group
+// jetmq's internal subjects, its nodes' own traffic (heartbeats that say
+// which nodes are alive, the RocketMQ endpoints' routes), the pushed
+// assignments of the ordered-group
 // protocol, and its buckets, through the KV API and through the JetStream
 // API on their streams.
 func guardDenyPublish() []string {
-	out := []string{"$MQ.INT.>", "$MQ.GROUP.ASSIGN.>"}
+	out := []string{"$MQ.INT.>", "$MQ.SYS.>", "$MQ.GROUP.ASSIGN.>"}
 	for _, b := range guardedBuckets {
 		s := "KV_" + b
+		// Stream info and names stay open: they show a bucket's config and
+		// size, not its values, and tools list buckets with them.
+		for _, verb := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "SNAPSHOT", "RESTORE"} {
+			out = append(out, "$JS.API.STREAM."+verb+"."+s)
+		}
 		out = append(out,
 			"$KV."+b+".>",
-			"$JS.API.STREAM.*."+s,           // INFO, UPDATE, DELETE, PURGE, …
 			"$JS.API.STREAM.MSG.*."+s,       // MSG.GET, MSG.DELETE
 			"$JS.API.DIRECT.GET."+s,         // direct get by sequence
 			"$JS.API.DIRECT.GET."+s+".>",    // direct get by subject
@@ -61,7 +67,7 @@ func guardDenyPublish() []string {
 // a subscriber would read every request (prepared half messages, delayed
 // messages, admin calls) and could answer in jetmq's place.
 var guardDenySubscribe = []string{
-	"$MQ.INT.>", "$MQ.API.>", "$MQ.DELAY.>", "$MQ.REJECT.>",
+	"$MQ.INT.>", "$MQ.SYS.>", "$MQ.API.>", "$MQ.DELAY.>", "$MQ.REJECT.>",
 	"$MQ.TXN.PREPARE.>", "$MQ.TXN.COMMIT.>", "$MQ.TXN.ROLLBACK.>",
 	"$MQ.GROUP.JOIN.>", "$MQ.GROUP.HB.>", "$MQ.GROUP.RELEASE.>", "$MQ.GROUP.LEAVE.>", "$MQ.GROUP.STATUS.>",
 	"$MQ.DLQ.>",

@@ -20,14 +20,16 @@ func guardDenied(openTxn string) []attempt {
 		pubA("$MQ.INT." + rolesTopic + ".O.x.y.0." + forgedKey),  // a forged committed message
 		pubA("$MQ.INT." + rolesTopic + ".E." + openTxn + ".end"), // a forged rollback
 		pubA("$MQ.GROUP.ASSIGN." + rolesTopic + "." + rolesOrdered + ".om-1"),
+		pubA("$MQ.SYS.NODE.HB"), // a forged node heartbeat
 		pubA("$KV.jetmq_ordered.member-token-secret"),
-		pubA("$JS.API.STREAM.INFO.KV_jetmq_ordered"),
+		pubA("$JS.API.STREAM.DELETE.KV_jetmq_ordered"),
 		pubA("$JS.API.STREAM.MSG.GET.KV_jetmq_ordered"),
 		pubA("$JS.API.DIRECT.GET.KV_jetmq_ordered.$KV.jetmq_ordered.member-token-secret"),
 		pubA("$JS.API.STREAM.PURGE.KV_jetmq_groups"),
 		pubA("$JS.API.CONSUMER.CREATE.KV_jetmq_members.x.>"),
 		pubA("$JS.API.CONSUMER.DURABLE.CREATE.KV_jetmq_members.x"),
 		subA("$MQ.INT.>"),
+		subA("$MQ.SYS.>"),
 		subA("$MQ.TXN.PREPARE.>"),
 		qsubA("$MQ.API.>", semantics.ServiceQueue),
 		qsubA("$MQ.GROUP.HB.>", semantics.ServiceQueue),
