@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nuid"
 )
 
 // Guarding jetmq's own state. Applications share their account with
@@ -73,17 +72,13 @@ var guardDenySubscribe = []string{
 	"$MQ.DLQ.>",
 }
 
-// anonymousUser is the user jetmq makes for clients that connect without
-// credentials to a server that has no authentication, so that they can be
-// guarded (nats-server's no_auth_user): they connect exactly as before.
-const anonymousUser = "_jetmq_anonymous"
-
 // guardUsers adds the guard to every user of the tenant accounts. A
-// single configured user, or no authentication at all, becomes a users
-// list first (the latter with no_auth_user), because a deny list needs a
-// user to hang on; addInternalUsers then adds jetmq's own users beside
-// them. It must run before addInternalUsers.
-func (p *accountPlan) guardUsers(opts *natsserver.Options, log *slog.Logger) {
+// single configured user becomes a users list of one first, because a deny
+// list needs a user to hang on. With no authentication at all it changes
+// no user and reports anonymous: jetmq then authenticates clients itself
+// (anonymousGuard), accepting every client as before. It must run before
+// addInternalUsers.
+func (p *accountPlan) guardUsers(opts *natsserver.Options, log *slog.Logger) (anonymous bool) {
 	tenant := map[string]bool{}
 	for _, t := range p.tenants {
 		tenant[t.Account] = true
@@ -93,13 +88,12 @@ func (p *accountPlan) guardUsers(opts *natsserver.Options, log *slog.Logger) {
 		if log != nil {
 			log.Warn("token authentication: jetmq cannot tell its own connections from applications', so its internal state is not guarded from them (docs/PROTOCOL.md, Permissions)")
 		}
-		return
+		return false
 	case opts.Username != "":
 		opts.Users = []*natsserver.User{{Username: opts.Username, Password: opts.Password}}
 		opts.Username, opts.Password = "", ""
 	case len(opts.Users) == 0 && len(opts.Nkeys) == 0:
-		opts.Users = []*natsserver.User{{Username: anonymousUser, Password: nuid.Next() + nuid.Next()}}
-		opts.NoAuthUser = anonymousUser
+		return true
 	}
 	accountOf := func(a *natsserver.Account) string {
 		if a == nil {
@@ -117,6 +111,7 @@ func (p *accountPlan) guardUsers(opts *natsserver.Options, log *slog.Logger) {
 			u.Permissions = guarded(u.Permissions)
 		}
 	}
+	return false
 }
 
 // guarded returns p with the guard's deny lists added.
@@ -142,4 +137,32 @@ func withDeny(sp *natsserver.SubjectPermission, deny []string) *natsserver.Subje
 		}
 	}
 	return out
+}
+
+// anonymousGuard authenticates the clients of a server that has no
+// authentication configured: it accepts every client, whatever
+// credentials it sends, as nats-server would, and gives each the guard,
+// except jetmq's own in-process connections.
+type anonymousGuard struct {
+	internal map[string]string // user -> password of jetmq's own connections
+	perms    *natsserver.Permissions
+}
+
+func newAnonymousGuard(internal internalUsers) *anonymousGuard {
+	g := &anonymousGuard{internal: map[string]string{}, perms: guarded(nil)}
+	for _, a := range internal {
+		g.internal[a.User] = a.Password
+	}
+	return g
+}
+
+// Check implements natsserver.Authentication.
+func (g *anonymousGuard) Check(c natsserver.ClientAuthentication) bool {
+	o := c.GetOpts()
+	if pw, ok := g.internal[o.Username]; ok && o.Username != "" && o.Password == pw {
+		c.RegisterUser(&natsserver.User{Username: o.Username})
+		return true
+	}
+	c.RegisterUser(&natsserver.User{Username: o.Username, Permissions: g.perms})
+	return true
 }

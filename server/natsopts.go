@@ -43,10 +43,14 @@ func natsOptions(cfg *Config, log *slog.Logger, users *internalUsers, keep []str
 		log.Warn("operator mode: users are signed JWTs jetmq cannot change, so its internal state is guarded only by the permissions the operator issues (docs/PROTOCOL.md, Permissions)")
 	case plan.operator:
 	default:
+		anonymous := false
 		if !n.Unguarded {
-			plan.guardUsers(opts, log)
+			anonymous = plan.guardUsers(opts, log)
 		}
-		plan.addInternalUsers(opts, users, keep)
+		plan.addInternalUsers(opts, users, keep, anonymous)
+		if anonymous {
+			opts.CustomClientAuthentication = newAnonymousGuard(*users)
+		}
 	}
 	return opts, plan, nil
 }

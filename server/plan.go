@@ -122,7 +122,11 @@ func (p *accountPlan) names() []string {
 // account whatever authentication the native config sets up: with users,
 // it adds a user of its own per account with a random password that never
 // leaves the process.
-func (p *accountPlan) addInternalUsers(opts *natsserver.Options, users *internalUsers, keep []string) {
+//
+// With anonymous (no authentication, guarded), jetmq's connections get a
+// user of their own too, which anonymousGuard tells apart; nats-server
+// keeps no users list then.
+func (p *accountPlan) addInternalUsers(opts *natsserver.Options, users *internalUsers, keep []string, anonymous bool) {
 	accounts := map[string]*natsserver.Account{}
 	for _, a := range opts.Accounts {
 		accounts[a.Name] = a
@@ -133,7 +137,7 @@ func (p *accountPlan) addInternalUsers(opts *natsserver.Options, users *internal
 			return internalAuth{User: opts.Username, Password: opts.Password}
 		case opts.Authorization != "":
 			return internalAuth{Token: opts.Authorization}
-		case len(opts.Users) == 0 && len(opts.Nkeys) == 0:
+		case len(opts.Users) == 0 && len(opts.Nkeys) == 0 && !anonymous:
 			return internalAuth{}
 		}
 		acc := accounts[name]
@@ -145,7 +149,9 @@ func (p *accountPlan) addInternalUsers(opts *natsserver.Options, users *internal
 			auth = internalAuth{User: "_jetmq_" + nuid.Next(), Password: nuid.Next() + nuid.Next()}
 			(*users)[name] = auth
 		}
-		opts.Users = append(opts.Users, &natsserver.User{Username: auth.User, Password: auth.Password, Account: acc})
+		if !anonymous {
+			opts.Users = append(opts.Users, &natsserver.User{Username: auth.User, Password: auth.Password, Account: acc})
+		}
 		return auth
 	}
 	done := map[string]bool{}
