@@ -18,10 +18,10 @@ import (
 )
 
 // Every node learns of topic changes from JetStream's stream advisories;
-// these two periods are its backstop for an advisory it missed. Both cost
-// the same whatever the number of topics is idle: every message in an
+// these two periods are its backstop for an advisory it missed. Each costs
+// a few requests however many topics there are: every message of an
 // account with mappings is matched against all of them (docs/NOTES.md), so
-// periodic work per topic would make an idle node's load grow with the
+// periodic requests per topic would make an idle node's load grow with the
 // square of its topics.
 const (
 	// topicNamesEvery is how often a node compares the account's stream

@@ -46,7 +46,7 @@ type checkDriver struct {
 	inFlight map[string]bool
 	sem      chan struct{}
 	wg       sync.WaitGroup
-	handled  atomic.Uint64 // notices acked or handed back, for trimNotices
+	handled  atomic.Uint64 // notices acked, for trimNotices
 }
 
 // drive runs the check driver of topic until ctx ends.
