@@ -40,15 +40,17 @@ func (e *Endpoint) certificate() (tls.Certificate, error) {
 		}
 		return c, nil
 	}
-	c, err := selfSigned()
+	c, err := SelfSignedCertificate()
 	if err == nil {
 		e.log.Warn("rocketmq.tls.cert not set: serving a generated self-signed certificate (the RocketMQ clients do not verify it by default)")
 	}
 	return c, err
 }
 
-// selfSigned makes a throwaway ECDSA certificate for localhost.
-func selfSigned() (tls.Certificate, error) {
+// SelfSignedCertificate makes a throwaway ECDSA certificate for localhost
+// (127.0.0.1, ::1): the endpoint serves it when no certificate is
+// configured, and the bench's reference proxy serves it too.
+func SelfSignedCertificate() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ type benchFlags struct {
 	repeat    int
 	list      bool
 	rocketmq  string
+	cpuProf   string
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -59,6 +61,7 @@ Scenarios:
 	f.IntVar(&o.repeat, "repeat", 1, "run everything this many times, interleaved, and report each scenario's median run")
 	f.BoolVar(&o.list, "list", false, "list the scenarios and exit")
 	f.StringVar(&o.rocketmq, "rocketmq", "", "RocketMQ endpoint (host:port) of the server given with -s, for the rmq-* scenarios (default: the embedded server's)")
+	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run (client and embedded server) to this file")
 	return cmd
 }
 
@@ -104,6 +107,13 @@ func runBench(cmd *cobra.Command, g *globalFlags, o *benchFlags) error {
 		opts.Progress = bench.NewBarProgress(os.Stderr)
 		fmt.Fprintf(os.Stderr, "jetmq bench: %d msgs of %d bytes against %s\n", o.msgs, o.size, target(opts))
 	}
+	if o.cpuProf != "" {
+		stopProf, err := startCPUProfile(o.cpuProf)
+		if err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer stopProf()
+	}
 	rows, runErr := bench.Run(ctx, plan, opts)
 	if g.json {
 		err = bench.WriteJSON(out, rows)
@@ -111,6 +121,20 @@ func runBench(cmd *cobra.Command, g *globalFlags, o *benchFlags) error {
 		err = bench.WriteTable(out, rows)
 	}
 	return errors.Join(runErr, err)
+}
+
+// startCPUProfile profiles this process: with the embedded server the
+// profile shows jetmq's side and the clients' side of a scenario together.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func target(o bench.Options) string {

@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"cmd/jetmq":                     {"core", "wire", "semantics", "server", "internal/bench"},
 	"examples/internal/exampleutil": {"semantics", "server"},
 	"examples/...":                  {"semantics", "server", "examples/internal/exampleutil"},
-	"internal/bench":                {"core", "wire", "semantics", "server", "dashboard", "internal/ordercheck"},
+	"internal/bench":                {"core", "wire", "semantics", "server", "dashboard", "rocketmq", "internal/ordercheck"},
 	"internal/tenantcost":           {},
 	"internal/ordercheck":           {},
 	"internal/testutil":             {"server", "internal/testutil"},

@@ -128,6 +128,7 @@ func TestEveryScenarioAgainstServer(t *testing.T) {
 	references := map[string]string{
 		"keyed-publish": "unmapped-publish", "cluster-consume": "plain-pair", "broadcast-3": "plain-trio",
 		"txn": "null-bridge", "txn-latency": "null-bridge", "ordered-consume": "plain-partitions",
+		"rmq-send": "plain-proxy", "rmq-receive": "plain-proxy",
 	}
 	for _, s := range Scenarios() {
 		r, ok := byName[s.Name]

@@ -64,8 +64,24 @@ func runRmqSend(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, err
 	}
 	defer s.close()
+	r, err := sendOverRocketMQ(ctx, env, addr, s.name, s.js, s.name)
+	if err != nil {
+		return Result{}, err
+	}
+	ref, err := runPlainProxySend(ctx, env)
+	if err != nil {
+		return Result{}, fmt.Errorf("reference: %w", err)
+	}
+	r.Reference = newReference("plain-proxy", "the same client and window against a hand-written gRPC proxy doing one plain JetStream publish per send", false, ref)
+	return r, nil
+}
+
+// sendOverRocketMQ times an official producer sending env.Msgs messages to
+// topic through the endpoint at addr; stream (of js) must then hold
+// exactly the acknowledged count.
+func sendOverRocketMQ(ctx context.Context, env *Env, addr, topic string, js jetstream.JetStream, stream string) (Result, error) {
 	quietClientLog()
-	p, err := rmq.NewProducer(&rmq.Config{Endpoint: addr}, rmq.WithTopics(s.name))
+	p, err := rmq.NewProducer(&rmq.Config{Endpoint: addr}, rmq.WithTopics(topic))
 	if err == nil {
 		err = p.Start()
 	}
@@ -74,12 +90,12 @@ func runRmqSend(ctx context.Context, env *Env) (Result, error) {
 	}
 	defer func() { _ = p.GracefulStop() }()
 	start := time.Now()
-	acked, err := sendAsync(ctx, env, p, s.name, start)
+	acked, err := sendAsync(ctx, env, p, topic, start)
 	elapsed := time.Since(start)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkStored(ctx, s.js, s.name, acked); err != nil {
+	if err := checkStored(ctx, js, stream, acked); err != nil {
 		return Result{}, err
 	}
 	r := NewResult(acked, elapsed, nil)
@@ -155,6 +171,22 @@ func runRmqReceive(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("group durable: %w", err)
 	}
+	r, err := receiveOverRocketMQ(ctx, env, addr, topic, durable, filled)
+	if err != nil {
+		return Result{}, err
+	}
+	ref, err := runPlainProxyReceive(ctx, env)
+	if err != nil {
+		return Result{}, fmt.Errorf("reference: %w", err)
+	}
+	r.Reference = newReference("plain-proxy", "the same push consumer against a hand-written gRPC proxy doing plain JetStream pulls and one ack request per ack", false, ref)
+	return r, nil
+}
+
+// receiveOverRocketMQ times an official push consumer of rmqGroup draining
+// filled messages of topic through the endpoint at addr, from its first
+// delivery until durable has seen every ack.
+func receiveOverRocketMQ(ctx context.Context, env *Env, addr, topic string, durable jetstream.Consumer, filled int) (Result, error) {
 	quietClientLog()
 	clock := newDrainClock(filled)
 	var progress sync.Mutex

@@ -34,6 +34,9 @@ func TestRocketMQScenarios(t *testing.T) {
 			t.Fatalf("no row for %s", s.Name)
 		}
 		checkScenarioRow(t, s, r, byName)
+		if s.Baseline != "" {
+			requireReference(t, r, "plain-proxy")
+		}
 		if r.Msgs != testMsgs {
 			t.Errorf("%s: msgs: want %d, got %d", s.Name, testMsgs, r.Msgs)
 		}

@@ -68,13 +68,13 @@ type scenarioStream struct {
 	remove func()
 }
 
-// openRawStream connects and creates a plain stream named env.Name().
-func openRawStream(ctx context.Context, env *Env) (*scenarioStream, error) {
+// openRawStream connects and creates a plain stream named env.Name(parts...).
+func openRawStream(ctx context.Context, env *Env, parts ...string) (*scenarioStream, error) {
 	nc, js, err := env.JetStream()
 	if err != nil {
 		return nil, err
 	}
-	s := &scenarioStream{nc: nc, js: js, name: env.Name()}
+	s := &scenarioStream{nc: nc, js: js, name: env.Name(parts...)}
 	if s.subj, err = createRawStream(ctx, js, s.name); err != nil {
 		nc.Close()
 		return nil, err
