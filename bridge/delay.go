@@ -37,7 +37,7 @@ type Delay struct {
 	// with the schedule's headers are refused with 413).
 	maxPayload int64
 	now        func() time.Time
-	pending    chan delayedPublish // stored asynchronously, answered in order
+	pending    chan *delayedPublish // stored asynchronously, answered in order (pointers: the window's buffer is 32 KiB per tenant, not 4096 structs)
 	done       chan struct{}
 }
 
@@ -68,7 +68,7 @@ func (d *Delay) Start(ctx context.Context, h Host) error {
 		return err
 	}
 	d.js, d.nc, d.log, d.maxPayload = js, h.Conn(), h.Logger().With("service", "delay"), h.Conn().MaxPayload()
-	d.pending, d.done = make(chan delayedPublish, delayWindow), make(chan struct{})
+	d.pending, d.done = make(chan *delayedPublish, delayWindow), make(chan struct{})
 	go d.answer()
 	sub, err := h.Conn().QueueSubscribe(wire.DelayPrefix+">", wire.ServiceQueue, d.onDelay)
 	d.sub = sub
@@ -131,7 +131,7 @@ func (d *Delay) onDelay(m *nats.Msg) {
 		respondAPIError(m, storeError("store delayed message", err))
 		return
 	}
-	d.pending <- delayedPublish{req: m, topic: req.Topic, ack: ack, p: p, at: at, id: id}
+	d.pending <- &delayedPublish{req: m, topic: req.Topic, ack: ack, p: p, at: at, id: id}
 }
 
 // scheduledMsg is the schedule id that delivers in (a delayed publish of

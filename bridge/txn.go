@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetmq/jetmq/core"
@@ -13,10 +14,14 @@ import (
 )
 
 const (
-	// txnWorkers is how many goroutines wait for transaction requests:
-	// reusing them spares each request a fresh goroutine whose stack grows
-	// on its way into the JetStream client.
+	// txnWorkers is how many goroutines at most wait for transaction
+	// requests: reusing them spares each request a fresh goroutine whose
+	// stack grows on its way into the JetStream client. They start with
+	// the load and leave after txnWorkerIdle without work, so an idle
+	// tenant keeps none (256 parked stacks were 1-2 MiB per tenant).
 	txnWorkers = 256
+	// txnWorkerIdle is how long a worker waits for work before it leaves.
+	txnWorkerIdle = 30 * time.Second
 	// txnMaxInFlight bounds the requests the coordinator works on at once
 	// per node (the workers plus overflow goroutines when all are busy);
 	// beyond it, NATS buffers them in the subscription.
@@ -57,15 +62,17 @@ type TxnService struct {
 	// (transactions.check_rate).
 	checkLimit *rate.Limiter
 
-	subs   []*nats.Subscription
-	jobs   chan txnJob
-	quit   chan struct{} // closed by Stop: idle workers leave
-	once   sync.Once
-	sem    chan struct{}
-	work   sync.WaitGroup
-	cancel context.CancelFunc
-	loops  sync.WaitGroup
-	now    func() time.Time
+	subs []*nats.Subscription
+	jobs chan txnJob
+	// workers counts the live workers (at most txnWorkers).
+	workers atomic.Int32
+	quit    chan struct{} // closed by Stop: idle workers leave
+	once    sync.Once
+	sem     chan struct{}
+	work    sync.WaitGroup
+	cancel  context.CancelFunc
+	loops   sync.WaitGroup
+	now     func() time.Time
 }
 
 // NewTxnService returns the transaction coordinator; cfg is the
@@ -107,10 +114,6 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 		_ = sub.SetPendingLimits(-1, -1)
 		t.subs = append(t.subs, sub)
 	}
-	t.work.Add(txnWorkers)
-	for range txnWorkers {
-		go t.worker()
-	}
 	lctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	t.loops.Add(2)
@@ -119,15 +122,25 @@ func (t *TxnService) Start(ctx context.Context, h Host) error {
 	return nil
 }
 
-// worker runs requests until Stop. The job channel is never closed, so a
-// request arriving during Stop can never send on a closed channel: it
-// finds no idle worker and gets a goroutine of its own.
-func (t *TxnService) worker() {
+// worker runs first, then further requests until it has waited
+// txnWorkerIdle for one, or until Stop. The job channel is never closed, so
+// a request arriving during Stop can never send on a closed channel: it
+// finds no idle worker and gets a goroutine of its own. A worker that
+// leaves on its timer cannot lose a job: a send on the unbuffered channel
+// succeeds only into a receive.
+func (t *TxnService) worker(first txnJob) {
 	defer t.work.Done()
+	defer t.workers.Add(-1)
+	answer(first.handle, first.m)
+	idle := time.NewTimer(txnWorkerIdle)
+	defer idle.Stop()
 	for {
 		select {
 		case job := <-t.jobs:
 			answer(job.handle, job.m)
+			idle.Reset(txnWorkerIdle)
+		case <-idle.C:
+			return
 		case <-t.quit:
 			return
 		}
@@ -154,16 +167,23 @@ func (t *TxnService) Stop(ctx context.Context) error {
 	}
 }
 
-// async hands each request to an idle worker, or, when all are busy, to a
-// goroutine of its own, so that a slow JetStream write does not hold up the
+// async hands each request to an idle worker, else to a new worker while
+// fewer than txnWorkers live, else to a goroutine of its own, so that a slow JetStream write does not hold up the
 // requests behind it; at most txnMaxInFlight at once.
 func (t *TxnService) async(handler apiHandler) nats.MsgHandler {
 	return func(m *nats.Msg) {
+		job := txnJob{handle: handler, m: m}
 		select {
-		case t.jobs <- txnJob{handle: handler, m: m}:
+		case t.jobs <- job:
 			return
 		default:
 		}
+		if t.workers.Add(1) <= txnWorkers {
+			t.work.Add(1)
+			go t.worker(job)
+			return
+		}
+		t.workers.Add(-1)
 		t.sem <- struct{}{}
 		t.work.Add(1)
 		go func() {
