@@ -31,8 +31,13 @@ type orderedGroups struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	log     *slog.Logger
-	kv      jetstream.KeyValue
 	metrics *orderedMetrics
+
+	// The state bucket and the member-token secret are opened by the first
+	// ordered group that needs them (see state): a tenant without ordered
+	// groups keeps neither, and a bucket is a stream of its own.
+	stateMu sync.Mutex
+	kv      jetstream.KeyValue
 	secret  []byte // signs member tokens (see ordered_token.go)
 
 	mu      sync.Mutex
@@ -55,22 +60,6 @@ func (s *orderedGroups) Name() string { return "ordered-groups" }
 // the GroupService takes JOINs.
 func (s *orderedGroups) start(ctx context.Context, h Host) error {
 	s.h, s.nc, s.js, s.log = h, h.Conn(), h.JetStream(), h.Logger().With("service", "ordered-groups")
-	err := retryStartup(ctx, s.log, "ordered state bucket", func(ctx context.Context) error {
-		kv, err := s.openState(ctx)
-		s.kv = kv
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("ordered state bucket: %w", err)
-	}
-	err = retryStartup(ctx, s.log, "member token secret", func(ctx context.Context) error {
-		secret, err := s.loadTokenSecret(ctx)
-		s.secret = secret
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("member token secret: %w", err)
-	}
 	s.metrics = newOrderedMetrics()
 	if err := h.Registerer().Register(s.metrics); err != nil {
 		s.log.Warn("ordered-group metrics not registered", "err", err)
@@ -78,7 +67,7 @@ func (s *orderedGroups) start(ctx context.Context, h Host) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	var watcher jetstream.KeyWatcher
-	err = retryStartup(ctx, s.log, "group registry watch", func(context.Context) error {
+	err := retryStartup(ctx, s.log, "group registry watch", func(context.Context) error {
 		var werr error
 		watcher, werr = s.groups.kv.WatchAll(runCtx)
 		return werr
@@ -100,8 +89,41 @@ func (s *orderedGroups) stop(ctx context.Context) error {
 	return waitCtx(ctx, &s.wg)
 }
 
-func (s *orderedGroups) openState(ctx context.Context) (jetstream.KeyValue, error) {
-	return openBucket(ctx, s.h, orderedBucket, "jetmq ordered-group partition leases")
+// state returns the ordered state bucket, opening (or creating) it and
+// loading the member-token secret the first time; a failure is retried
+// by the next call.
+func (s *orderedGroups) state(ctx context.Context) (jetstream.KeyValue, error) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if s.kv != nil {
+		return s.kv, nil
+	}
+	kv, err := openBucket(ctx, s.h, orderedBucket, "jetmq ordered-group partition leases")
+	if err != nil {
+		return nil, fmt.Errorf("ordered state bucket: %w", err)
+	}
+	secret, err := loadTokenSecret(ctx, kv)
+	if err != nil {
+		return nil, fmt.Errorf("member token secret: %w", err)
+	}
+	s.kv, s.secret = kv, secret
+	return kv, nil
+}
+
+// forgetState removes a deleted group's partition leases, so that a
+// re-created group starts fresh. It opens the bucket only if it exists:
+// deleting any group must not create it.
+func (s *orderedGroups) forgetState(ctx context.Context, key string) {
+	s.stateMu.Lock()
+	kv := s.kv
+	s.stateMu.Unlock()
+	if kv == nil {
+		var err error
+		if kv, err = s.js.KeyValue(ctx, orderedBucket); err != nil {
+			return
+		}
+	}
+	_ = kv.Delete(ctx, key)
 }
 
 // follow starts a singleton runner for every ordered clustering group in
@@ -134,7 +156,7 @@ func (s *orderedGroups) onRegistry(ctx context.Context, e jetstream.KeyValueEntr
 			stop()
 			delete(s.running, key)
 		}
-		_ = s.kv.Delete(context.Background(), key) // a re-created group starts fresh
+		s.forgetState(ctx, key)
 		return
 	}
 	var g core.GroupConfig
@@ -144,6 +166,11 @@ func (s *orderedGroups) onRegistry(ctx context.Context, e jetstream.KeyValueEntr
 	g.SetDefaults()
 	if !g.Ordered || g.Mode != core.ModeClustering {
 		return
+	}
+	// Every node that follows the group needs the token secret (it checks
+	// LEAVEs); the coordinator retries the state itself if this fails.
+	if _, err := s.state(ctx); err != nil {
+		s.log.Warn("ordered state not open yet", "group", key, "err", err)
 	}
 	if stop := s.running[key]; stop != nil {
 		stop() // config changed: restart with it
@@ -197,6 +224,9 @@ func (s *orderedGroups) join(ctx context.Context, g core.GroupConfig, req wire.J
 	s.groups.members.seen(wire.GroupID(g.Topic, g.Name), req.Member, time.Now())
 	r := newOrderedJoinReply(g, req.Member, consumer, ti.Partitions)
 	if g.Mode == core.ModeClustering {
+		if _, err := s.state(ctx); err != nil {
+			return nil, errUnavailable("ordered state of %q: %v", g.Name, err)
+		}
 		r.MemberToken = s.mintToken(g.Topic, g.Name, req.Member)
 	}
 	return r, nil

@@ -83,6 +83,9 @@ func (s *orderedGroups) runCoordinator(ctx context.Context, g core.GroupConfig) 
 const refenceRetry = 200 * time.Millisecond
 
 func (c *coordinator) run(ctx context.Context) error {
+	if _, err := c.svc.state(ctx); err != nil {
+		return err
+	}
 	if err := c.load(ctx); err != nil {
 		return err
 	}

@@ -25,9 +25,9 @@ const tokenSecretKey = "member-token-secret"
 
 // loadTokenSecret reads the cluster's token secret, creating it the first
 // time.
-func (s *orderedGroups) loadTokenSecret(ctx context.Context) ([]byte, error) {
+func loadTokenSecret(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
 	for {
-		e, err := s.kv.Get(ctx, tokenSecretKey)
+		e, err := kv.Get(ctx, tokenSecretKey)
 		if err == nil {
 			return e.Value(), nil
 		}
@@ -36,7 +36,7 @@ func (s *orderedGroups) loadTokenSecret(ctx context.Context) ([]byte, error) {
 		}
 		secret := make([]byte, 32)
 		_, _ = rand.Read(secret)
-		_, err = s.kv.Create(ctx, tokenSecretKey, secret)
+		_, err = kv.Create(ctx, tokenSecretKey, secret)
 		if err == nil {
 			return secret, nil
 		}
@@ -51,20 +51,28 @@ func (s *orderedGroups) mintToken(topic, group, member string) string {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
 	n := hex.EncodeToString(nonce)
-	return n + "." + s.tokenMAC(topic, group, member, n)
+	return n + "." + s.tokenMAC(s.tokenSecret(), topic, group, member, n)
 }
 
 // validToken reports whether token was minted for member of topic/group.
 func (s *orderedGroups) validToken(topic, group, member, token string) bool {
 	nonce, mac, ok := strings.Cut(token, ".")
-	if !ok || nonce == "" {
+	secret := s.tokenSecret()
+	if !ok || nonce == "" || secret == nil {
 		return false
 	}
-	return hmac.Equal([]byte(mac), []byte(s.tokenMAC(topic, group, member, nonce)))
+	return hmac.Equal([]byte(mac), []byte(s.tokenMAC(secret, topic, group, member, nonce)))
 }
 
-func (s *orderedGroups) tokenMAC(topic, group, member, nonce string) string {
-	h := hmac.New(sha256.New, s.secret)
+// tokenSecret is the secret once state has loaded it, else nil.
+func (s *orderedGroups) tokenSecret() []byte {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.secret
+}
+
+func (s *orderedGroups) tokenMAC(secret []byte, topic, group, member, nonce string) string {
+	h := hmac.New(sha256.New, secret)
 	for _, part := range []string{topic, group, member, nonce} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
