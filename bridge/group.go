@@ -31,12 +31,16 @@ type GroupService struct {
 	cfg    []core.GroupConfig
 	topics *Topics
 
-	h        Host
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	log      *slog.Logger
-	kv       jetstream.KeyValue
-	memberKV jetstream.KeyValue // memberBucket
+	h   Host
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	log *slog.Logger
+	kv  jetstream.KeyValue
+	// memberKV is memberBucket once open: the first member to join creates
+	// it (memberRegistry), so a tenant whose groups have no members yet
+	// keeps no stream for it.
+	memberMu sync.Mutex
+	memberKV jetstream.KeyValue
 	members  *memberTable
 	requests requestPool   // JOIN and admin requests
 	lookups  chan struct{} // memberLookups
@@ -80,8 +84,7 @@ func (s *GroupService) Start(ctx context.Context, h Host) error {
 			return err
 		}
 		s.kv = kv
-		s.memberKV, err = openBucketTTL(ctx, s.h, memberBucket, "jetmq group members that joined", memberRecordTTL)
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("group registry: %w", err)

@@ -47,7 +47,7 @@ func (s *GroupService) ForgetTopic(ctx context.Context, topic string) error {
 	if err := deleteKeys(ctx, s.kv, topic+".*"); err != nil {
 		return err
 	}
-	if err := deleteKeys(ctx, s.memberKV, topic+".*.*"); err != nil {
+	if err := s.deleteMembers(ctx, topic+".*.*"); err != nil {
 		return err
 	}
 	s.log.Info("topic deleted: its groups are forgotten", "topic", topic)
@@ -58,7 +58,20 @@ func (s *GroupService) ForgetTopic(ctx context.Context, topic string) error {
 // member registry, so that their heartbeats no longer count.
 func (s *GroupService) forgetMembers(ctx context.Context, gid string) error {
 	s.members.forget(gid + ".")
-	return deleteKeys(ctx, s.memberKV, gid+".*")
+	return s.deleteMembers(ctx, gid+".*")
+}
+
+// deleteMembers deletes the member records matching filter; with no
+// registry there are none.
+func (s *GroupService) deleteMembers(ctx context.Context, filter string) error {
+	kv, err := s.memberRegistry(ctx, false)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return deleteKeys(ctx, kv, filter)
 }
 
 // deleteKeys deletes every key of kv matching filter.

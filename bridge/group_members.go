@@ -10,6 +10,7 @@ import (
 	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // memberBucket records every admitted member under <topic>.<group>.<member>,
@@ -55,6 +56,30 @@ func (s *GroupService) onHeartbeat(m *nats.Msg) {
 	}
 }
 
+// memberRegistry returns the member registry, opening it once: with
+// create, the bucket is made if missing; without, a missing bucket is
+// jetstream.ErrBucketNotFound (no member has joined: nothing to read or
+// delete), and the next call looks again.
+func (s *GroupService) memberRegistry(ctx context.Context, create bool) (jetstream.KeyValue, error) {
+	s.memberMu.Lock()
+	defer s.memberMu.Unlock()
+	if s.memberKV != nil {
+		return s.memberKV, nil
+	}
+	var kv jetstream.KeyValue
+	var err error
+	if create {
+		kv, err = openBucketTTL(ctx, s.h, memberBucket, "jetmq group members that joined", memberRecordTTL)
+	} else {
+		kv, err = s.js.KeyValue(ctx, memberBucket)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.memberKV = kv
+	return kv, nil
+}
+
 // lookupMember admits a member this node has not seen join if the
 // member registry has it.
 func (s *GroupService) lookupMember(gid, member, presence string) {
@@ -65,7 +90,11 @@ func (s *GroupService) lookupMember(gid, member, presence string) {
 	}
 	s.background(func(ctx context.Context) {
 		defer func() { <-s.lookups }()
-		e, err := s.memberKV.Get(ctx, memberKey(gid, member))
+		kv, err := s.memberRegistry(ctx, false)
+		if err != nil {
+			return // no member has joined anywhere yet
+		}
+		e, err := kv.Get(ctx, memberKey(gid, member))
 		if err != nil {
 			return // not joined (or the registry is unreadable: the next heartbeat asks again)
 		}
@@ -100,7 +129,11 @@ func (s *GroupService) admitMember(ctx context.Context, gid, member, presence st
 // storeMember writes the member's registry record; a failure only means
 // that other nodes learn of the member later.
 func (s *GroupService) storeMember(ctx context.Context, gid, member string) {
-	if _, err := s.memberKV.Put(ctx, memberKey(gid, member), nil); err != nil {
+	kv, err := s.memberRegistry(ctx, true)
+	if err == nil {
+		_, err = kv.Put(ctx, memberKey(gid, member), nil)
+	}
+	if err != nil {
 		s.log.Warn("member registry not written; other nodes may not list the member yet", "group", gid, "member", member, "err", err)
 		return
 	}

@@ -25,10 +25,6 @@ func TestGroupTopicDeleteForgetsGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mkv, err := js.KeyValue(context.Background(), "jetmq_members")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, viaTopicAPI := range []bool{true, false} {
 		for _, cmd := range []struct{ subj, body string }{
 			{semantics.APIPrefix + "TOPIC.CREATE.gone", `{"partitions":2}`},
@@ -39,6 +35,14 @@ func TestGroupTopicDeleteForgetsGroups(t *testing.T) {
 			if err := rawRequest(t, nc, cmd.subj, cmd.body); err != nil {
 				t.Fatalf("%s: %v", cmd.subj, err)
 			}
+		}
+		// The first member to join creates the member registry.
+		mkv, err := js.KeyValue(context.Background(), "jetmq_members")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mkv.Get(context.Background(), "gone.cache.c1"); err != nil {
+			t.Fatalf("member record of c1 before the topic is deleted: %v", err)
 		}
 		if viaTopicAPI {
 			if err := apiRequest(t, nc, semantics.APIPrefix+"TOPIC.DELETE.gone", nil, nil); err != nil {
