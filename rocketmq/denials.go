@@ -62,13 +62,31 @@ func deniedSubject(msg string) string {
 	return s
 }
 
+// deny fails the requests waiting on subject. Permissions are checked
+// after the account's subject mappings, and jetmq maps a topic's input
+// subjects (orders.alice.vip is checked as orders.<p>.alice.vip): a denied
+// subject no request waits on fails the requests on its topic, the first
+// token (topic names are one token; $ subjects are not mapped).
 func (d *denials) deny(subject string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for cancel := range d.waiting[subject] {
-		(*cancel)(&ErrForbidden{Subject: subject})
+	hit := []string{subject}
+	if len(d.waiting[subject]) == 0 {
+		hit = nil
+		if topic, _, _ := strings.Cut(subject, "."); topic != "" && !strings.HasPrefix(topic, "$") {
+			for s := range d.waiting {
+				if t, _, _ := strings.Cut(s, "."); t == topic {
+					hit = append(hit, s)
+				}
+			}
+		}
 	}
-	delete(d.waiting, subject)
+	for _, s := range hit {
+		for cancel := range d.waiting[s] {
+			(*cancel)(&ErrForbidden{Subject: s})
+		}
+		delete(d.waiting, s)
+	}
 }
 
 // watchPublish returns a context that ends with ErrForbidden as its cause

@@ -61,10 +61,10 @@ type orderedGroup struct {
 }
 
 type orderedGroups struct {
-	e       *Endpoint
-	mu      sync.Mutex
-	m       map[string]*orderedGroup
-	idling  bool // idleLoop runs
+	e      *Endpoint
+	mu     sync.Mutex
+	m      map[string]*orderedGroup
+	idling bool // idleLoop runs
 }
 
 func newOrderedGroups(e *Endpoint) *orderedGroups {
