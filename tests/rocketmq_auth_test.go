@@ -14,6 +14,7 @@ import (
 	rmq "github.com/apache/rocketmq-clients/golang/v5"
 	"github.com/apache/rocketmq-clients/golang/v5/credentials"
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
+	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
@@ -25,13 +26,13 @@ import (
 // rmqAuthServer runs conf/rocketmq/jetmq.yaml (accounts A and B of a
 // native config, access keys mapped to alice and reader in A and bob in
 // B) on free ports.
-func rmqAuthServer(t *testing.T) *server.Server {
+func rmqAuthServer(t *testing.T) (*server.Server, *server.Config) {
 	t.Helper()
 	t.Setenv("JETMQ_ROCKETMQ_LISTEN", "127.0.0.1:0")
 	cfg := loadExampleConf(t, "rocketmq/jetmq.yaml")
 	cfg.NATS.Host = ""
 	cfg.RocketMQ.LongPolling = 500 * time.Millisecond
-	return testutil.StartConfig(t, cfg)
+	return testutil.StartConfig(t, cfg), cfg
 }
 
 func rmqSigned(addr, group, ak, sk string) *rmq.Config {
@@ -68,9 +69,10 @@ func natsMember(t *testing.T, nc *nats.Conn, topic, group string) <-chan *semant
 // RocketMQ consumer gets B's message and never A's. A wrong secret key, an
 // unknown access key and an unsigned call are UNAUTHORIZED; a key whose
 // NATS user may not publish to the topic gets FORBIDDEN and nothing is
-// stored.
+// stored. A reload that changes the credentials is refused, naming the
+// key but no secret, and the running keys keep working.
 func TestRocketMQCredentialsAccounts(t *testing.T) {
-	s := rmqAuthServer(t)
+	s, cfg := rmqAuthServer(t)
 	addr, url := s.RocketMQAddr(), s.ClientURL()
 	alice := testutil.Connect(t, url, nats.UserInfo("alice", "alice-secret"))
 	bob := testutil.Connect(t, url, nats.UserInfo("bob", "bob-secret"))
@@ -214,5 +216,16 @@ func TestRocketMQCredentialsAccounts(t *testing.T) {
 		if n := st.CachedInfo().State.Msgs; n != tc.want {
 			t.Fatalf("orders holds %d messages, want %d (the denied sends stored nothing)", n, tc.want)
 		}
+	}
+
+	revoked := *cfg
+	revoked.RocketMQ.Credentials = cfg.RocketMQ.Credentials[1:]
+	err = s.ReloadWith(ctx, func() (*server.Config, error) { return &revoked, nil })
+	var ce *core.ConfigError
+	if !errors.As(err, &ce) || ce.Key != "rocketmq.credentials" || strings.Contains(err.Error(), "change-me") {
+		t.Fatalf("reload with a revoked key: %v, want a rocketmq.credentials error naming no secret", err)
+	}
+	if st := route(signedMD(rawCtx, "orders-app-a", "change-me-a", time.Now())); st.GetCode() != v2.Code_OK {
+		t.Fatalf("after the refused reload A's key gets %v %q", st.GetCode(), st.GetMessage())
 	}
 }
