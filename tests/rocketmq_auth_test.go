@@ -26,13 +26,13 @@ import (
 // rmqAuthServer runs conf/rocketmq/jetmq.yaml (accounts A and B of a
 // native config, access keys mapped to alice and reader in A and bob in
 // B) on free ports.
-func rmqAuthServer(t *testing.T) (*server.Server, *server.Config) {
+func rmqAuthServer(t *testing.T, log *syncLog) (*server.Server, *server.Config) {
 	t.Helper()
 	t.Setenv("JETMQ_ROCKETMQ_LISTEN", "127.0.0.1:0")
 	cfg := loadExampleConf(t, "rocketmq/jetmq.yaml")
 	cfg.NATS.Host = ""
 	cfg.RocketMQ.LongPolling = 500 * time.Millisecond
-	return testutil.StartConfig(t, cfg), cfg
+	return testutil.StartConfig(t, cfg, server.WithLogger(log.logger())), cfg
 }
 
 func rmqSigned(addr, group, ak, sk string) *rmq.Config {
@@ -70,9 +70,11 @@ func natsMember(t *testing.T, nc *nats.Conn, topic, group string) <-chan *semant
 // unknown access key and an unsigned call are UNAUTHORIZED; a key whose
 // NATS user may not publish to the topic gets FORBIDDEN and nothing is
 // stored. A reload that changes the credentials is refused, naming the
-// key but no secret, and the running keys keep working.
+// key but no secret, and the running keys keep working. No secret key or
+// password is ever logged.
 func TestRocketMQCredentialsAccounts(t *testing.T) {
-	s, cfg := rmqAuthServer(t)
+	log := &syncLog{}
+	s, cfg := rmqAuthServer(t, log)
 	addr, url := s.RocketMQAddr(), s.ClientURL()
 	alice := testutil.Connect(t, url, nats.UserInfo("alice", "alice-secret"))
 	bob := testutil.Connect(t, url, nats.UserInfo("bob", "bob-secret"))
@@ -227,5 +229,13 @@ func TestRocketMQCredentialsAccounts(t *testing.T) {
 	}
 	if st := route(signedMD(rawCtx, "orders-app-a", "change-me-a", time.Now())); st.GetCode() != v2.Code_OK {
 		t.Fatalf("after the refused reload A's key gets %v %q", st.GetCode(), st.GetMessage())
+	}
+	if !strings.Contains(log.String(), "credentials=3") {
+		t.Fatalf("the start log does not count the 3 credentials:\n%s", log)
+	}
+	for _, secret := range []string{"change-me", "alice-secret", "bob-secret", "reader-secret"} {
+		if strings.Contains(log.String(), secret) {
+			t.Fatalf("the log shows the secret %q:\n%s", secret, log)
+		}
 	}
 }
