@@ -28,6 +28,7 @@ type Endpoint struct {
 	js     jetstream.JetStream
 	log    *slog.Logger
 	space  *space
+	key    string // access key; "" for the unsigned clients
 	signer *Signer
 	routes *routes
 
@@ -43,12 +44,12 @@ type Endpoint struct {
 	wg     sync.WaitGroup
 }
 
-func newEndpoint(sp *space, nc *nats.Conn, log *slog.Logger) (*Endpoint, error) {
+func newEndpoint(sp *space, key string, nc *nats.Conn, log *slog.Logger) (*Endpoint, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
 	}
-	e := &Endpoint{opts: sp.opts, nc: nc, js: js, log: log, space: sp}
+	e := &Endpoint{opts: sp.opts, nc: nc, js: js, log: log, space: sp, key: key}
 	e.cons = map[string]cachedConsumer{}
 	e.clients = newClients(e)
 	e.topics = newTopicCache(nc)
@@ -70,6 +71,16 @@ func (e *Endpoint) start() {
 func (e *Endpoint) spawn(f func()) {
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); f() }()
+}
+
+// orderedMember is the member id this endpoint's ordered groups join
+// with: one per node, and per access key, as two keys of one account may
+// consume the same FIFO group through one node.
+func (e *Endpoint) orderedMember() string {
+	if e.key == "" {
+		return memberID(e.opts.Node)
+	}
+	return memberID(e.opts.Node + "@" + e.key)
 }
 
 // stop leaves the groups the clients were in and stops the background

@@ -86,7 +86,7 @@ func (o *orderedGroups) group(ctx context.Context, topic string, cfg core.GroupC
 	}
 	g := &orderedGroup{e: o.e, topic: topic, cfg: cfg, ready: make(chan *orderedItem), out: map[string]*orderedItem{}, lastRecv: time.Now()}
 	sub, err := semantics.Subscribe(ctx, o.e.nc, topic, cfg.Name, g.handle, semantics.Ordered(), semantics.WithoutCreate(),
-		semantics.WithMember(memberID(o.e.opts.Node)), semantics.WithSubscribeLogger(o.e.log))
+		semantics.WithMember(o.e.orderedMember()), semantics.WithSubscribeLogger(o.e.log))
 	if err != nil {
 		return nil, err
 	}

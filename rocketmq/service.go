@@ -128,7 +128,7 @@ func NewService(opts Options) (*Service, error) {
 		} else {
 			watchDenials(nc)
 		}
-		e, err := newEndpoint(sp, nc, s.log.With("account", c.Account, "access_key", c.AccessKey, "as", c.Who))
+		e, err := newEndpoint(sp, c.AccessKey, nc, s.log.With("account", c.Account, "access_key", c.AccessKey, "as", c.Who))
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func NewService(opts Options) (*Service, error) {
 		if sp == nil {
 			return nil, fmt.Errorf("anonymous account %q is not served", opts.Anonymous)
 		}
-		e, err := newEndpoint(sp, sp.nc, s.log.With("account", opts.Anonymous))
+		e, err := newEndpoint(sp, "", sp.nc, s.log.With("account", opts.Anonymous))
 		if err != nil {
 			return nil, err
 		}
@@ -226,6 +226,11 @@ func (s *Service) Stop(ctx context.Context) error {
 	<-done // Stop ends GracefulStop too
 	s.wg.Wait()
 	s.stopSpaces(ctx)
+	for _, c := range s.opts.Credentials {
+		if c.Conn != nil {
+			watched.Delete(c.Conn)
+		}
+	}
 	return nil
 }
 
