@@ -61,7 +61,7 @@ func (e *Endpoint) ackOne(ctx context.Context, raw, topic, group string) *v2.Sta
 		return e.ordered.settleAnywhere(ctx, h, settleAck)
 	}
 	e.inflight.remove(h.Reply)
-	return ackStatus(e.nc.RequestWithContext(ctxTimeout(ctx, ackTimeout), h.Reply, []byte("+ACK")))
+	return ackStatus(requestWatched(ctxTimeout(ctx, ackTimeout), e.nc, &nats.Msg{Subject: h.Reply, Data: []byte("+ACK")}))
 }
 
 func ctxTimeout(ctx context.Context, d time.Duration) context.Context {
@@ -113,7 +113,7 @@ func (e *Endpoint) ChangeInvisibleDuration(ctx context.Context, req *v2.ChangeIn
 		delay = core.PolicyOf(cfg).Delay(h.Attempt)
 	}
 	body := []byte(fmt.Sprintf(`-NAK {"delay":%d}`, delay.Nanoseconds()))
-	if st := ackStatus(e.nc.RequestWithContext(ctxTimeout(ctx, ackTimeout), h.Reply, body)); st != nil {
+	if st := ackStatus(requestWatched(ctxTimeout(ctx, ackTimeout), e.nc, &nats.Msg{Subject: h.Reply, Data: body})); st != nil {
 		return &v2.ChangeInvisibleDurationResponse{Status: st}, nil
 	}
 	h.Push = false

@@ -7,4 +7,9 @@
 // applications share topics, groups and transactions. It keeps no state a
 // client depends on: receipt handles are signed and carry everything an
 // ack needs, so any node answers them.
+//
+// A Service is the listener; each call is authenticated (AK/SK, auth.go)
+// and handed to the Endpoint of its principal, whose actions run on that
+// principal's NATS connection, while each account's space keeps the
+// endpoint's own state over jetmq's own connection (endpoint.go).
 package rocketmq

@@ -4,55 +4,35 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 )
 
-// Options configure an Endpoint.
-type Options struct {
-	Listen    string // host:port
-	TLSCert   string // PEM files; both empty: a self-signed certificate
-	TLSKey    string
-	Plaintext bool // also accept connections without TLS on the same port
-	// LongPolling is the longest a receive waits for a message.
-	LongPolling time.Duration
-	Node        string        // this node's server name
-	NodeTTL     time.Duration // how long a silent node's endpoint stays listed
-	Clustered   bool          // state is created with 3 replicas
-	Log         *slog.Logger
-	Registerer  prometheus.Registerer
-}
-
-// DefaultLongPolling is the receive wait when none is configured.
-const DefaultLongPolling = 20 * time.Second
-
-// Endpoint is one node's RocketMQ gRPC service.
+// Endpoint serves the RocketMQ calls of one principal: an access key, or
+// the unsigned clients. Every action of its clients runs on nc, the
+// principal's NATS connection (the NATS user the access key maps to, so
+// NATS permissions apply as to any NATS client); what the endpoint keeps
+// for itself (handle secret, routes, ordered settles) goes through the
+// account's space and jetmq's own connection there.
 type Endpoint struct {
 	v2.UnimplementedMessagingServiceServer
 	consumerCache
 
-	opts    Options
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	log     *slog.Logger
-	signer  *Signer
-	metrics *metrics
-	grpc    *grpc.Server
-	ln      net.Listener
-	addr    string
+	opts   Options
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	log    *slog.Logger
+	space  *space
+	key    string // access key; "" for the unsigned clients
+	signer *Signer
+	routes *routes
 
 	clients  *clients
-	routes   *routes
 	topics   *topicCache
 	groups   *groupCache
 	checks   *checks
@@ -62,28 +42,15 @@ type Endpoint struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	mu     sync.Mutex
-	failed error
 }
 
-// New prepares an endpoint that talks to jetmq through nc.
-func New(nc *nats.Conn, opts Options) (*Endpoint, error) {
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
-	if opts.LongPolling <= 0 {
-		opts.LongPolling = DefaultLongPolling
-	}
-	if opts.NodeTTL <= 0 {
-		opts.NodeTTL = 1500 * time.Millisecond
-	}
+func newEndpoint(sp *space, key string, nc *nats.Conn, log *slog.Logger) (*Endpoint, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
 	}
-	e := &Endpoint{opts: opts, nc: nc, js: js, log: opts.Log.With("service", "rocketmq")}
+	e := &Endpoint{opts: sp.opts, nc: nc, js: js, log: log, space: sp, key: key}
 	e.cons = map[string]cachedConsumer{}
-	e.metrics = newMetrics(opts.Registerer)
 	e.clients = newClients(e)
 	e.topics = newTopicCache(nc)
 	e.groups = newGroupCache(e)
@@ -93,45 +60,12 @@ func New(nc *nats.Conn, opts Options) (*Endpoint, error) {
 	return e, nil
 }
 
-// Start loads the shared handle secret, opens the listener and serves.
-func (e *Endpoint) Start(ctx context.Context) error {
-	secret, err := e.loadSecret(ctx)
-	if err != nil {
-		return fmt.Errorf("receipt handle secret: %w", err)
-	}
-	if e.signer, err = NewSigner(secret); err != nil {
-		return err
-	}
-	ln, err := e.listen()
-	if err != nil {
-		return err
-	}
-	e.ln, e.addr = ln, ln.Addr().String()
+// start runs the endpoint's background work, once its space has started.
+func (e *Endpoint) start() {
+	e.signer, e.routes = e.space.signer, e.space.routes
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	e.routes = newRoutes(e)
-	if err := e.routes.start(); err != nil {
-		ln.Close()
-		return err
-	}
-	e.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(e.metrics.unary, recoverUnary(e.log)),
-		grpc.ChainStreamInterceptor(e.metrics.stream, recoverStream(e.log)),
-		grpc.MaxRecvMsgSize(int(e.nc.MaxPayload())*2+(1<<20)),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
-	v2.RegisterMessagingServiceServer(e.grpc, e)
 	e.spawn(e.inflight.keepAliveLoop)
 	e.spawn(e.clients.expireLoop)
-	e.spawn(func() {
-		if err := e.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			e.mu.Lock()
-			e.failed = err
-			e.mu.Unlock()
-			e.log.Error("rocketmq listener stopped", "err", err)
-		}
-	})
-	e.log.Info("rocketmq endpoint listening", "addr", e.addr, "plaintext", e.opts.Plaintext)
-	return nil
 }
 
 func (e *Endpoint) spawn(f func()) {
@@ -139,45 +73,96 @@ func (e *Endpoint) spawn(f func()) {
 	go func() { defer e.wg.Done(); f() }()
 }
 
-// Addr is the bound listen address.
-func (e *Endpoint) Addr() string { return e.addr }
-
-// Health is nil while the listener serves.
-func (e *Endpoint) Health() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.failed != nil {
-		return fmt.Errorf("rocketmq listener: %w", e.failed)
+// orderedMember is the member id this endpoint's ordered groups join
+// with: one per node, and per access key, as two keys of one account may
+// consume the same FIFO group through one node.
+func (e *Endpoint) orderedMember() string {
+	if e.key == "" {
+		return memberID(e.opts.Node)
 	}
-	if e.ln == nil {
-		return errors.New("rocketmq listener not started")
-	}
-	return nil
+	return memberID(e.opts.Node + "@" + e.key)
 }
 
-// Stop ends every stream and call, leaves the groups the clients were in
-// and stops the background work.
-func (e *Endpoint) Stop(ctx context.Context) error {
-	if e.grpc == nil {
-		return nil
+// stop leaves the groups the clients were in and stops the background
+// work; the calls have ended before.
+func (e *Endpoint) stop(ctx context.Context) {
+	if e.cancel == nil {
+		return
 	}
 	e.cancel()
-	done := make(chan struct{})
-	go func() { e.grpc.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		e.grpc.Stop()
-	case <-time.After(2 * time.Second):
-		// Long polls and telemetry streams would hold a graceful stop.
-		e.grpc.Stop()
-	}
-	<-done // Stop ends GracefulStop too
 	e.clients.closeAll()
 	e.ordered.stopAll(ctx)
-	e.routes.stop()
 	e.wg.Wait()
-	return nil
+}
+
+// space is one account's share of the endpoint: jetmq's own connection
+// there (the guard denies users jetmq's bucket and $MQ.SYS), the receipt
+// handle secret of the account, the routes its clients are given, and the
+// subject other nodes settle ordered deliveries on. Handles are signed
+// with the account's secret, so one account's handle means nothing in
+// another.
+type space struct {
+	name      string
+	opts      Options
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	log       *slog.Logger
+	signer    *Signer
+	routes    *routes
+	settle    *nats.Subscription
+	endpoints []*Endpoint
+}
+
+func newSpace(a Account, opts Options) (*space, error) {
+	js, err := jetstream.New(a.Conn)
+	if err != nil {
+		return nil, err
+	}
+	return &space{name: a.Name, opts: opts, nc: a.Conn, js: js, log: opts.Log.With("service", "rocketmq", "account", a.Name)}, nil
+}
+
+// start loads the account's handle secret and starts announcing this
+// node's endpoint (addr) to the account's clients.
+func (sp *space) start(ctx context.Context, addr string) error {
+	secret, err := sp.loadSecret(ctx)
+	if err != nil {
+		return errors.Join(errors.New("receipt handle secret of account "+sp.name), err)
+	}
+	if sp.signer, err = NewSigner(secret); err != nil {
+		return err
+	}
+	sp.settle, err = sp.nc.Subscribe(SettleSubjectPrefix+sp.opts.Node, sp.onSettle)
+	if err != nil {
+		return err
+	}
+	sp.routes = newRoutes(sp.nc, sp.opts, addr)
+	return sp.routes.start()
+}
+
+func (sp *space) stop() {
+	if sp.routes != nil {
+		sp.routes.stop()
+	}
+	if sp.settle != nil {
+		_ = sp.settle.Unsubscribe()
+	}
+}
+
+// onSettle applies another node's settle of an ordered delivery held
+// here, by whichever of the account's endpoints holds it.
+func (sp *space) onSettle(m *nats.Msg) {
+	r, ok := parseSettle(m.Data)
+	if !ok {
+		_ = m.Respond([]byte("bad request"))
+		return
+	}
+	for _, e := range sp.endpoints {
+		if e.ordered.settle(Handle{Topic: r.Topic, Group: r.Group, Reply: r.ID}, r.Kind) {
+			_ = m.Respond([]byte("ok"))
+			return
+		}
+	}
+	_ = m.Respond([]byte("gone"))
 }
 
 const (
@@ -187,14 +172,14 @@ const (
 
 // loadSecret reads the receipt-handle secret every node shares from the KV
 // bucket jetmq_rocketmq, creating it (first writer wins) if absent.
-func (e *Endpoint) loadSecret(ctx context.Context) ([]byte, error) {
+func (sp *space) loadSecret(ctx context.Context) ([]byte, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		secret, err := e.trySecret(ctx)
+		secret, err := sp.trySecret(ctx)
 		if err == nil || time.Now().After(deadline) {
 			return secret, err
 		}
-		e.log.Debug("rocketmq secret not readable yet", "err", err)
+		sp.log.Debug("rocketmq secret not readable yet", "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -203,18 +188,18 @@ func (e *Endpoint) loadSecret(ctx context.Context) ([]byte, error) {
 	}
 }
 
-func (e *Endpoint) trySecret(ctx context.Context) ([]byte, error) {
+func (sp *space) trySecret(ctx context.Context) ([]byte, error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	kv, err := e.js.KeyValue(cctx, secretBucket)
+	kv, err := sp.js.KeyValue(cctx, secretBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		r := 1
-		if e.opts.Clustered {
+		if sp.opts.Clustered {
 			r = 3
 		}
-		kv, err = e.js.CreateKeyValue(cctx, jetstream.KeyValueConfig{Bucket: secretBucket, Description: "jetmq RocketMQ endpoint state", Replicas: r, History: 1})
+		kv, err = sp.js.CreateKeyValue(cctx, jetstream.KeyValueConfig{Bucket: secretBucket, Description: "jetmq RocketMQ endpoint state", Replicas: r, History: 1})
 		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = e.js.KeyValue(cctx, secretBucket)
+			kv, err = sp.js.KeyValue(cctx, secretBucket)
 		}
 	}
 	if err != nil {

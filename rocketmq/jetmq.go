@@ -21,7 +21,7 @@ const requestTimeout = 5 * time.Second
 func request(ctx context.Context, nc *nats.Conn, subject string, body []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	msg, err := nc.RequestWithContext(ctx, subject, body)
+	msg, err := requestWatched(ctx, nc, &nats.Msg{Subject: subject, Data: body})
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,10 @@ func request(ctx context.Context, nc *nats.Conn, subject string, body []byte, ou
 // a 404 means for this request (topic, group, message).
 func statusOf(err error, notFound v2.Code, what string) *v2.Status {
 	var api *wire.APIError
+	var forbidden *ErrForbidden
 	switch {
+	case errors.As(err, &forbidden):
+		return status(v2.Code_FORBIDDEN, what+": "+forbidden.Error())
 	case errors.As(err, &api):
 		switch api.Code {
 		case 400:

@@ -19,22 +19,22 @@ import (
 // told otherwise), and with Plaintext also connections without TLS on the
 // same port, told apart by their first byte (a TLS handshake record starts
 // with 0x16, an HTTP/2 preface with 'P').
-func (e *Endpoint) listen() (net.Listener, error) {
-	cert, err := e.certificate()
+func (s *Service) listen() (net.Listener, error) {
+	cert, err := s.certificate()
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", e.opts.Listen)
+	ln, err := net.Listen("tcp", s.opts.Listen)
 	if err != nil {
 		return nil, err
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12}
-	return &sniffListener{Listener: ln, tls: cfg, plaintext: e.opts.Plaintext}, nil
+	return &sniffListener{Listener: ln, tls: cfg, plaintext: s.opts.Plaintext}, nil
 }
 
-func (e *Endpoint) certificate() (tls.Certificate, error) {
-	if e.opts.TLSCert != "" || e.opts.TLSKey != "" {
-		c, err := tls.LoadX509KeyPair(e.opts.TLSCert, e.opts.TLSKey)
+func (s *Service) certificate() (tls.Certificate, error) {
+	if s.opts.TLSCert != "" || s.opts.TLSKey != "" {
+		c, err := tls.LoadX509KeyPair(s.opts.TLSCert, s.opts.TLSKey)
 		if err != nil {
 			return c, fmt.Errorf("rocketmq.tls: %w", err)
 		}
@@ -42,7 +42,7 @@ func (e *Endpoint) certificate() (tls.Certificate, error) {
 	}
 	c, err := SelfSignedCertificate()
 	if err == nil {
-		e.log.Warn("rocketmq.tls.cert not set: serving a generated self-signed certificate (the RocketMQ clients do not verify it by default)")
+		s.log.Warn("rocketmq.tls.cert not set: serving a generated self-signed certificate (the RocketMQ clients do not verify it by default)")
 	}
 	return c, err
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/wire"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 )
 
@@ -62,10 +61,10 @@ type orderedGroup struct {
 }
 
 type orderedGroups struct {
-	e   *Endpoint
-	mu  sync.Mutex
-	m   map[string]*orderedGroup
-	sub *nats.Subscription
+	e      *Endpoint
+	mu     sync.Mutex
+	m      map[string]*orderedGroup
+	idling bool // idleLoop runs
 }
 
 func newOrderedGroups(e *Endpoint) *orderedGroups {
@@ -76,12 +75,8 @@ func newOrderedGroups(e *Endpoint) *orderedGroups {
 func (o *orderedGroups) group(ctx context.Context, topic string, cfg core.GroupConfig) (*orderedGroup, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.sub == nil {
-		sub, err := o.e.nc.Subscribe(SettleSubjectPrefix+o.e.opts.Node, o.onSettle)
-		if err != nil {
-			return nil, err
-		}
-		o.sub = sub
+	if !o.idling {
+		o.idling = true
 		o.e.spawn(o.idleLoop)
 	}
 	key := wire.GroupID(topic, cfg.Name)
@@ -91,7 +86,7 @@ func (o *orderedGroups) group(ctx context.Context, topic string, cfg core.GroupC
 	}
 	g := &orderedGroup{e: o.e, topic: topic, cfg: cfg, ready: make(chan *orderedItem), out: map[string]*orderedItem{}, lastRecv: time.Now()}
 	sub, err := semantics.Subscribe(ctx, o.e.nc, topic, cfg.Name, g.handle, semantics.Ordered(), semantics.WithoutCreate(),
-		semantics.WithMember(memberID(o.e.opts.Node)), semantics.WithSubscribeLogger(o.e.log))
+		semantics.WithMember(o.e.orderedMember()), semantics.WithSubscribeLogger(o.e.log))
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +255,8 @@ func (o *orderedGroups) settleAnywhere(ctx context.Context, h Handle, k settleKi
 		return nil
 	}
 	body, _ := json.Marshal(settleRequest{Topic: h.Topic, Group: h.Group, ID: h.Reply, Kind: k})
-	reply, err := o.e.nc.RequestWithContext(ctxTimeout(ctx, ackTimeout), SettleSubjectPrefix+h.Node, body)
+	// Over jetmq's own connection: $MQ.SYS is denied to users.
+	reply, err := o.e.space.nc.RequestWithContext(ctxTimeout(ctx, ackTimeout), SettleSubjectPrefix+h.Node, body)
 	if err != nil {
 		return status(v2.Code_INVALID_RECEIPT_HANDLE, fmt.Sprintf("node %s holding the ordered delivery does not answer (%v); it comes again in order", h.Node, err))
 	}
@@ -270,17 +266,13 @@ func (o *orderedGroups) settleAnywhere(ctx context.Context, h Handle, k settleKi
 	return nil
 }
 
-func (o *orderedGroups) onSettle(m *nats.Msg) {
+// parseSettle decodes another node's settle request (space.onSettle).
+func parseSettle(data []byte) (settleRequest, bool) {
 	var r settleRequest
-	if json.Unmarshal(m.Data, &r) != nil || r.Kind < settleAck || r.Kind > settleDeadLetter {
-		_ = m.Respond([]byte("bad request"))
-		return
+	if json.Unmarshal(data, &r) != nil || r.Kind < settleAck || r.Kind > settleDeadLetter {
+		return r, false
 	}
-	if o.settle(Handle{Topic: r.Topic, Group: r.Group, Reply: r.ID}, r.Kind) {
-		_ = m.Respond([]byte("ok"))
-		return
-	}
-	_ = m.Respond([]byte("gone"))
+	return r, true
 }
 
 // idleLoop stops the members of groups no client has received from for a
@@ -324,12 +316,8 @@ func (o *orderedGroups) stopAll(ctx context.Context) {
 		gs = append(gs, g)
 	}
 	o.m = map[string]*orderedGroup{}
-	sub := o.sub
 	o.mu.Unlock()
 	for _, g := range gs {
 		g.stop(ctx)
-	}
-	if sub != nil {
-		_ = sub.Unsubscribe()
 	}
 }

@@ -27,7 +27,8 @@ type beacon struct {
 
 // routes tracks the endpoints of the live nodes: what QueryRoute lists.
 type routes struct {
-	e    *Endpoint
+	nc   *nats.Conn // jetmq's own: users may not publish on $MQ.SYS
+	ttl  time.Duration
 	self beacon
 	sub  *nats.Subscription
 	mu   sync.Mutex
@@ -41,19 +42,19 @@ type seenBeacon struct {
 	at time.Time
 }
 
-func newRoutes(e *Endpoint) *routes {
-	host, port, _ := net.SplitHostPort(e.addr)
+func newRoutes(nc *nats.Conn, opts Options, addr string) *routes {
+	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		if h, err := os.Hostname(); err == nil {
 			host = h
 		}
 	}
 	p, _ := strconv.Atoi(port)
-	return &routes{e: e, self: beacon{Node: e.opts.Node, Host: host, Port: p}, seen: map[string]seenBeacon{}, done: make(chan struct{})}
+	return &routes{nc: nc, ttl: opts.NodeTTL, self: beacon{Node: opts.Node, Host: host, Port: p}, seen: map[string]seenBeacon{}, done: make(chan struct{})}
 }
 
 func (r *routes) start() error {
-	sub, err := r.e.nc.Subscribe(EndpointSubject, func(m *nats.Msg) {
+	sub, err := r.nc.Subscribe(EndpointSubject, func(m *nats.Msg) {
 		var b beacon
 		if json.Unmarshal(m.Data, &b) == nil && b.Node != "" && b.Host != "" && b.Port > 0 && b.Port < 65536 {
 			r.mu.Lock()
@@ -69,10 +70,10 @@ func (r *routes) start() error {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		t := time.NewTicker(r.e.opts.NodeTTL / 6)
+		t := time.NewTicker(r.ttl / 6)
 		defer t.Stop()
 		for {
-			_ = r.e.nc.Publish(EndpointSubject, data)
+			_ = r.nc.Publish(EndpointSubject, data)
 			select {
 			case <-r.done:
 				return
@@ -98,7 +99,7 @@ func (r *routes) live() []beacon {
 	defer r.mu.Unlock()
 	out := []beacon{r.self}
 	for node, s := range r.seen {
-		if node != r.self.Node && time.Since(s.at) < r.e.opts.NodeTTL {
+		if node != r.self.Node && time.Since(s.at) < r.ttl {
 			out = append(out, s.b)
 		}
 	}

@@ -71,9 +71,11 @@ func (e *Endpoint) publish(ctx context.Context, o *Outgoing, entry *v2.SendResul
 	msg := &nats.Msg{Subject: wire.InputSubject(o.Topic, o.key(), o.Tag), Header: o.Header, Data: o.Data}
 	pctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
+	pctx, release := watchPublish(pctx, e.nc, msg.Subject)
+	defer release()
 	ack, err := e.js.PublishMsg(pctx, msg)
 	if err != nil {
-		return publishStatus(err, o.Topic)
+		return publishStatus(denied(pctx, err), o.Topic)
 	}
 	entry.Offset = int64(ack.Sequence)
 	return nil
@@ -155,7 +157,7 @@ func (e *Endpoint) prepare(ctx context.Context, o *Outgoing, entry *v2.SendResul
 func requestMsg(ctx context.Context, nc *nats.Conn, m *nats.Msg, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	reply, err := nc.RequestMsgWithContext(ctx, m)
+	reply, err := requestWatched(ctx, nc, m)
 	if err != nil {
 		return err
 	}

@@ -121,6 +121,24 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"groups[0].retry_backoff[1]", func(c *Config) { c.Groups[0].RetryBackoff = []time.Duration{time.Minute, time.Second} }},
 		{"groups[0].retry_backoff[0]", func(c *Config) { c.Groups[0].RetryBackoff = []time.Duration{-time.Second} }},
 		{"groups[0].max_reconsume", func(c *Config) { c.Groups[0].MaxReconsume = -3 }},
+		{"rocketmq.credentials[0].access_key", func(c *Config) { c.RocketMQ.Credentials = []RocketMQCredential{{SecretKey: "s", Account: "A"}} }},
+		{"rocketmq.credentials[0].access_key", func(c *Config) {
+			c.RocketMQ.Credentials = []RocketMQCredential{{AccessKey: "a/b", SecretKey: "s", Account: "A"}}
+		}},
+		{"rocketmq.credentials[1].access_key", func(c *Config) {
+			c.RocketMQ.Credentials = []RocketMQCredential{{AccessKey: "k", SecretKey: "s", Account: "A"}, {AccessKey: "k", SecretKey: "t", Account: "B"}}
+		}},
+		{"rocketmq.credentials[0].secret_key", func(c *Config) { c.RocketMQ.Credentials = []RocketMQCredential{{AccessKey: "k", Account: "A"}} }},
+		{"rocketmq.credentials[0]", func(c *Config) { c.RocketMQ.Credentials = []RocketMQCredential{{AccessKey: "k", SecretKey: "s"}} }},
+		{"rocketmq.credentials[0]", func(c *Config) {
+			c.RocketMQ.Credentials = []RocketMQCredential{{AccessKey: "k", SecretKey: "s", User: "u", Creds: file}}
+		}},
+		{"rocketmq.credentials[0].password", func(c *Config) {
+			c.RocketMQ.Credentials = []RocketMQCredential{{AccessKey: "k", SecretKey: "s", Account: "A", Password: "p"}}
+		}},
+		{"rocketmq.credentials[0].nkey", func(c *Config) {
+			c.RocketMQ.Credentials = []RocketMQCredential{{AccessKey: "k", SecretKey: "s", Nkey: filepath.Join(t.TempDir(), "missing.nk")}}
+		}},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			c := validConfig(t)

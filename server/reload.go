@@ -98,6 +98,15 @@ func (s *Server) checkRestartOnly(cfg *Config, opts *natsserver.Options) error {
 	if opts.StoreDir != s.opts.StoreDir {
 		return cfgErr("nats.store_dir", "%q: changes on restart only (now %q)", opts.StoreDir, s.opts.StoreDir)
 	}
+	// The endpoint holds a NATS connection per credential. Refused rather
+	// than ignored: a revoked access key must not keep working unnoticed.
+	// (The message names no key or secret.)
+	if !reflect.DeepEqual(cfg.RocketMQ.Credentials, s.cfg.RocketMQ.Credentials) {
+		return cfgErr("rocketmq.credentials", "changed: credentials change on restart only")
+	}
+	if cfg.RocketMQ.AnonymousAccount != s.cfg.RocketMQ.AnonymousAccount {
+		return cfgErr("rocketmq.anonymous_account", "%q: changes on restart only (now %q)", cfg.RocketMQ.AnonymousAccount, s.cfg.RocketMQ.AnonymousAccount)
+	}
 	return nil
 }
 

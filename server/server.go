@@ -50,8 +50,8 @@ type Server struct {
 	notReady string
 	// storeLock keeps a second process off the store dir while NATS runs.
 	storeLock *storeLock
-	rmq       *rocketmq.Endpoint
-	rmqConn   *nats.Conn
+	rmq       *rocketmq.Service
+	rmqConns  []*nats.Conn
 	cancel    context.CancelFunc
 	// reloadMu serialises reloads with each other and with shutdown.
 	reloadMu sync.Mutex

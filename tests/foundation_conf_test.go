@@ -52,7 +52,7 @@ func loadExampleConf(t *testing.T, rel string) *server.Config {
 
 // TestConfExamplesLoad: every example passes server.LoadConfig.
 func TestConfExamplesLoad(t *testing.T) {
-	for _, f := range []string{"jetmq.yaml", "cluster/n1.yaml", "cluster/n2.yaml", "cluster/n3.yaml", "dropin/jetmq.yaml", "tenants/jetmq.yaml", "operator/jetmq.yaml"} {
+	for _, f := range []string{"jetmq.yaml", "cluster/n1.yaml", "cluster/n2.yaml", "cluster/n3.yaml", "dropin/jetmq.yaml", "tenants/jetmq.yaml", "operator/jetmq.yaml", "rocketmq/jetmq.yaml"} {
 		t.Run(f, func(t *testing.T) {
 			t.Setenv("JETMQ_NATS_STORE_DIR", t.TempDir())
 			cfg, err := server.LoadConfig(confPath(t, f), nil)
