@@ -370,3 +370,28 @@ func (f *fifoTally) check() (violations, missing []string) {
 	}
 	return violations, missing
 }
+
+// TestFIFOTallyCheck pins the chaos test's FIFO definition: redeliveries
+// of a sequence number are allowed, a new sequence number below the
+// highest one delivered is a violation, an acknowledged one never
+// delivered is missing.
+func TestFIFOTallyCheck(t *testing.T) {
+	f := newFIFOTally()
+	for _, seq := range []int{0, 1, 2} {
+		f.ack("a", seq)
+		f.ack("b", seq)
+	}
+	for _, seq := range []int{0, 1, 1, 0, 2, 1} { // redeliveries only
+		f.deliver("a", seq)
+	}
+	for _, seq := range []int{0, 2} { // 1 missing: skipped, not yet late
+		f.deliver("b", seq)
+	}
+	if v, m := f.check(); len(v) != 0 || len(m) != 1 || m[0] != fifoBody("b", 1) {
+		t.Fatalf("violations %v, missing %v; want none and [%s]", v, m, fifoBody("b", 1))
+	}
+	f.deliver("b", 1) // 1 after 2: out of order
+	if v, m := f.check(); len(v) != 1 || len(m) != 0 {
+		t.Fatalf("violations %v, missing %v; want one violation, nothing missing", v, m)
+	}
+}
