@@ -17,7 +17,8 @@ import (
 )
 
 // TestRocketMQClusterRoutesHandlesFailover: on a 3-node cluster every
-// node serves the endpoint and QueryRoute lists all three; a message
+// node serves the endpoint and QueryRoute lists all three (each broker
+// with the others as fallbacks); a message
 // received through node 1 is acked through node 2 (receipt handles are
 // stateless); after node 3 stops, QueryRoute drops it within the node
 // TTL, and a producer and a push consumer pointed at the two remaining
@@ -53,8 +54,11 @@ func TestRocketMQClusterRoutesHandlesFailover(t *testing.T) {
 	produceAndConsumeOn(t, strings.Join(addrs[:2], ";"), 20)
 }
 
-// routeLists checks that QueryRoute answers exactly the endpoints want,
-// each with one queue per partition.
+// routeLists checks that QueryRoute answers one broker per endpoint in
+// want, each with one queue per partition and listing every wanted
+// address, its own twice when there are others (the fallbacks a client
+// fails over to, see rocketmq's brokers): no other address, and each
+// wanted address is one broker's own.
 func routeLists(ctx context.Context, c v2.MessagingServiceClient, topic string, want []string, partitions int) error {
 	resp, err := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}})
 	if err != nil {
@@ -63,23 +67,44 @@ func routeLists(ctx context.Context, c v2.MessagingServiceClient, topic string, 
 	if resp.GetStatus().GetCode() != v2.Code_OK {
 		return fmt.Errorf("QueryRoute: %v", resp.GetStatus())
 	}
-	queues := map[string]int{}
+	queues := map[string]int{}           // per broker name
+	brokerAddrs := map[string][]string{} // per broker name
 	for _, q := range resp.GetMessageQueues() {
+		name := q.GetBroker().GetName()
+		queues[name]++
+		var addrs []string
 		for _, a := range q.GetBroker().GetEndpoints().GetAddresses() {
-			queues[a.GetHost()+":"+strconv.Itoa(int(a.GetPort()))]++
+			addrs = append(addrs, a.GetHost()+":"+strconv.Itoa(int(a.GetPort())))
 		}
+		brokerAddrs[name] = addrs
 	}
-	var got []string
-	for ep, n := range queues {
-		if n != partitions {
-			return fmt.Errorf("endpoint %s has %d queues, want %d (one per partition)", ep, n, partitions)
-		}
-		got = append(got, ep)
+	if len(queues) != len(want) {
+		return fmt.Errorf("QueryRoute lists %d brokers %v, want %d", len(queues), brokerAddrs, len(want))
 	}
-	slices.Sort(got)
 	sorted := slices.Sorted(slices.Values(want))
-	if !slices.Equal(got, sorted) {
-		return fmt.Errorf("QueryRoute lists %v, want %v", got, sorted)
+	var owns []string
+	for name, n := range queues {
+		if n != partitions {
+			return fmt.Errorf("broker %s has %d queues, want %d (one per partition)", name, n, partitions)
+		}
+		addrs := slices.Sorted(slices.Values(brokerAddrs[name]))
+		if !slices.Equal(slices.Compact(slices.Clone(addrs)), sorted) {
+			return fmt.Errorf("broker %s lists %v, want %v", name, addrs, sorted)
+		}
+		own := addrs[0] // the one address listed twice, or the only one
+		for i := 1; i < len(addrs); i++ {
+			if addrs[i] == addrs[i-1] {
+				own = addrs[i]
+			}
+		}
+		if len(want) > 1 && len(addrs) != len(want)+1 {
+			return fmt.Errorf("broker %s lists %v, want its own address twice and each other once", name, addrs)
+		}
+		owns = append(owns, own)
+	}
+	slices.Sort(owns)
+	if !slices.Equal(owns, sorted) {
+		return fmt.Errorf("brokers' own addresses %v, want %v", owns, sorted)
 	}
 	return nil
 }

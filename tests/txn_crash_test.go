@@ -238,13 +238,19 @@ func TestTxnCrashKill9(t *testing.T) {
 // readTopic counts the messages on <topic>.> by body.
 func readTopic(t *testing.T, js jetstream.JetStream) map[string]int {
 	t.Helper()
+	return readTopicOf(t, js, txnTopic)
+}
+
+// readTopicOf counts the messages on <topic>.> by body.
+func readTopicOf(t *testing.T, js jetstream.JetStream, topic string) map[string]int {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, txnTopic)
+	st, err := js.Stream(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{txnTopic + ".>"}})
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{topic + ".>"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,8 +132,13 @@ func (r *recorder) waitCount(t *testing.T, txid, body string, n int, within time
 
 // txnInfo asks the broker about a transaction.
 func txnInfo(nc *nats.Conn, txid string) (map[string]any, error) {
+	return txnInfoOn(nc, txnTopic, txid)
+}
+
+// txnInfoOn asks for transaction txid of topic.
+func txnInfoOn(nc *nats.Conn, topic, txid string) (map[string]any, error) {
 	var v map[string]any
-	err := request(nc, nats.NewMsg(semantics.TxnAPIPrefix+"INFO."+txnTopic+"."+txid), &v)
+	err := request(nc, nats.NewMsg(semantics.TxnAPIPrefix+"INFO."+topic+"."+txid), &v)
 	return v, err
 }
 
