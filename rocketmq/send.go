@@ -2,6 +2,7 @@ package rocketmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // SendMessage stores each message as a NATS producer would: a publish on
@@ -73,12 +75,33 @@ func (e *Endpoint) publish(ctx context.Context, o *Outgoing, entry *v2.SendResul
 	defer cancel()
 	pctx, release := watchPublish(pctx, e.nc, msg.Subject)
 	defer release()
-	ack, err := e.js.PublishMsg(pctx, msg)
-	if err != nil {
-		return publishStatus(denied(pctx, err), o.Topic)
+	for {
+		actx, acancel := context.WithTimeout(pctx, publishAttempt)
+		ack, err := e.js.PublishMsg(actx, msg)
+		acancel()
+		if err == nil {
+			entry.Offset = int64(ack.Sequence)
+			return nil
+		}
+		// Without a message id a retry could store the message twice.
+		if pctx.Err() != nil || !retryablePublish(err) || msg.Header.Get(wire.HeaderNatsMsgID) == "" {
+			return publishStatus(denied(pctx, err), o.Topic)
+		}
 	}
-	entry.Offset = int64(ack.Sequence)
-	return nil
+}
+
+// publishAttempt bounds one JetStream publish of a send. A stream whose
+// leader died answers nothing until a new leader is elected (2-5 s); the
+// send retries within its own deadline, so that it lands as soon as there
+// is one, instead of waiting out one long publish the dead leader will
+// never answer (a RocketMQ client times out first and retries on the same
+// queue). A retry is deduplicated by the message's Nats-Msg-Id.
+const publishAttempt = time.Second
+
+// retryablePublish says whether err means "no stream leader answered".
+func retryablePublish(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 func publishStatus(err error, topic string) *v2.Status {
