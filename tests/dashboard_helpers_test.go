@@ -131,6 +131,23 @@ func (b *browser) fill(sel, value string) {
 	b.do("fill "+sel, chromedp.WaitVisible(sel), chromedp.SetValue(sel, value))
 }
 
+// choose picks value in the select sel, as a user does: the value
+// changes and the page gets its change event.
+func (b *browser) choose(sel, value string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%s); e.value = %s; e.dispatchEvent(new Event("change", {bubbles: true})); return e.value; })()`, jsString(sel), jsString(value))
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	if err != nil || got != value {
+		b.t.Fatalf("choose %q in %s: got %q, %v", value, sel, got, err)
+	}
+}
+
+// upload sets the file input sel to the file at path.
+func (b *browser) upload(sel, path string) {
+	b.t.Helper()
+	b.do("upload "+path+" to "+sel, chromedp.WaitVisible(sel), chromedp.SetUploadFiles(sel, []string{path}))
+}
+
 // open navigates to the dashboard page hash (#/…).
 func (b *browser) open(base, hash string) {
 	b.t.Helper()
