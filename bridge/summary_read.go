@@ -164,6 +164,11 @@ func (s *Summary) readTopic(ctx context.Context, si *jetstream.StreamInfo, set s
 	if si.Config.Storage == jetstream.MemoryStorage {
 		t.Storage = core.StorageMemory
 	}
+	if !s.h.Clustered() {
+		// A lone node leads every stream; the stream list says so in
+		// clustered mode only (it carries no cluster info otherwise).
+		t.Leader = s.h.NodeName()
+	}
 	if c := si.Cluster; c != nil {
 		t.Leader = c.Leader
 		for _, p := range c.Replicas {

@@ -119,6 +119,16 @@ func (b *browser) text(sel string) string {
 	return s
 }
 
+// attr reads an element's attribute ("" when absent).
+func (b *browser) attr(sel, name string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%s)?.getAttribute(%s)) || ""`, jsString(sel), jsString(name))))
+	if err != nil {
+		b.t.Fatalf("read %s of %s: %v", name, sel, err)
+	}
+	return s
+}
+
 // click clicks the first element matching sel once it is visible.
 func (b *browser) click(sel string) {
 	b.t.Helper()
@@ -129,6 +139,23 @@ func (b *browser) click(sel string) {
 func (b *browser) fill(sel, value string) {
 	b.t.Helper()
 	b.do("fill "+sel, chromedp.WaitVisible(sel), chromedp.SetValue(sel, value))
+}
+
+// choose picks value in the select sel, as a user does: the value
+// changes and the page gets its change event.
+func (b *browser) choose(sel, value string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%s); e.value = %s; e.dispatchEvent(new Event("change", {bubbles: true})); return e.value; })()`, jsString(sel), jsString(value))
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	if err != nil || got != value {
+		b.t.Fatalf("choose %q in %s: got %q, %v", value, sel, got, err)
+	}
+}
+
+// upload sets the file input sel to the file at path.
+func (b *browser) upload(sel, path string) {
+	b.t.Helper()
+	b.do("upload "+path+" to "+sel, chromedp.WaitVisible(sel), chromedp.SetUploadFiles(sel, []string{path}))
 }
 
 // open navigates to the dashboard page hash (#/…).
@@ -195,23 +222,41 @@ func (b *browser) visible(sel string) bool {
 	return v
 }
 
-// screenshotOverview publishes for a few seconds (the overview polls
-// every 2 s meanwhile, so the rate chart has a curve), then writes a PNG of the overview page to path.
-func screenshotOverview(t *testing.T, b *browser, p *semantics.Producer, path string) {
+// screenshotOverview publishes while group email of orders consumes,
+// until the overview (polling every 2 s, figures from a snapshot at most
+// 2 s old) has drawn six rate samples, then writes a JPEG of the page to
+// path.
+func screenshotOverview(t *testing.T, b *browser, nc *nats.Conn, p *semantics.Producer, path string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for i := 0; ctx.Err() == nil; i++ {
-		if _, err := p.Send(ctx, &semantics.Message{Topic: "orders", Key: fmt.Sprintf("user-%d", i%50), Data: []byte("order")}); err != nil && ctx.Err() == nil {
-			t.Fatal(err)
-		}
-	}
-	b.waitJS("chart drawn", `document.querySelectorAll("#tiles .tile").length > 0`)
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	sub, err := semantics.Subscribe(ctx, nc, "orders", "email", func(context.Context, *semantics.Delivery) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	defer sub.Stop(context.Background())
+	samples := func() int {
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`+(document.getElementById("rate-chart")?.dataset.points || 0)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := 0; samples() < 6; i++ {
+		if ctx.Err() != nil {
+			t.Fatalf("the overview drew %d rate samples in a minute", samples())
+		}
+		for j := range 200 {
+			if _, err := p.Send(ctx, &semantics.Message{Topic: "orders", Key: fmt.Sprintf("user-%d", (i*200+j)%50), Data: []byte("order")}); err != nil && ctx.Err() == nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	img, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, img, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

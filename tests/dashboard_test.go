@@ -34,12 +34,18 @@ func TestDashboardPagesRender(t *testing.T) {
 	b.waitText("#tiles", "Topics")
 	b.waitText("#nodes-table", "meta leader")
 	b.waitText("#leaders-table", "orders")
+	// A lone node leads every topic, and its 56-character id is cut in
+	// the meta leader tile, whole in the tooltip.
+	b.waitText("#leaders-table", s.Name())
+	if title := b.attr("#tile-meta-leader .v", "title"); title != s.Name() {
+		t.Fatalf("meta leader tile title %q, want %q", title, s.Name())
+	}
 	want := "4 partitions · 3 messages"
 	if path := os.Getenv("JETMQ_DASHBOARD_SCREENSHOT"); path != "" {
 		want = "4 partitions · "
 		// The README's picture: go test -run TestDashboardPagesRender with
 		// JETMQ_DASHBOARD_SCREENSHOT=$PWD/docs/dashboard-overview.jpg.
-		screenshotOverview(t, b, p, path)
+		screenshotOverview(t, b, nc, p, path)
 	}
 	b.open(base, "#/topics")
 	b.waitText("#topics-table", "orders")

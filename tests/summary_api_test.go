@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
+	"github.com/jetmq/jetmq/server"
 	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,7 +20,10 @@ import (
 // The bulk listings, the DLQ export and the resend, spoken from plain
 // NATS as docs/PROTOCOL.md describes them, and through the jetmq CLI.
 func TestSummaryExportAndResendAPIs(t *testing.T) {
-	s := txnServer(t)
+	// No check before the test ends: tx-1 must still be PENDING when the
+	// CLI lists it, seconds later on a loaded machine (fastTxn parks it
+	// after about 4 s).
+	s := txnServer(t, func(c *server.Config) { c.Transactions.CheckImmunity = 10 * time.Minute })
 	nc := testutil.Connect(t, s.ClientURL())
 	js := testutil.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -55,6 +59,7 @@ func TestSummaryExportAndResendAPIs(t *testing.T) {
 			Nodes      []struct{ Healthy bool }
 		}
 		TopicLeaders []struct{ Topic, Leader string } `json:"topic_leaders"`
+		Leaders      map[string]int
 	}
 	if err := rawAPI(t, nc, "$MQ.API.SUMMARY", `{"fresh":true}`, &o); err != nil {
 		t.Fatal(err)
@@ -65,6 +70,14 @@ func TestSummaryExportAndResendAPIs(t *testing.T) {
 	}
 	if o.Cluster.MetaLeader != s.Name() || len(o.Cluster.Nodes) != 1 || !o.Cluster.Nodes[0].Healthy || len(o.TopicLeaders) != 2 {
 		t.Fatalf("cluster %+v, leaders %+v", o.Cluster, o.TopicLeaders)
+	}
+	for _, l := range o.TopicLeaders {
+		if l.Leader != s.Name() {
+			t.Fatalf("topic %s led by %q on a lone node, want %q", l.Topic, l.Leader, s.Name())
+		}
+	}
+	if o.Leaders[s.Name()] != 2 {
+		t.Fatalf("leaders per node %v, want %s leading both topics", o.Leaders, s.Name())
 	}
 	var groups struct {
 		Total  int

@@ -12,6 +12,7 @@ export class RateChart {
   add(t, values) {
     this.points.push({ t, values });
     if (this.points.length > this.keep) this.points.shift();
+    this.canvas.dataset.points = this.points.length; // for tests and screenshots
     this.draw();
   }
 

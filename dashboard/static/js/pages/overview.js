@@ -36,7 +36,7 @@ export function render(view) {
     const healthy = o.cluster.nodes.filter((n) => n.healthy).length;
     show(tiles,
       tile("Nodes healthy", `${healthy}/${o.cluster.nodes.length}`, healthy < o.cluster.nodes.length ? "alert" : ""),
-      tile("Meta leader", o.cluster.meta_leader || "none", o.cluster.meta_leader ? "" : "alert"),
+      tile("Meta leader", o.cluster.meta_leader || "none", o.cluster.meta_leader ? "" : "alert", "tile-meta-leader", true),
       tile("Topics", fmtInt(tot.topics)), tile("Groups", fmtInt(tot.groups)),
       tile("Messages", fmtInt(tot.messages)), tile("Stored", fmtBytes(st.store) + (st.memory ? " + " + fmtBytes(st.memory) + " mem" : "")),
       tile("Published/s", formatRate(prev.pub || 0)), tile("Acknowledged/s", formatRate(prev.con || 0)));
@@ -66,6 +66,8 @@ export function render(view) {
   return () => clearInterval(timer);
 }
 
-function tile(k, v, cls, id) {
-  return h("div", { class: "tile " + (cls || ""), id: id || null }, h("div", { class: "k" }, k), h("div", { class: "v" }, v));
+// tile is one figure; a long name (a node id) is cut to the tile's width
+// with the whole of it as the tooltip.
+function tile(k, v, cls, id, name) {
+  return h("div", { class: "tile " + (cls || ""), id: id || null }, h("div", { class: "k" }, k), h("div", { class: name ? "v id" : "v", title: name ? v : null }, v));
 }
