@@ -12,21 +12,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Headers a resent message carries.
-const (
-	// HeaderResendOf is the stream sequence of the message resent.
-	HeaderResendOf = "Mq-Resend-Of"
-	// HeaderResendFor names the group the operator resent it for.
-	HeaderResendFor = "Mq-Resend-For"
-)
-
 // resend publishes a copy of message seq to the topic's input subject (its
 // key and tag, so it lands in the key's partition), with its own headers
 // (JetStream's Nats-* ones dropped) plus Mq-Resend-Of and, when a group
 // is named, Mq-Resend-For. JetStream cannot deliver a message to one
 // consumer only, so every group of the topic whose tags select it gets
-// the copy; the group named is checked to exist and recorded, so that
-// other groups' handlers can tell a resend meant for someone else.
+// the copy; the group named is checked to exist and recorded, and every
+// other group's members ack the copy unhandled (wire.ResentForAnother).
 func (s *Inspect) resend(ctx context.Context, ti TopicInfo, body []byte) (any, error) {
 	var req wire.MsgResendRequest
 	if err := decodeRequest("request", body, &req); err != nil {
@@ -55,9 +47,9 @@ func (s *Inspect) resend(ctx context.Context, ti TopicInfo, body []byte) (any, e
 			h[k] = vs
 		}
 	}
-	h.Set(HeaderResendOf, strconv.FormatUint(tm.Seq, 10))
+	h.Set(wire.HeaderResendOf, strconv.FormatUint(tm.Seq, 10))
 	if req.Group != "" {
-		h.Set(HeaderResendFor, req.Group)
+		h.Set(wire.HeaderResendFor, req.Group)
 	}
 	key := tm.Key
 	subj := wire.InputSubject(ti.Name, "", "")

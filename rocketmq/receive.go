@@ -177,6 +177,10 @@ func (e *Endpoint) deliver(r *receive, m jetstream.Msg) *v2.Message {
 		_ = m.Nak()
 		return nil
 	}
+	if wire.ResentForAnother(m.Headers(), r.group) {
+		_ = m.Ack() // an operator's resend for another group
+		return nil
+	}
 	attempt := int(md.NumDelivered)
 	if d := core.PolicyOf(r.cfg).OnDelivery(attempt); d.Action == core.ActionDeadLetter {
 		e.deadLetter(context.Background(), r.cfg, m.Subject(), md.Sequence.Stream, attempt, d.Reason, m.Headers(), m.Data(), m.Reply())

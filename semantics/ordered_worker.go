@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jetmq/jetmq/core"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -38,6 +39,11 @@ const (
 func (w *partitionWorker) process(hctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, quit <-chan struct{}) outcome {
 	if md.Sequence.Stream <= w.lastSeq {
 		_ = msg.Ack() // handled already: a redelivery of the acked tail
+		return outcomeDone
+	}
+	if wire.ResentForAnother(msg.Headers(), w.m.group) {
+		_ = msg.Ack()
+		w.lastSeq = md.Sequence.Stream
 		return outcomeDone
 	}
 	jr := w.m.join

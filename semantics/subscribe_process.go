@@ -29,6 +29,10 @@ func (s *Subscription) process(m jetstream.Msg) {
 	s.mu.Lock()
 	jr, pol := s.join, s.policy
 	s.mu.Unlock()
+	if wire.ResentForAnother(m.Headers(), s.group) {
+		_ = m.Ack()
+		return
+	}
 	attempt := int(md.NumDelivered)
 	if dec := pol.OnDelivery(attempt); dec.Action == core.ActionDeadLetter {
 		s.deadLetter(m, md, jr, attempt, dec.Reason)

@@ -65,6 +65,26 @@ const (
 	HeaderRepairedFrom  = "Mq-Repaired-From"
 )
 
+// Resend headers (docs/PROTOCOL.md, "Resend: MSG.RESEND"). JetStream
+// cannot deliver a stored message to one consumer only, so a copy resent
+// for group G reaches every group that selects it; every other group's
+// member acks it without handling it (ResentForAnother).
+const (
+	// HeaderResendOf is the stream sequence of the message resent.
+	HeaderResendOf = "Mq-Resend-Of"
+	// HeaderResendFor names the group the operator resent it for.
+	HeaderResendFor = "Mq-Resend-For"
+)
+
+// ResentForAnother reports whether a delivery with headers h is a resend
+// meant for a group other than group: its member acks it unhandled.
+func ResentForAnother(h map[string][]string, group string) bool {
+	for _, v := range h[HeaderResendFor] {
+		return v != group
+	}
+	return false
+}
+
 // Transaction headers (docs/PROTOCOL.md, "Transactions"): bookkeeping the
 // broker keeps on half messages, and who ended a transaction.
 const (
