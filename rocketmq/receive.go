@@ -129,11 +129,11 @@ func (e *Endpoint) receivePlain(ctx context.Context, r *receive) ([]*v2.Message,
 	if err != nil {
 		return nil, statusOf(err, v2.Code_CONSUMER_GROUP_NOT_FOUND, fmt.Sprintf("consumer of group %q of topic %q", r.group, r.topic))
 	}
-	got := fetch(cons, r.batch, 0)
+	got := Fetch(cons, r.batch, 0)
 	if len(got) == 0 && r.wait > 0 {
-		got = fetch(cons, 1, r.wait)
+		got = Fetch(cons, 1, r.wait)
 		if len(got) > 0 && r.batch > 1 {
-			got = append(got, fetch(cons, r.batch-1, 0)...)
+			got = append(got, Fetch(cons, r.batch-1, 0)...)
 		}
 	}
 	out := make([]*v2.Message, 0, len(got))
@@ -149,8 +149,10 @@ func (e *Endpoint) receivePlain(ctx context.Context, r *receive) ([]*v2.Message,
 	return out, nil
 }
 
-// fetch pulls up to n messages, waiting up to wait (0: no wait).
-func fetch(cons jetstream.Consumer, n int, wait time.Duration) []jetstream.Msg {
+// Fetch pulls up to n messages, waiting up to wait (0: no wait). The
+// bench's plain reference proxy pulls with it too, so that the two pull
+// alike.
+func Fetch(cons jetstream.Consumer, n int, wait time.Duration) []jetstream.Msg {
 	var batch jetstream.MessageBatch
 	var err error
 	if wait <= 0 {

@@ -16,7 +16,6 @@ import (
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
 	"github.com/jetmq/jetmq/core"
 	"github.com/jetmq/jetmq/internal/testutil"
-	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,20 +47,6 @@ func signedMD(ctx context.Context, ak, sk string, at time.Time) context.Context 
 	mac.Write([]byte(stamp))
 	auth := fmt.Sprintf("MQv2-HMAC-SHA1 Credential=%s//Rocketmq, SignedHeaders=x-mq-date-time, Signature=%s", ak, hex.EncodeToString(mac.Sum(nil)))
 	return metadata.AppendToOutgoingContext(ctx, "x-mq-date-time", stamp, "authorization", auth)
-}
-
-func natsMember(t *testing.T, nc *nats.Conn, topic, group string) <-chan *semantics.Delivery {
-	t.Helper()
-	got := make(chan *semantics.Delivery, 16)
-	sub, err := semantics.Subscribe(context.Background(), nc, topic, group, func(_ context.Context, d *semantics.Delivery) error {
-		got <- d
-		return nil
-	}, semantics.WithStart(semantics.StartAll))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Stop(context.Background()) })
-	return got
 }
 
 // TestRocketMQCredentialsAccounts: a client signing with A's access key

@@ -10,6 +10,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/nats-io/nats.go"
 )
 
 // TestMain sends the official RocketMQ client's log (a file under
@@ -121,3 +122,19 @@ func receiveN(t *testing.T, c rmq.SimpleConsumer, n int, invisible time.Duration
 }
 
 func strp(s string) *string { return &s }
+
+// natsMember joins group of topic as a Go-helper member from the start
+// of the topic and hands over every delivery.
+func natsMember(t *testing.T, nc *nats.Conn, topic, group string) <-chan *semantics.Delivery {
+	t.Helper()
+	got := make(chan *semantics.Delivery, 64)
+	sub, err := semantics.Subscribe(context.Background(), nc, topic, group, func(_ context.Context, d *semantics.Delivery) error {
+		got <- d
+		return nil
+	}, semantics.WithStart(semantics.StartAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Stop(context.Background()) })
+	return got
+}

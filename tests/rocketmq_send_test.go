@@ -17,15 +17,7 @@ import (
 func TestRocketMQProducerToNATSMember(t *testing.T) {
 	s := rmqServer(t, []semantics.TopicConfig{{Name: "orders", Partitions: 4}})
 	nc := testutil.Connect(t, s.ClientURL())
-	got := make(chan *semantics.Delivery, 16)
-	sub, err := semantics.Subscribe(context.Background(), nc, "orders", "nats-side", func(_ context.Context, d *semantics.Delivery) error {
-		got <- d
-		return nil
-	}, semantics.WithStart(semantics.StartAll))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Stop(context.Background()) })
+	got := natsMember(t, nc, "orders", "nats-side")
 
 	p := rmqProducer(t, s.RocketMQAddr(), rmq.WithTopics("orders"))
 	ctx := context.Background()

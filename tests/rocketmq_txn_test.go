@@ -23,15 +23,7 @@ func TestRocketMQTransactions(t *testing.T) {
 		c.RocketMQ.LongPolling = 500 * time.Millisecond
 	})
 	nc := testutil.Connect(t, s.ClientURL())
-	got := make(chan *semantics.Delivery, 8)
-	sub, err := semantics.Subscribe(context.Background(), nc, "orders", "audit", func(_ context.Context, d *semantics.Delivery) error {
-		got <- d
-		return nil
-	}, semantics.WithStart(semantics.StartAll))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Stop(context.Background()) })
+	got := natsMember(t, nc, "orders", "audit")
 
 	var checked atomic.Int32
 	p := rmqProducerNoStop(t, s.RocketMQAddr(), rmq.WithTopics("orders"), rmq.WithTransactionChecker(&rmq.TransactionChecker{

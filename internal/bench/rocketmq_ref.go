@@ -131,10 +131,10 @@ func (p *plainProxy) SendMessage(ctx context.Context, req *v2.SendMessageRequest
 
 func (p *plainProxy) ReceiveMessage(req *v2.ReceiveMessageRequest, stream grpc.ServerStreamingServer[v2.ReceiveMessageResponse]) error {
 	n := int(req.GetBatchSize())
-	got := pull(p.consumer, n, 0)
+	got := rocketmq.Fetch(p.consumer, n, 0)
 	if len(got) == 0 {
-		if got = pull(p.consumer, 1, p.poll); len(got) > 0 && n > 1 {
-			got = append(got, pull(p.consumer, n-1, 0)...)
+		if got = rocketmq.Fetch(p.consumer, 1, p.poll); len(got) > 0 && n > 1 {
+			got = append(got, rocketmq.Fetch(p.consumer, n-1, 0)...)
 		}
 	}
 	if err := stream.Send(&v2.ReceiveMessageResponse{Content: &v2.ReceiveMessageResponse_Status{Status: okStatus()}}); err != nil {
@@ -162,26 +162,6 @@ func (p *plainProxy) ReceiveMessage(req *v2.ReceiveMessageRequest, stream grpc.S
 		}
 	}
 	return nil
-}
-
-// pull fetches up to n messages, waiting up to wait (0: no wait), as
-// jetmq's endpoint does.
-func pull(cons jetstream.Consumer, n int, wait time.Duration) []jetstream.Msg {
-	var batch jetstream.MessageBatch
-	var err error
-	if wait <= 0 {
-		batch, err = cons.FetchNoWait(n)
-	} else {
-		batch, err = cons.Fetch(n, jetstream.FetchMaxWait(wait))
-	}
-	if err != nil {
-		return nil
-	}
-	var out []jetstream.Msg
-	for m := range batch.Messages() {
-		out = append(out, m)
-	}
-	return out
 }
 
 func ptr[T any](v T) *T { return &v }
