@@ -55,24 +55,31 @@ func (s *GroupService) moveOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		batch, err := c.Fetch(64, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return err
-		}
-		for m := range batch.Messages() {
-			if err := s.moveAdvisory(ctx, m.Data()); err != nil {
-				s.log.Warn("dead-letter mover: will retry an advisory", "err", err)
-				_ = m.NakWithDelay(5 * time.Second)
-				continue
-			}
-			_ = m.Ack()
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
+	// One long pull (the server sends heartbeats while it waits), not a
+	// fetch every few seconds: an idle tenant's mover costs next to
+	// nothing. Stop ends it when the singleton moves.
+	it, err := c.Messages(jetstream.PullMaxMessages(64), jetstream.PullExpiry(30*time.Second))
+	if err != nil {
+		return err
 	}
-	return nil
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := s.moveAdvisory(ctx, m.Data()); err != nil {
+			s.log.Warn("dead-letter mover: will retry an advisory", "err", err)
+			_ = m.NakWithDelay(5 * time.Second)
+			continue
+		}
+		_ = m.Ack()
+	}
 }
 
 // moveAdvisory copies the message an advisory names to its group's DLQ.

@@ -21,8 +21,12 @@ import (
 // stalled until the whole cluster restarted. The watcher runs on one node
 // (a singleton) and repairs what it finds.
 const (
-	// sourceWatchEvery is how often the watcher looks at every topic.
+	// sourceWatchEvery is how often the watcher looks at every topic while
+	// one looks wrong (suspect, stalled or just repaired); sourceWatchIdle
+	// while all are well: an idle tenant's watcher lists its streams four
+	// times a minute, not twelve.
 	sourceWatchEvery = 5 * time.Second
+	sourceWatchIdle  = 15 * time.Second
 	// sourceStallAfter is how long a source may stay silent before the
 	// watcher calls it stalled: beyond nats-server's own 10 s health check
 	// and the heartbeats a live source receives every few seconds.
@@ -96,7 +100,7 @@ func (w *sourceWatch) details(service string) []HealthDetail {
 // there are; a topic the list leaves out (a stream without a leader during
 // an election) is read on its own.
 func (t *Topics) watchSources(ctx context.Context) {
-	every(ctx, sourceWatchEvery, func(ctx context.Context) {
+	every(ctx, t.watch.period, func(ctx context.Context) {
 		listed := map[string]*jetstream.StreamInfo{}
 		lister := t.js.ListStreams(ctx)
 		for si := range lister.Info() {
@@ -111,21 +115,37 @@ func (t *Topics) watchSources(ctx context.Context) {
 	})
 }
 
-// every calls fn every d until ctx ends; each call's context ends after d,
-// so that one slow round cannot hold up the next.
-func every(ctx context.Context, d time.Duration, fn func(ctx context.Context)) {
-	tick := time.NewTicker(d)
-	defer tick.Stop()
+// every calls fn every period() until ctx ends; each call's context ends
+// after that period, so that one slow round cannot hold up the next.
+func every(ctx context.Context, period func() time.Duration, fn func(ctx context.Context)) {
 	for {
+		d := period()
+		wait := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return
-		case <-tick.C:
+		case <-wait.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, d)
 		fn(rctx)
 		cancel()
 	}
+}
+
+// constant is a fixed period, for every.
+func constant(d time.Duration) func() time.Duration { return func() time.Duration { return d } }
+
+// period is how long the watcher waits before its next look.
+func (w *sourceWatch) period() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, st := range w.topics {
+		if !st.suspect.IsZero() || st.Stalled || time.Since(st.repaired) < 2*sourceStallAfter {
+			return sourceWatchEvery
+		}
+	}
+	return sourceWatchIdle
 }
 
 // checkSource looks at one topic's streams and outbox source, records what

@@ -160,7 +160,7 @@ func (t *Topics) List() []TopicInfo {
 func (t *Topics) resyncLoop(ctx context.Context) {
 	defer t.wg.Done()
 	last := time.Now()
-	every(ctx, topicNamesEvery, func(rctx context.Context) {
+	every(ctx, constant(topicNamesEvery), func(rctx context.Context) {
 		pass := t.syncNames
 		if time.Since(last) >= topicResync {
 			last, pass = time.Now(), t.resync

@@ -89,6 +89,12 @@ func docWith(key string, value any) []byte {
 		doc["groups"] = []any{map[string]any{"name": "g", "topic": "o", path[1]: value}}
 	case "topics[0]":
 		doc["topics"] = []any{map[string]any{"name": "o", path[1]: value}}
+	case "rocketmq":
+		if len(path) == 3 && path[1] == "credentials[0]" {
+			doc["rocketmq"] = map[string]any{"credentials": []any{map[string]any{"access_key": "ak", path[2]: value}}}
+			break
+		}
+		fallthrough
 	case "nats":
 		if len(path) == 3 && path[1] == "accounts[0]" {
 			doc["nats"] = map[string]any{"accounts": []any{map[string]any{"account": "A", path[2]: value}}}
