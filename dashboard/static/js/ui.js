@@ -121,3 +121,10 @@ export function bodyView(b64) {
   const bar = h("div", { class: "row" }, Object.keys(views).map((k) => h("button", { class: "secondary", "data-view": k, onclick: () => pick(k) }, k)));
   return h("div", {}, bar, pre);
 }
+
+// tile is one figure of a row of tiles: label k, value v; cls adds a class
+// ("alert"), id names it, and name marks a value that is an id (cut to the
+// tile's width, the whole of it as the tooltip).
+export function tile(k, v, cls, id, name) {
+  return h("div", { class: "tile " + (cls || ""), id: id || null }, h("div", { class: "k" }, k), h("div", { class: name ? "v id" : "v", title: name ? v : null }, v));
+}

@@ -2,7 +2,7 @@
 // config, lag per partition and member, ordered ownership (live), reset
 // and delete.
 import { get, post, del, enc, qs } from "../api.js";
-import { h, show, table, errorBox, fmtInt, fmtTime, link, button, field, input, badge } from "../ui.js";
+import { h, show, table, errorBox, fmtInt, fmtTime, link, button, field, input, badge, tile } from "../ui.js";
 
 export function render(view, args) {
   if (args[1]) return renderGroup(view, args[0], args[1]);
@@ -98,4 +98,3 @@ function lagTable(rows, id) {
   ], rows, { id });
 }
 
-function tile(k, v) { return h("div", { class: "tile" }, h("div", { class: "k" }, k), h("div", { class: "v" }, v)); }

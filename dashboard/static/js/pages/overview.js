@@ -1,6 +1,6 @@
 // Overview: nodes, meta leader, stream leaders, storage, rates, alerts.
 import { get } from "../api.js";
-import { h, show, table, errorBox, fmtInt, fmtBytes, badge, link } from "../ui.js";
+import { h, show, table, errorBox, fmtInt, fmtBytes, badge, link, tile } from "../ui.js";
 import { RateChart, formatRate } from "../chart.js";
 
 const LAG_ALERT = 1000; // a group with more unacknowledged messages is flagged
@@ -68,6 +68,3 @@ export function render(view) {
 
 // tile is one figure; a long name (a node id) is cut to the tile's width
 // with the whole of it as the tooltip.
-function tile(k, v, cls, id, name) {
-  return h("div", { class: "tile " + (cls || ""), id: id || null }, h("div", { class: "k" }, k), h("div", { class: name ? "v id" : "v", title: name ? v : null }, v));
-}
