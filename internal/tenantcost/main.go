@@ -91,6 +91,8 @@ func writeConfigs(dir string, n int) (string, error) {
   port: -1
   store_dir: %s
 http: ""
+rocketmq:
+  listen: 127.0.0.1:0
 topics:
   - name: orders
     partitions: 1

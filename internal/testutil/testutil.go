@@ -67,6 +67,13 @@ func StartServer(t testing.TB, mutate ...func(*server.Config)) *server.Server {
 // StartConfig starts a jetmq node with cfg and shuts it down with the test.
 func StartConfig(t testing.TB, cfg *server.Config, opts ...server.Option) *server.Server {
 	t.Helper()
+	if cfg.RocketMQ.Listen == nil {
+		// A config file that leaves rocketmq.listen out gets the Proxy's
+		// fixed port; a test takes a free one, so that tests (and anything
+		// else on the machine) never race for 127.0.0.1:8081.
+		free := "127.0.0.1:0"
+		cfg.RocketMQ.Listen = &free
+	}
 	s, err := server.New(cfg, append([]server.Option{server.WithLogger(Logger())}, opts...)...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
