@@ -149,6 +149,13 @@ func (e *Endpoint) receivePlain(ctx context.Context, r *receive) ([]*v2.Message,
 	return out, nil
 }
 
+// pullHeartbeat is how often the server shows a waiting pull is alive. A
+// pull sent to a consumer leader that then died is lost; nats.go notices
+// after two missed heartbeats (its own default is 5 s for pulls of 10 s or
+// more), so a long poll ends within 2 s instead of 10 and the client's next
+// receive finds the new leader.
+const pullHeartbeat = time.Second
+
 // Fetch pulls up to n messages, waiting up to wait (0: no wait). The
 // bench's plain reference proxy pulls with it too, so that the two pull
 // alike.
@@ -158,7 +165,11 @@ func Fetch(cons jetstream.Consumer, n int, wait time.Duration) []jetstream.Msg {
 	if wait <= 0 {
 		batch, err = cons.FetchNoWait(n)
 	} else {
-		batch, err = cons.Fetch(n, jetstream.FetchMaxWait(wait))
+		opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(wait)}
+		if wait >= 2*pullHeartbeat {
+			opts = append(opts, jetstream.FetchHeartbeat(pullHeartbeat))
+		}
+		batch, err = cons.Fetch(n, opts...)
 	}
 	if err != nil {
 		return nil
