@@ -24,12 +24,26 @@ type processCluster struct {
 	procs   []*testutil.Process
 	routeCS string // every route URL, comma-separated, for a node that joins later
 	extra   string // more YAML for every node (groups, transactions)
+	native  string // the nats.config_file every node names; "" for none
 }
 
 // newProcessCluster writes n node configs (topic replicas 3, plus extra
 // YAML) and starts them.
 func newProcessCluster(t *testing.T, n int, extra string) *processCluster {
+	return newNativeProcessCluster(t, n, "", extra)
+}
+
+// newNativeProcessCluster is newProcessCluster with every node reading
+// the native nats config natsConf (accounts, users) as its
+// nats.config_file; "" for none.
+func newNativeProcessCluster(t *testing.T, n int, natsConf, extra string) *processCluster {
 	c := &processCluster{t: t, dir: t.TempDir(), extra: extra}
+	if natsConf != "" {
+		c.native = filepath.Join(c.dir, "nats.conf")
+		if err := os.WriteFile(c.native, []byte(natsConf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := 0; i < n+1; i++ { // one spare node that can join later
 		c.ports = append(c.ports, testutil.FreePort(t))
 		c.routes = append(c.routes, testutil.FreePort(t))
@@ -58,8 +72,12 @@ func (c *processCluster) writeConfig(i int, routes []string) string {
 	for _, r := range routes {
 		fmt.Fprintf(&rl, "      - %s\n", r)
 	}
+	native := ""
+	if c.native != "" {
+		native = fmt.Sprintf("  config_file: %s\n", c.native)
+	}
 	yaml := fmt.Sprintf(`nats:
-  server_name: n%d
+%s  server_name: n%d
   store_dir: %s
   port: %d
   cluster:
@@ -71,7 +89,7 @@ topics:
   - name: %s
     partitions: 8
     replicas: 3
-%s`, i+1, filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)), c.ports[i], c.routes[i], rl.String(), restartTopic, c.extra)
+%s`, native, i+1, filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)), c.ports[i], c.routes[i], rl.String(), restartTopic, c.extra)
 	path := filepath.Join(c.dir, fmt.Sprintf("n%d.yaml", i+1))
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		c.t.Fatal(err)
