@@ -94,11 +94,33 @@ func (cs *clients) kindOf(id string) v2.ClientType {
 	return v2.ClientType_CLIENT_TYPE_UNSPECIFIED
 }
 
+// attach records a new telemetry stream of c. A producer's topics are
+// watched for checks again: this node may have stopped watching them
+// while c had no stream here (a stream broke with a node elsewhere and
+// the client reopened it here), and a client sends its settings on a new
+// stream only sometimes.
 func (cs *clients) attach(c *client, t *telemetryStream) {
 	cs.mu.Lock()
 	c.streams = append(c.streams, t)
 	c.gone = false
+	topics := c.producerTopics()
 	cs.mu.Unlock()
+	for _, topic := range topics {
+		cs.e.checks.watch(topic)
+	}
+}
+
+// producerTopics lists the topics c produces to (none unless c is a
+// producer); cs.mu is held.
+func (c *client) producerTopics() []string {
+	if c.kind != v2.ClientType_PRODUCER {
+		return nil
+	}
+	out := make([]string, 0, len(c.topics))
+	for topic := range c.topics {
+		out = append(out, topic)
+	}
+	return out
 }
 
 func (cs *clients) detach(c *client, t *telemetryStream) {
@@ -114,13 +136,14 @@ func (cs *clients) detach(c *client, t *telemetryStream) {
 
 // addTopic records that the client publishes to or consumes topic; a
 // producer's topics are where its orphaned transactions are checked.
+// Every call watches the topic (watch is idempotent): the watch may have
+// been pruned while the client had no telemetry stream here.
 func (cs *clients) addTopic(c *client, topic string) {
 	cs.mu.Lock()
-	isNew := !c.topics[topic]
 	c.topics[topic] = true
 	kind := c.kind
 	cs.mu.Unlock()
-	if isNew && kind == v2.ClientType_PRODUCER {
+	if kind == v2.ClientType_PRODUCER {
 		cs.e.checks.watch(topic)
 	}
 }
