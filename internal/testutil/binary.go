@@ -102,8 +102,18 @@ func (p *Process) logTail(t testing.TB) {
 		_ = f.Close()
 		kept = f.Name()
 	}
-	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
-	t.Logf("jetmq %v (pid %d) log, last lines (all in %s):\n%s", p.Cmd.Args[1:], p.Cmd.Process.Pid, kept, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+	// A node whose peer was killed logs a failed route dial every second;
+	// those would fill the tail and hide what the node did.
+	var lines []string
+	dials := 0
+	for _, l := range strings.Split(strings.TrimRight(log, "\n"), "\n") {
+		if strings.Contains(l, "Error trying to connect to route") {
+			dials++
+			continue
+		}
+		lines = append(lines, l)
+	}
+	t.Logf("jetmq %v (pid %d) log, last lines without %d failed route dials (all in %s):\n%s", p.Cmd.Args[1:], p.Cmd.Process.Pid, dials, kept, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 }
 
 // Signal sends sig to the process.
