@@ -290,6 +290,72 @@ func (c *processCluster) placeRoles(t *testing.T, js jetstream.JetStream, nc *na
 	return leader, coord
 }
 
+// evacuate moves every stream and consumer leader of js's account that
+// the connection may step down off node victim, by leader stepdowns
+// naming the next node, so that killing victim takes little else than
+// its client connections and endpoints (singletons it runs are
+// re-elected). What cannot be moved stays and is logged: jetmq's
+// internal state, whose API a client is denied, and the JetStream meta
+// leader, which only the system account can move.
+func (c *processCluster) evacuate(t *testing.T, js jetstream.JetStream, nc *nats.Conn, victim int) {
+	t.Helper()
+	name := fmt.Sprintf("n%d", victim+1)
+	to := map[string]any{"placement": map[string]any{"preferred": fmt.Sprintf("n%d", (victim+1)%3+1)}}
+	kept := map[string]error{} // leaders a stepdown was refused for
+	testutil.CheckFor(t, 60*time.Second, time.Second, func() error {
+		var moving []string
+		stepDown := func(what, subject string) {
+			if kept[what] != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := jsapi.Request(ctx, nc, subject, to, nil); err != nil {
+				kept[what] = err // denied: no answer comes
+				return
+			}
+			moving = append(moving, what)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		streams := js.ListStreams(ctx)
+		for si := range streams.Info() {
+			sname := si.Config.Name
+			if si.Cluster != nil && si.Cluster.Leader == name {
+				stepDown("stream "+sname, "STREAM.LEADER.STEPDOWN."+sname)
+			}
+			if kept["consumers of "+sname] != nil {
+				continue
+			}
+			s, err := js.Stream(ctx, sname)
+			if err != nil {
+				return err
+			}
+			lctx, lcancel := context.WithTimeout(ctx, 2*time.Second)
+			consumers := s.ListConsumers(lctx)
+			for ci := range consumers.Info() {
+				if ci.Cluster != nil && ci.Cluster.Leader == name {
+					stepDown("consumer "+sname+" > "+ci.Name, "CONSUMER.LEADER.STEPDOWN."+sname+"."+ci.Name)
+				}
+			}
+			lcancel()
+			if err := consumers.Err(); err != nil {
+				kept["consumers of "+sname] = err // denied: no answer comes
+			}
+		}
+		if err := streams.Err(); err != nil {
+			return err
+		}
+		if len(moving) > 0 {
+			return fmt.Errorf("%s still led %s", name, strings.Join(moving, ", "))
+		}
+		return nil
+	})
+	for what, err := range kept {
+		t.Logf("%s may still lead %s: this client cannot move it (%v)", name, what, err)
+	}
+}
+
 // TestChaosProcessCluster runs a 3-node cluster of real jetmq processes
 // under load (keyed messages retried until acked, delayed messages,
 // transactions committed by the producer and by check-back) with a

@@ -51,7 +51,7 @@ func TestRocketMQClusterRoutesHandlesFailover(t *testing.T) {
 	if waited := time.Since(stopped); waited > ttl+time.Second {
 		t.Errorf("QueryRoute still listed the stopped node %s after it stopped (node TTL %s)", waited, ttl)
 	}
-	produceAndConsumeOn(t, strings.Join(addrs[:2], ";"), 20)
+	produceAndConsumeOn(t, c.URLs(), strings.Join(addrs[:2], ";"), 20)
 }
 
 // routeLists checks that QueryRoute answers one broker per endpoint in
@@ -153,10 +153,10 @@ func receiveOnOneAckOnAnother(t *testing.T, c *testutil.Cluster, addrs []string)
 // produceAndConsumeOn sends n messages with a producer whose endpoint
 // lists the surviving nodes and receives all of them with a push consumer
 // of the same endpoint.
-func produceAndConsumeOn(t *testing.T, endpoint string, n int) {
+func produceAndConsumeOn(t *testing.T, natsURLs, endpoint string, n int) {
 	t.Helper()
 	got := make(chan string, 4*n)
-	rmqPushConsumer(t, endpoint, "workers", "jobs", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
+	rmqPushConsumer(t, natsURLs, endpoint, "workers", "jobs", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
 		got <- string(mv.GetBody())
 		return rmq.SUCCESS
 	})

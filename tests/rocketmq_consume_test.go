@@ -76,7 +76,7 @@ func TestRocketMQPushConsumerRetriesToDLQ(t *testing.T) {
 	good := make(chan string, 4)
 	replayed := make(chan int32, 1)
 	failing := true
-	rmqPushConsumer(t, s.RocketMQAddr(), "billing", "pay", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
+	rmqPushConsumer(t, s.ClientURL(), s.RocketMQAddr(), "billing", "pay", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
 		mu.Lock()
 		defer mu.Unlock()
 		if string(mv.GetBody()) != "poison" {
@@ -162,7 +162,7 @@ func TestRocketMQGroupSharedWithNATS(t *testing.T) {
 		by[side]++
 		mu.Unlock()
 	}
-	rmqPushConsumer(t, s.RocketMQAddr(), "both", "mix", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
+	rmqPushConsumer(t, s.ClientURL(), s.RocketMQAddr(), "both", "mix", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
 		rec("rmq", string(mv.GetBody()))
 		return rmq.SUCCESS
 	})

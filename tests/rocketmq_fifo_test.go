@@ -39,7 +39,7 @@ func TestRocketMQFIFOWithNATSProducer(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var order []string
-	rmqPushConsumer(t, s.RocketMQAddr(), "books", "ledger", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
+	rmqPushConsumer(t, s.ClientURL(), s.RocketMQAddr(), "books", "ledger", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
 		mu.Lock()
 		defer mu.Unlock()
 		if g := mv.GetMessageGroup(); g == nil || *g != "acct" {

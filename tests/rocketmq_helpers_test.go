@@ -2,7 +2,9 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/jetmq/jetmq/server"
+	"github.com/jetmq/jetmq/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -81,8 +84,24 @@ func rmqSimpleConsumer(t *testing.T, addr, group string, subs map[string]*rmq.Fi
 	return c
 }
 
-func rmqPushConsumer(t *testing.T, addr, group, topic string, filter *rmq.FilterExpression, consume func(*rmq.MessageView) rmq.ConsumerResult) rmq.PushConsumer {
+// rmqPushConsumer starts a push consumer of group on topic that hands
+// every message to consume. When the test ends it waits until the group
+// is drained, seen through the jetmq API at natsURLs (nothing pending,
+// nothing unacknowledged, in any partition), and only then stops the
+// consumer: in the Go client v5.1.4 GracefulStop waits until no receive
+// is in flight and then closes its consumption pool, but a receive that
+// has just returned messages submits them to that pool after its
+// in-flight count fell (process_queue.go:523 onReceiveMessageResult
+// against simple_thread_pool.go:85 Shutdown), a data race, and a send on
+// a closed channel when it lands. A drained group's receives return
+// nothing. (Stopping the servers first does not do: the client then
+// retries acks under its connection manager's lock while it dials, and
+// GracefulStop waits for its pool for minutes.) The returned stop does
+// this at once; a test that starts servers after the consumer defers it,
+// so that it runs before their cleanups stop them.
+func rmqPushConsumer(t *testing.T, natsURLs, addr, group, topic string, filter *rmq.FilterExpression, consume func(*rmq.MessageView) rmq.ConsumerResult) (stop func()) {
 	t.Helper()
+	nc := testutil.Connect(t, natsURLs, nats.MaxReconnects(-1)) // closed after the cleanup below
 	subs := map[string]*rmq.FilterExpression{topic: filter}
 	c, err := rmq.NewPushConsumer(rmqConfig(addr, group), rmq.WithPushSubscriptionExpressions(subs),
 		rmq.WithPushMessageListener(&rmq.FuncMessageListener{Consume: consume}), rmq.WithPushConsumptionThreadCount(4))
@@ -92,8 +111,46 @@ func rmqPushConsumer(t *testing.T, addr, group, topic string, filter *rmq.Filter
 	if err := c.Start(); err != nil {
 		t.Fatalf("push consumer start: %v", err)
 	}
-	t.Cleanup(func() { _ = c.GracefulStop() })
-	return c
+	stop = sync.OnceFunc(func() {
+		if err := waitGroupDrained(nc, topic, group, 60*time.Second); err != nil {
+			t.Logf("push consumer of %s/%s stops before its group drained: %v", topic, group, err)
+		}
+		_ = c.GracefulStop()
+	})
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitGroupDrained polls GROUP.INFO until the group has no message
+// pending or unacknowledged, in any partition, for up to timeout.
+func waitGroupDrained(nc *nats.Conn, topic, group string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := groupDrained(nc, topic, group)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval
+	}
+}
+
+func groupDrained(nc *nats.Conn, topic, group string) error {
+	resp, err := nc.Request(semantics.APIPrefix+"GROUP.INFO."+topic+"."+group, []byte(`{"limit":1}`), 5*time.Second)
+	if err != nil {
+		return err
+	}
+	var st wire.GroupStatus
+	if err := semantics.DecodeReply(resp.Data, &st); err != nil {
+		return err
+	}
+	pending, unacked := st.Pending, st.AckPending
+	for _, p := range st.Partitions {
+		pending, unacked = pending+p.Pending, unacked+p.AckPending
+	}
+	if pending > 0 || unacked > 0 {
+		return fmt.Errorf("%d pending, %d unacknowledged", pending, unacked)
+	}
+	return nil
 }
 
 // receiveN receives with c until n messages came (acking each with ack),
