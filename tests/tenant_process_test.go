@@ -247,11 +247,17 @@ func TestTenantProcessClusterKill9(t *testing.T) {
 	// A's dead-letter mover: a plain consumer of the group raw naks every
 	// delivery, so only the mover can copy the message to the DLQ once
 	// JetStream gives up on it.
-	raw, err := testutil.JetStream(t, alice).Consumer(context.Background(), restartTopic, "raw")
-	if err != nil {
-		t.Fatal(err)
+	// The consumer's leader may be on the dead node: its look-up is
+	// retried, and its pulls ask for 1 s heartbeats, so that a pull lost
+	// with the old leader is replaced in 2 s, not nats.go's 30 s.
+	var raw jetstream.Consumer
+	if err := retry(withTimeout(func(ctx context.Context) (err error) {
+		raw, err = testutil.JetStream(t, alice).Consumer(ctx, restartTopic, "raw")
+		return err
+	})); err != nil {
+		t.Fatalf("consumer raw: %v", err)
 	}
-	naker, err := raw.Consume(func(m jetstream.Msg) { _ = m.Nak() })
+	naker, err := raw.Consume(func(m jetstream.Msg) { _ = m.Nak() }, jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
