@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	rmq "github.com/apache/rocketmq-clients/golang/v5"
 	"github.com/jetmq/jetmq/internal/ordercheck"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/nats-io/nats.go"
@@ -55,7 +53,8 @@ const rmqMaxPause = 5 * time.Second
 // RocketMQ producer of keyed messages, a FIFO producer (one sender per
 // message group), a push consumer of a clustering group and a FIFO push
 // consumer of an ordered group run while nodes are killed with -9, next
-// to a NATS publisher at the same rate as the reference. Every client is
+// to a NATS publisher at the same rate as the reference. The RocketMQ
+// clients run in an internal/rmqdriver process (rmqDriver). Every client is
 // given all three nodes; every send is retried until acknowledged. Kills
 // cycle through what the victim holds: only its endpoint, the topic
 // stream's leader, the ordered group's coordinator. Per kill, while the
@@ -88,58 +87,57 @@ func TestRocketMQChaosKill9(t *testing.T) {
 
 	consumed, fifoConsumed := newBodyTally(), newBodyTally()
 	fifo := newFIFOTally()
-	stopWorkers := rmqPushConsumer(t, c.urls(3), endpoint, "rmqworkers", "orders", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
-		consumed.add(string(mv.GetBody()))
-		return rmq.SUCCESS
-	})
-	stopFIFO := rmqPushConsumer(t, c.urls(3), endpoint, "rmqfifo", "orders", rmq.SUB_ALL, func(mv *rmq.MessageView) rmq.ConsumerResult {
-		if group, seq, ok := parseFIFOBody(string(mv.GetBody())); ok {
-			fifo.deliver(group, seq)
-			fifoConsumed.add(string(mv.GetBody()))
-		}
-		return rmq.SUCCESS
-	})
-	// Stopped when the test returns, before the cleanups of the nodes it
-	// restarts stop them.
-	defer stopWorkers()
-	defer stopFIFO()
-
-	stop := make(chan struct{})
 	acked, fifoAcked := newBodyTally(), newBodyTally()
-	var want []string // keyed bodies acknowledged, appended by the one keyed sender
+	var wantMu sync.Mutex
+	var want []string // keyed bodies acknowledged
 	// The errors sends were retried on.
 	retries, fifoRetries := newErrorCounts(), newErrorCounts()
-	var senders sync.WaitGroup
-	p := rmqProducerNoStop(t, endpoint, rmq.WithTopics("orders"))
-	senders.Add(1)
-	go func() {
-		defer senders.Done()
-		rmqPacedSend(t, p, rate, least, stop, retries, func(i int) *rmq.Message {
-			m := &rmq.Message{Topic: "orders", Body: []byte("rmq-" + strconv.Itoa(i))}
-			m.SetKeys("key-" + strconv.Itoa(i%50))
-			return m
-		}, func(m *rmq.Message) {
-			want = append(want, string(m.Body))
-			acked.add(string(m.Body))
-		})
+	// The official clients run in a driver process (see rmqDriver).
+	d := startRMQDriver(t, endpoint, func(e rmqEvent) {
+		switch {
+		case e.Ev == "consumed" && e.ID == "rmqworkers":
+			consumed.add(e.Body)
+		case e.Ev == "consumed" && e.ID == "rmqfifo":
+			if group, seq, ok := parseFIFOBody(e.Body); ok {
+				fifo.deliver(group, seq)
+				fifoConsumed.add(e.Body)
+			}
+		case e.Ev == "acked" && e.ID == "keyed":
+			wantMu.Lock()
+			want = append(want, e.Body)
+			wantMu.Unlock()
+			acked.add(e.Body)
+		case e.Ev == "acked":
+			group, seq, _ := parseFIFOBody(e.Body)
+			fifo.ack(group, seq)
+			fifoAcked.add(e.Body)
+		case e.Ev == "retry" && e.ID == "keyed":
+			retries.noteText(e.Err)
+		case e.Ev == "retry":
+			fifoRetries.noteText(e.Err)
+		case e.Ev == "failed":
+			t.Errorf("send %s: %s", e.Body, e.Err)
+		}
+	})
+	d.do(rmqCommand{Op: "push", ID: "rmqworkers", Group: "rmqworkers"})
+	d.do(rmqCommand{Op: "push", ID: "rmqfifo", Group: "rmqfifo"})
+	// The push consumers stop when the test returns, before the cleanups
+	// of the nodes it restarts, once their groups are drained (see
+	// rmqPushConsumer for why).
+	defer func() {
+		for _, g := range []string{"rmqworkers", "rmqfifo"} {
+			if err := waitGroupDrained(testutil.Connect(t, c.urls(3)), "orders", g, 60*time.Second); err != nil {
+				t.Logf("group %s not drained: %v", g, err)
+			}
+		}
+		d.quit()
 	}()
-	fp := rmqProducerNoStop(t, endpoint, rmq.WithTopics("orders"))
+	d.do(rmqCommand{Op: "send", ID: "keyed", Rate: rate, Least: least, Body: "rmq-%d", Key: "key-%d", Mod: 50})
 	for g := 0; g < fifoGroups; g++ {
 		group := "acct-" + strconv.Itoa(g)
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			rmqPacedSend(t, fp, fifoRate, fifoLeast/fifoGroups, stop, fifoRetries, func(seq int) *rmq.Message {
-				m := &rmq.Message{Topic: "orders", Body: []byte(fifoBody(group, seq))}
-				m.SetMessageGroup(group)
-				return m
-			}, func(m *rmq.Message) {
-				_, seq, _ := parseFIFOBody(string(m.Body))
-				fifo.ack(group, seq)
-				fifoAcked.add(string(m.Body))
-			})
-		}()
+		d.do(rmqCommand{Op: "send", ID: "fifo-" + group, Rate: fifoRate, Least: fifoLeast / fifoGroups, Body: "fifo|" + group + "|%d", MsgGroup: group}) // fifoBody's form
 	}
+	stop := make(chan struct{})
 
 	// A NATS publisher at the same rate is the reference: its pause is
 	// JetStream's own (a stream leader's election), which no RocketMQ
@@ -218,7 +216,7 @@ func TestRocketMQChaosKill9(t *testing.T) {
 		progress("after the node came back on another port")
 	}
 	close(stop)
-	senders.Wait()
+	d.stopSends()
 	<-natsDone
 	if t.Failed() {
 		return
@@ -236,48 +234,10 @@ func TestRocketMQChaosKill9(t *testing.T) {
 	if len(violations) > 0 {
 		t.Errorf("%d FIFO order violations, e.g. %s", len(violations), violations[:min(5, len(violations))])
 	}
+	wantMu.Lock()
+	defer wantMu.Unlock()
 	t.Logf("keyed: %d acknowledged (%d retries), %d distinct consumed, %d redeliveries; FIFO: %d acknowledged (%d retries), %d distinct delivered, %d redeliveries",
 		len(want), retries.total(), consumed.distinct(), consumed.dups(), fifoAcked.distinct(), fifoRetries.total(), fifoConsumed.distinct(), fifoConsumed.dups())
-}
-
-// rmqPacedSend sends with p, rate a second, the messages next makes for
-// i = 0, 1, …, each retried until acknowledged (then given to acked), at
-// least least of them and on until stop closes. Retries are counted.
-func rmqPacedSend(t *testing.T, p rmq.Producer, rate, least int, stop <-chan struct{}, retries *errorCounts, next func(i int) *rmq.Message, acked func(*rmq.Message)) {
-	begin := time.Now()
-	for i := 0; ; i++ {
-		if i >= least {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-		}
-		time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate)))) // pacing, not synchronisation
-		m, err := rmqSendUntilAcked(p, func() *rmq.Message { return next(i) }, retries)
-		if err != nil {
-			t.Errorf("send %s: %v", m.Body, err)
-			return
-		}
-		acked(m)
-	}
-}
-
-// rmqSendUntilAcked sends a message fresh from msg, again (a new one) on
-// every failure for up to a minute, until the producer returns a receipt.
-func rmqSendUntilAcked(p rmq.Producer, msg func() *rmq.Message, retries *errorCounts) (*rmq.Message, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		m := msg()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := p.Send(ctx, m)
-		cancel()
-		if err == nil || time.Now().After(deadline) {
-			return m, err
-		}
-		retries.note(err)
-		time.Sleep(100 * time.Millisecond) // back off before the retry
-	}
 }
 
 // errorCounts counts errors by text, for a test's log.
@@ -298,9 +258,9 @@ func (e *errorCounts) total() int {
 	return n
 }
 
-func (e *errorCounts) note(err error) {
+func (e *errorCounts) noteText(text string) {
 	e.mu.Lock()
-	e.n[err.Error()]++
+	e.n[text]++
 	e.mu.Unlock()
 }
 

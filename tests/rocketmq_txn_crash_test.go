@@ -3,15 +3,12 @@ package tests
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	rmq "github.com/apache/rocketmq-clients/golang/v5"
 	"github.com/jetmq/jetmq/internal/testutil"
 	"github.com/jetmq/jetmq/semantics"
 	"github.com/nats-io/nats.go"
@@ -34,7 +31,7 @@ rocketmq:
 `
 
 // TestRocketMQTxnCrashKill9: an official-client transactional producer
-// runs transactions with random outcomes (commit, roll back, or say
+// (in an internal/rmqdriver process, rmqDriver) runs transactions with random outcomes (commit, roll back, or say
 // nothing and answer COMMIT or ROLLBACK when checked; its
 // TransactionChecker answers from the test's ledger) on a cluster of
 // three real jetmq processes while nodes are killed with -9: the one
@@ -72,83 +69,31 @@ func TestRocketMQTxnCrashKill9(t *testing.T) {
 
 	ledger := &txnLedger{plan: map[string]int{}} // by body
 	var checks atomic.Int64
-	checker := &rmq.TransactionChecker{
-		Check: func(mv *rmq.MessageView) rmq.TransactionResolution {
-			checks.Add(1)
-			plan, ok := ledger.get(string(mv.GetBody()))
-			switch {
-			case !ok: // its send has not returned yet
-				return rmq.UNKNOWN
-			case plan == planCommit || plan == planSilentCommit:
-				return rmq.COMMIT
-			}
-			return rmq.ROLLBACK
-		}}
-	p := rmqProducerNoStop(t, strings.Join(addrs, ";"), rmq.WithTopics("orders"), rmq.WithTransactionChecker(checker))
-
 	var mu sync.Mutex
 	txids := map[string]string{} // body -> jetmq transaction id, for every acknowledged send
 	// Abandoned sends and retried ends, by error.
 	abandoned, endRetries := newErrorCounts(), newErrorCounts()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			begin := time.Now()
-			for i := 0; ; i++ {
-				if i >= least/workers {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-				}
-				time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / rate))) // pacing, not synchronisation
-				plan := rand.IntN(4)
-				for attempt := 0; ; attempt++ {
-					body := fmt.Sprintf("rtx-%d-%05d-%d", w, i, attempt)
-					tx := p.BeginTransaction()
-					m := &rmq.Message{Topic: "orders", Body: []byte(body)}
-					m.SetKeys("k" + strconv.Itoa(i%97))
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					res, err := p.SendWithTransaction(ctx, m, tx)
-					cancel()
-					if err != nil {
-						// Stored or not, this body is given up: rolled back
-						// if it ever comes to a check.
-						ledger.set(body, planSilentRollback)
-						abandoned.note(err)
-						time.Sleep(100 * time.Millisecond) // back off before the retry
-						continue
-					}
-					ledger.set(body, plan)
-					mu.Lock()
-					txids[body] = res[0].TransactionId
-					mu.Unlock()
-					end := tx.Commit
-					switch plan {
-					case planRollback:
-						end = tx.RollBack
-					case planSilentCommit, planSilentRollback:
-						end = nil
-					}
-					// An end that keeps failing is left to check-back,
-					// which answers the same from the ledger.
-					for try := 0; end != nil && try < 10; try++ {
-						err := end()
-						if err == nil {
-							break
-						}
-						endRetries.note(err)
-						time.Sleep(200 * time.Millisecond) // back off before the retry
-					}
-					break
-				}
-			}
-		}()
-	}
+	// The official client runs in a driver process (see rmqDriver); its
+	// workers do what the doc comment says and report it here.
+	d := startRMQDriver(t, strings.Join(addrs, ";"), func(e rmqEvent) {
+		switch e.Ev {
+		case "txn":
+			ledger.set(e.Body, e.Plan)
+			mu.Lock()
+			txids[e.Body] = e.TxID
+			mu.Unlock()
+		case "abandoned":
+			// Stored or not, this body is given up: rolled back if it
+			// ever comes to a check.
+			ledger.set(e.Body, planSilentRollback)
+			abandoned.noteText(e.Err)
+		case "endretry":
+			endRetries.noteText(e.Err)
+		case "check":
+			checks.Add(1)
+		}
+	})
+	d.do(rmqCommand{Op: "txn", Workers: workers, Rate: rate, Least: least / workers})
 	acked := func() int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -170,12 +115,13 @@ func TestRocketMQTxnCrashKill9(t *testing.T) {
 		// 30 take 0.75 s at the workers' pace; the rest is the pause.
 		waitCount(t, "transactions with a node down", 90*time.Second, acked, acked()+30)
 		t.Logf("30 more transactions acknowledged %s after the kill", time.Since(killedAt).Round(10*time.Millisecond))
-		c.procs[victim] = testutil.StartProcess(t, c.dir, "serve", "-c", c.cfgs[victim])
+		// It comes back on its RocketMQ port, as a configured node does
+		// (TestRocketMQChaosKill9 covers one that comes back elsewhere).
+		c.procs[victim] = testutil.StartProcessEnv(t, c.dir, []string{"JETMQ_ROCKETMQ_LISTEN=" + addrs[victim]}, "serve", "-c", c.cfgs[victim])
 		c.procs[victim].WaitReady(t, 90*time.Second)
 	}
 	waitCount(t, "transactions after the last restart", 60*time.Second, acked, acked()+30)
-	close(stop)
-	wg.Wait()
+	d.stopSends()
 
 	// Every acknowledged transaction ends as the ledger says. A silent one
 	// waits for a check, which reaches a producer only over a telemetry
@@ -191,7 +137,7 @@ func TestRocketMQTxnCrashKill9(t *testing.T) {
 	// elsewhere would, with the same checker: checks go to any live
 	// producer of the topic (RocketMQ 5's producer group), and the
 	// first one answers too once its streams are back.
-	_ = rmqProducerNoStop(t, strings.Join(addrs, ";"), rmq.WithTopics("orders"), rmq.WithTransactionChecker(checker))
+	d.do(rmqCommand{Op: "producer"})
 	settleFrom := time.Now()
 	defer func() {
 		t.Logf("%d checks answered by the producers; transactions settled %s after the producers stopped", checks.Load(), time.Since(settleFrom).Round(time.Second))

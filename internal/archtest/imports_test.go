@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"examples/...":                  {"semantics", "server", "examples/internal/exampleutil"},
 	"internal/bench":                {"core", "wire", "semantics", "server", "dashboard", "rocketmq", "internal/ordercheck"},
 	"internal/tenantcost":           {},
+	"internal/rmqdriver":            {},
 	"internal/ordercheck":           {},
 	"internal/testutil":             {"server", "internal/testutil"},
 	"internal/archtest":             {},

@@ -15,11 +15,14 @@ import (
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+// builds caches, per package, the one build of it a test process makes.
+var builds sync.Map // package path -> *build
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // repoRoot finds the module root from this source file's location.
 func repoRoot() string {
@@ -28,25 +31,36 @@ func repoRoot() string {
 }
 
 // Binary builds cmd/jetmq once per test process and returns its path.
-func Binary(t testing.TB) string {
+func Binary(t testing.TB) string { return buildOnce(t, "./cmd/jetmq") }
+
+// RMQDriverBinary builds internal/rmqdriver (the official RocketMQ
+// client in a process of its own, without the race detector) once per
+// test process and returns its path.
+func RMQDriverBinary(t testing.TB) string { return buildOnce(t, "./internal/rmqdriver") }
+
+// buildOnce builds the main package pkg (relative to the module root)
+// without the race detector, once per test process.
+func buildOnce(t testing.TB, pkg string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	v, _ := builds.LoadOrStore(pkg, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "jetmq-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "jetmq")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/jetmq")
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Dir = repoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildPath
+	return b.path
 }
 
 // Process is a jetmq binary running as a subprocess.
