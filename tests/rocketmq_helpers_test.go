@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,10 +95,9 @@ func rmqSimpleConsumer(t *testing.T, addr, group string, subs map[string]*rmq.Fi
 // a closed channel when it lands. A drained group's receives return
 // nothing. (Stopping the servers first does not do: the client then
 // retries acks under its connection manager's lock while it dials, and
-// GracefulStop waits for its pool for minutes.) The returned stop does
-// this at once; a test that starts servers after the consumer defers it,
-// so that it runs before their cleanups stop them.
-func rmqPushConsumer(t *testing.T, natsURLs, addr, group, topic string, filter *rmq.FilterExpression, consume func(*rmq.MessageView) rmq.ConsumerResult) (stop func()) {
+// GracefulStop waits for its pool for minutes.) Tests that kill nodes
+// run the client in a driver process instead (rmqDriver).
+func rmqPushConsumer(t *testing.T, natsURLs, addr, group, topic string, filter *rmq.FilterExpression, consume func(*rmq.MessageView) rmq.ConsumerResult) {
 	t.Helper()
 	nc := testutil.Connect(t, natsURLs, nats.MaxReconnects(-1)) // closed after the cleanup below
 	subs := map[string]*rmq.FilterExpression{topic: filter}
@@ -111,14 +109,12 @@ func rmqPushConsumer(t *testing.T, natsURLs, addr, group, topic string, filter *
 	if err := c.Start(); err != nil {
 		t.Fatalf("push consumer start: %v", err)
 	}
-	stop = sync.OnceFunc(func() {
+	t.Cleanup(func() {
 		if err := waitGroupDrained(nc, topic, group, 60*time.Second); err != nil {
 			t.Logf("push consumer of %s/%s stops before its group drained: %v", topic, group, err)
 		}
 		_ = c.GracefulStop()
 	})
-	t.Cleanup(stop)
-	return stop
 }
 
 // waitGroupDrained polls GROUP.INFO until the group has no message
