@@ -46,31 +46,22 @@ func TestRocketMQChecksFollowTelemetryStreams(t *testing.T) {
 		}
 		return st
 	}
-	// checked asks the node to check transaction txid of orders as the
-	// check driver does; errNoResponder when no node takes the topic's
-	// checks.
-	errNoResponder := errors.New("no responder")
-	checked := func(txid string) (*nats.Msg, error) {
+	// check is a check request for txid of orders, as the check driver
+	// sends it.
+	check := func(txid string) *nats.Msg {
 		m := nats.NewMsg(wire.TxnCheckSubject("orders"))
 		m.Header.Set(semantics.HeaderTxnID, txid)
 		m.Header.Set(semantics.HeaderKey, "k")
 		m.Data = []byte("half")
-		reply, err := nc.RequestMsg(m, 5*time.Second)
-		if errors.Is(err, nats.ErrNoResponders) {
-			return nil, errNoResponder
-		}
-		return reply, err
+		return m
 	}
 	waitResponder := func(want bool) {
 		t.Helper()
 		testutil.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-			// A request with no waiting for the check's answer: only
-			// whether anyone takes it matters here.
-			m := nats.NewMsg(wire.TxnCheckSubject("orders"))
-			m.Header.Set(semantics.HeaderTxnID, "probe")
-			_, err := nc.RequestMsg(m, 200*time.Millisecond)
-			has := !errors.Is(err, nats.ErrNoResponders)
-			if has != want {
+			// Only whether anyone takes the check matters here, not
+			// its answer.
+			_, err := nc.RequestMsg(check("probe"), 200*time.Millisecond)
+			if has := !errors.Is(err, nats.ErrNoResponders); has != want {
 				return fmt.Errorf("a responder to the topic's checks: %v, want %v (%v)", has, want, err)
 			}
 			return nil
@@ -101,7 +92,7 @@ func TestRocketMQChecksFollowTelemetryStreams(t *testing.T) {
 		}
 	}()
 	answered := make(chan error, 1)
-	go func() { _, err := checked("t-after-reopen"); answered <- err }()
+	go func() { _, err := nc.RequestMsg(check("t-after-reopen"), 5*time.Second); answered <- err }()
 	select {
 	case c := <-got:
 		if c.GetTransactionId() != "t-after-reopen" || string(c.GetMessage().GetBody()) != "half" {
